@@ -1,0 +1,630 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, LLMCloud Factory Droid collection maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Pure logic of the ``llmcloud.factory_droid.byok`` role (private to this collection).
+
+The role's filter plugins call these functions on the controller. Nothing here does I/O, and no
+message built here ever contains an API key: keys are only checked for presence and shape.
+
+What the functions encode (measured on the real droid client, see the collection's FACTS):
+- droid loads ``customModels`` (camelCase) from ``~/.factory/settings.json``; old clients read
+  ``custom_models`` (snake_case) from ``~/.factory/config.json``;
+- ``provider`` is one of ``PROVIDERS``; ``baseUrl`` is required;
+- the Anthropic family talks to ``<url>/v1/messages`` (base URL without ``/v1``), the OpenAI
+  family to ``<url>/v1/responses`` (base URL with ``/v1``);
+- a model's id as the user selects it is ``custom:<displayName, whitespace runs -> '-'>-<n>``;
+- ``"${LLMCLOUD_API_KEY}"`` as ``apiKey`` is expanded from the environment by the client.
+"""
+
+from __future__ import annotations
+
+import re
+
+PROVIDERS = (
+    "anthropic",
+    "openai",
+    "generic-chat-completion-api",
+    "factory",
+    "google",
+    "xai",
+    "voyage",
+    "bedrock-converse",
+)
+FAMILIES = ("anthropic", "openai")
+OPENAI_FAMILY_PROVIDERS = ("openai", "generic-chat-completion-api")
+FORMATS = ("current", "legacy", "both")
+REASONING_EFFORTS = ("none", "dynamic", "off", "minimal", "low", "medium", "high", "xhigh", "max")
+
+# Key modes. ``inline`` writes the key into the file. Every other mode writes a reference to the
+# environment variable below and leaves the key to the developer's environment (``env``: the
+# developer exports it; a later mode may export it from the OS credential store).
+KEY_MODES = ("inline", "env")
+ENV_KEY_VARIABLE = "LLMCLOUD_API_KEY"
+ENV_KEY_REFERENCE = "${%s}" % ENV_KEY_VARIABLE
+
+# Optional client fields: role name -> (settings.json name, config.json name, kind).
+OPTIONAL_FIELDS = {
+    "max_output_tokens": ("maxOutputTokens", "max_tokens", "int"),
+    "max_context_limit": ("maxContextLimit", "max_context_limit", "int"),
+    "no_image_support": ("noImageSupport", "supports_images", "bool"),
+    "enable_thinking": ("enableThinking", "enable_thinking", "bool"),
+    "thinking_max_tokens": ("thinkingMaxTokens", "thinking_max_tokens", "int"),
+    "reasoning_effort": ("reasoningEffort", "reasoning_effort", "effort"),
+    "extra_headers": ("extraHeaders", "extra_headers", "headers"),
+    "extra_args": ("extraArgs", "extra_args", "dict"),
+}
+CATALOG_FIELDS = ("id", "display_name", "family")
+EXTRA_MODEL_FIELDS = ("model", "provider", "display_name", "base_url")
+USER_FIELDS = ("name", "home", "api_key")
+
+_URL = re.compile(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", re.IGNORECASE)
+_TRUE = ("true", "yes", "on", "1", "y", "t")
+_FALSE = ("false", "no", "off", "0", "n", "f")
+
+
+class ByokError(ValueError):
+    """Bad role input. ``problems`` lists one sentence per problem, each naming the variable."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super(ByokError, self).__init__(" ".join(self.problems))
+
+
+def _is_text(value):
+    return isinstance(value, str)
+
+
+def _blank(value):
+    return value is None or (_is_text(value) and not value.strip())
+
+
+def base_url(url):
+    """The Anthropic-family base URL: ``url`` without trailing slashes."""
+    return (url or "").strip().rstrip("/")
+
+
+def base_urls(url):
+    """The role's two base URLs: (Anthropic family, OpenAI family)."""
+    anthropic = base_url(url)
+    return anthropic, anthropic + "/v1"
+
+
+def prune_pattern(url):
+    """An anchored regex matching exactly the role's two base URLs (and nothing else)."""
+    anthropic, openai = base_urls(url)
+    return "^(?:%s|%s)$" % (re.escape(anthropic), re.escape(openai))
+
+
+def url_problem(name, url):
+    """A sentence if ``url`` is not an http(s) URL usable as a base URL, else None."""
+    if not _is_text(url) or not _URL.match(url.strip()):
+        return "%s must be an http:// or https:// URL without query or fragment." % name
+    return None
+
+
+def _convert(kind, value):
+    """Convert ``value`` to the client's type for ``kind``; raise ValueError if it cannot."""
+    if kind == "int":
+        if isinstance(value, bool):
+            raise ValueError("must be a whole number")
+        if isinstance(value, int):
+            converted = value
+        elif _is_text(value) and re.match(r"^\s*\d+\s*$", value):
+            converted = int(value)
+        else:
+            raise ValueError("must be a whole number")
+        if converted <= 0:
+            raise ValueError("must be a positive whole number")
+        return converted
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if _is_text(value) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        raise ValueError("must be true or false")
+    if kind == "effort":
+        if _is_text(value) and value in REASONING_EFFORTS:
+            return value
+        raise ValueError("must be one of %s" % ", ".join(REASONING_EFFORTS))
+    if kind == "headers":
+        if isinstance(value, dict) and all(_is_text(k) and _is_text(v) for k, v in value.items()):
+            return dict(value)
+        raise ValueError("must be a mapping of header names to text values")
+    if kind == "dict":
+        if isinstance(value, dict):
+            return dict(value)
+        raise ValueError("must be a mapping")
+    raise ValueError("has an unknown kind %s" % kind)  # pragma: no cover - programming error
+
+
+def _optional_fields(where, item, problems):
+    """The client's optional fields of one catalog or extra entry, camelCase, validated."""
+    fields = {}
+    for name, (camel, _legacy, kind) in OPTIONAL_FIELDS.items():
+        if name not in item or item[name] is None:
+            continue
+        try:
+            fields[camel] = _convert(kind, item[name])
+        except ValueError as exc:
+            problems.append("%s.%s %s." % (where, name, exc))
+    return fields
+
+
+def _unknown_fields(where, item, allowed, problems):
+    unknown = sorted(str(k) for k in item if k not in allowed and k not in OPTIONAL_FIELDS)
+    if unknown:
+        problems.append(
+            "%s has unknown field(s) %s; known fields: %s."
+            % (where, ", ".join(unknown), ", ".join(list(allowed) + list(OPTIONAL_FIELDS)))
+        )
+
+
+def _check_catalog(catalog, problems):
+    """Validated catalog as {id: entry}; appends problems for byok_catalog."""
+    if not isinstance(catalog, list):
+        problems.append("byok_catalog must be a list of {id, display_name, family} entries.")
+        return {}
+    known = {}
+    for index, item in enumerate(catalog):
+        where = "byok_catalog[%d]" % index
+        if not isinstance(item, dict):
+            problems.append("%s must be a mapping with id, display_name and family." % where)
+            continue
+        _unknown_fields(where, item, CATALOG_FIELDS, problems)
+        model_id, name, family = item.get("id"), item.get("display_name"), item.get("family")
+        if _blank(model_id) or not _is_text(model_id):
+            problems.append("%s.id must be the LLMCloud model id, e.g. anthropic/claude-sonnet-4.5." % where)
+            continue
+        if _blank(name) or not _is_text(name):
+            problems.append("%s.display_name (model %s) must be a non-empty name." % (where, model_id))
+        if family not in FAMILIES:
+            problems.append("%s.family (model %s) must be one of %s." % (where, model_id, ", ".join(FAMILIES)))
+        if model_id in known:
+            problems.append("byok_catalog lists model %s twice." % model_id)
+        known[model_id] = item
+    return known
+
+
+def problems(catalog, models, extra_models, url, api_key, key_mode, openai_provider="openai",
+             fmt="current", default_model="", users=None, preflight=False, prune=True):
+    """Every problem with the role's variables, one sentence each naming the variable.
+
+    An empty list means the input is good. No sentence contains an API key.
+    """
+    found = []
+    known = _check_catalog(catalog, found)
+
+    if not isinstance(models, list):
+        found.append("byok_models must be a list of model ids from byok_catalog.")
+        models = []
+    seen = set()
+    for model in models:
+        if not _is_text(model) or model not in known:
+            found.append(
+                "byok_models: unknown model id %r. Known ids (byok_catalog): %s. Spell it exactly as the "
+                "provider's catalog does, or add it to byok_catalog or byok_extra_models."
+                % (model, ", ".join(sorted(known)) or "none")
+            )
+        elif model in seen:
+            found.append("byok_models lists %s twice." % model)
+        seen.add(model)
+
+    url_error = url_problem("byok_llmcloud_url", url)
+    if url_error:
+        found.append(url_error)
+    elif base_url(url).endswith("/v1"):
+        found.append(
+            "byok_llmcloud_url must be the Anthropic-family base URL without /v1 (the role adds /v1 for "
+            "OpenAI-family models), e.g. https://llmcloud.studio."
+        )
+
+    if openai_provider not in OPENAI_FAMILY_PROVIDERS:
+        found.append("byok_openai_family_provider must be one of %s." % ", ".join(OPENAI_FAMILY_PROVIDERS))
+    if key_mode not in KEY_MODES:
+        found.append("byok_key_mode must be one of %s." % ", ".join(KEY_MODES))
+    if fmt not in FORMATS:
+        found.append("byok_format must be one of %s." % ", ".join(FORMATS))
+    flags = {}
+    for name, value in (("byok_prune", prune), ("byok_preflight", preflight)):
+        try:
+            flags[name] = _convert("bool", value)
+        except ValueError:
+            found.append("%s must be true or false." % name)
+            flags[name] = False
+    preflight = flags["byok_preflight"]
+
+    extra_ids = _check_extra_models(extra_models, found)
+
+    configured = [m for m in models if _is_text(m)] + extra_ids
+    if default_model not in (None, ""):
+        if not _is_text(default_model) or default_model not in configured:
+            found.append(
+                "byok_default_model %r is not one of the configured models (byok_models and "
+                "byok_extra_models): %s." % (default_model, ", ".join(configured) or "none")
+            )
+        elif fmt == "legacy":
+            found.append(
+                "byok_default_model needs byok_format current or both: the default model is kept in "
+                "settings.json (sessionDefaultSettings), which the legacy format does not write."
+            )
+
+    if key_mode != "inline" and fmt in ("legacy", "both"):
+        found.append(
+            "byok_key_mode %s cannot be combined with byok_format %s: the client does not expand ${%s} "
+            "in the legacy config.json. Use byok_format current, or byok_key_mode inline."
+            % (key_mode, fmt, ENV_KEY_VARIABLE)
+        )
+
+    _check_key("byok_api_key", api_key, found, required=False)
+    user_keys = _check_users(users, found)
+    needs_key = key_mode == "inline" or preflight is True
+    if needs_key and _blank(api_key) and (not user_keys or not all(user_keys)):
+        reason = "byok_key_mode is inline" if key_mode == "inline" else "byok_preflight is true"
+        found.append(
+            "byok_api_key is empty but %s: put the LLMCloud key in an ansible-vault encrypted file "
+            "(ansible-vault create .../group_vars/all/vault.yml, as vault_llmcloud_api_key) and point "
+            "byok_api_key at it, or give every entry of byok_users its own api_key." % reason
+        )
+    return found
+
+
+def _check_key(name, key, found, required):
+    if key is None or (_is_text(key) and key == ""):
+        if required:
+            found.append("%s is empty." % name)
+        return
+    if not _is_text(key):
+        found.append("%s must be text (the LLMCloud API key)." % name)
+    elif key != key.strip() or any(c in key for c in "\r\n\t"):
+        found.append(
+            "%s has leading or trailing whitespace or a line break (often a newline from a file "
+            "lookup); remove it." % name
+        )
+    elif key in ("YOUR_API_KEY", "YOUR_OPENAI_API_KEY"):
+        found.append("%s is the guide's placeholder, which droid ignores: use the real key." % name)
+
+
+def _check_extra_models(extra_models, found):
+    if not isinstance(extra_models, list):
+        found.append("byok_extra_models must be a list of {model, provider, display_name, ...} entries.")
+        return []
+    ids = []
+    for index, item in enumerate(extra_models):
+        where = "byok_extra_models[%d]" % index
+        if not isinstance(item, dict):
+            found.append("%s must be a mapping with at least model and provider." % where)
+            continue
+        _unknown_fields(where, item, EXTRA_MODEL_FIELDS, found)
+        model, provider = item.get("model"), item.get("provider")
+        if _blank(model) or not _is_text(model):
+            found.append("%s.model must be the model id the endpoint expects." % where)
+        else:
+            ids.append(model)
+        if provider not in PROVIDERS or provider == "bedrock-converse":
+            found.append(
+                "%s.provider %r is not a provider droid accepts here; use one of %s."
+                % (where, provider, ", ".join(p for p in PROVIDERS if p != "bedrock-converse"))
+            )
+        name = item.get("display_name")
+        if name is not None and (not _is_text(name) or _blank(name)):
+            found.append("%s.display_name must be a non-empty name when given." % where)
+        if item.get("base_url") is not None:
+            error = url_problem("%s.base_url" % where, item.get("base_url"))
+            if error:
+                found.append(error)
+        _optional_fields(where, item, found)
+    return ids
+
+
+def _check_users(users, found):
+    """Validate byok_users; return, per user, whether it carries its own key."""
+    if users is None:
+        return []
+    if not isinstance(users, list):
+        found.append("byok_users must be a list of {name, home, api_key} entries (empty: the connecting user).")
+        return []
+    has_key = []
+    names = set()
+    for index, item in enumerate(users):
+        where = "byok_users[%d]" % index
+        if not isinstance(item, dict):
+            found.append("%s must be a mapping with at least name." % where)
+            continue
+        unknown = sorted(str(k) for k in item if k not in USER_FIELDS)
+        if unknown:
+            found.append("%s has unknown field(s) %s; known fields: %s." % (where, ", ".join(unknown), ", ".join(USER_FIELDS)))
+        name = item.get("name")
+        if _blank(name) or not _is_text(name):
+            found.append("%s.name must be the login name of a user on the host." % where)
+        elif name in names:
+            found.append("byok_users lists user %s twice." % name)
+        else:
+            names.add(name)
+        home = item.get("home")
+        if home is not None and (not _is_text(home) or not home.startswith(("/", "~"))):
+            found.append("%s.home must be an absolute path when given." % where)
+        key = item.get("api_key")
+        _check_key("%s.api_key" % where, key, found, required=False)
+        has_key.append(_is_text(key) and bool(key))
+    return has_key
+
+
+def _check_extra_models_or_raise(extra_models):
+    found = []
+    _check_extra_models(extra_models, found)
+    if found:
+        raise ByokError(found)
+
+
+def custom_models(catalog, models, extra_models, url, api_key, key_mode, openai_provider="openai"):
+    """The ``customModels`` entries (settings.json, camelCase) the role manages, in order.
+
+    ``models`` picks catalog entries by id, in the order given; ``extra_models`` follow. The
+    family decides provider and base URL. ``api_key`` is written in ``inline`` mode; in every
+    other mode the entry references ``${LLMCLOUD_API_KEY}``.
+    """
+    found = []
+    known = _check_catalog(catalog, found)
+    if found:
+        raise ByokError(found)
+    if key_mode not in KEY_MODES:
+        raise ByokError(["byok_key_mode must be one of %s." % ", ".join(KEY_MODES)])
+    if key_mode == "inline":
+        if _blank(api_key) or not _is_text(api_key):
+            raise ByokError(["byok_api_key is empty but byok_key_mode is inline: put the key in the vault."])
+        key = api_key
+    else:
+        key = ENV_KEY_REFERENCE
+    error = url_problem("byok_llmcloud_url", url)
+    if error:
+        raise ByokError([error])
+    if openai_provider not in OPENAI_FAMILY_PROVIDERS:
+        raise ByokError(["byok_openai_family_provider must be one of %s." % ", ".join(OPENAI_FAMILY_PROVIDERS)])
+    anthropic_url, openai_url = base_urls(url)
+
+    entries = []
+    for model in models or []:
+        if model not in known:
+            raise ByokError(["byok_models: unknown model id %r (not in byok_catalog)." % (model,)])
+        item = known[model]
+        anthropic = item["family"] == "anthropic"
+        entry = {
+            "model": model,
+            "displayName": item["display_name"],
+            "baseUrl": anthropic_url if anthropic else openai_url,
+            "apiKey": key,
+            "provider": "anthropic" if anthropic else openai_provider,
+        }
+        optional = _optional_fields("byok_catalog entry %s" % model, item, found)
+        if found:
+            raise ByokError(found)
+        entry.update(optional)
+        entries.append(entry)
+
+    _check_extra_models_or_raise(extra_models)
+    for index, item in enumerate(extra_models or []):
+        provider = item["provider"]
+        default_url = anthropic_url if provider == "anthropic" else openai_url
+        entry = {
+            "model": item["model"],
+            "displayName": item.get("display_name") or item["model"],
+            "baseUrl": base_url(item.get("base_url")) if item.get("base_url") else default_url,
+            "apiKey": key,
+            "provider": provider,
+        }
+        entry.update(_optional_fields("byok_extra_models[%d]" % index, item, []))
+        entries.append(entry)
+
+    check_entries(entries)
+    return entries
+
+
+def check_entries(entries):
+    """Validate ``customModels`` entries against the client's schema; raise ByokError if not.
+
+    The client (since 0.133) silently drops invalid entries, so an invalid one must fail the run.
+    """
+    found = []
+    types = {
+        "model": str, "displayName": str, "baseUrl": str, "apiKey": str, "provider": str,
+        "maxOutputTokens": int, "maxContextLimit": int, "thinkingMaxTokens": int,
+        "noImageSupport": bool, "enableThinking": bool, "reasoningEffort": str,
+        "extraHeaders": dict, "extraArgs": dict,
+    }
+    for index, entry in enumerate(entries):
+        label = "customModels[%d] (%s)" % (index, entry.get("model"))
+        for required in ("model", "provider", "baseUrl"):
+            if _blank(entry.get(required)):
+                found.append("%s: %s is required." % (label, required))
+        if entry.get("provider") not in PROVIDERS:
+            found.append("%s: provider must be one of %s." % (label, ", ".join(PROVIDERS)))
+        if entry.get("baseUrl") and url_problem("baseUrl", entry["baseUrl"]):
+            found.append("%s: baseUrl must be an http(s) URL." % label)
+        for name, value in entry.items():
+            expected = types.get(name)
+            if expected is None:
+                found.append("%s: unknown field %s." % (label, name))
+            elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                found.append("%s: %s must be of type %s." % (label, name, expected.__name__))
+        if entry.get("reasoningEffort") is not None and entry["reasoningEffort"] not in REASONING_EFFORTS:
+            found.append("%s: reasoningEffort must be one of %s." % (label, ", ".join(REASONING_EFFORTS)))
+        if entry.get("apiKey") in ("YOUR_API_KEY", "YOUR_OPENAI_API_KEY"):
+            found.append("%s: apiKey is a placeholder that droid ignores." % label)
+    if found:
+        raise ByokError(found)
+
+
+def legacy_models(entries):
+    """The same entries in the legacy ``config.json`` shape (``custom_models``, snake_case)."""
+    check_entries(entries)
+    legacy_names = {camel: legacy for camel, legacy, _kind in OPTIONAL_FIELDS.values()}
+    result = []
+    for entry in entries:
+        item = {
+            "model_display_name": entry.get("displayName") or entry["model"],
+            "model": entry["model"],
+            "base_url": entry["baseUrl"],
+            "api_key": entry.get("apiKey"),
+            "provider": entry["provider"],
+        }
+        for camel, value in entry.items():
+            if camel in legacy_names:
+                if camel == "noImageSupport":
+                    item["supports_images"] = not value
+                else:
+                    item[legacy_names[camel]] = value
+        if item["api_key"] is None:
+            del item["api_key"]
+        result.append(item)
+    return result
+
+
+def selector_name(name):
+    """The client's normalisation of a display name: trimmed, whitespace runs -> '-'."""
+    return re.sub(r"\s+", "-", name.strip())
+
+
+def model_ids(entries):
+    """The ids droid gives ``entries`` (settings.json or config.json shape), in order."""
+    ids = []
+    counts = {}
+    for entry in entries:
+        name = entry.get("displayName") or entry.get("model_display_name") or entry.get("model") or ""
+        normalised = selector_name(name)
+        number = counts.get(normalised, 0)
+        counts[normalised] = number + 1
+        ids.append("custom:%s-%d" % (normalised, number))
+    return ids
+
+
+def model_id(entries, model):
+    """The id droid gives the first entry whose ``model`` is ``model`` (for the default model)."""
+    for entry, selector in zip(entries, model_ids(entries)):
+        if entry.get("model") == model:
+            return selector
+    raise ByokError(["byok_default_model %r is not one of the configured models." % (model,)])
+
+
+def targets(users, passwd=None):
+    """Where to write, per user, without any key: a list of dicts.
+
+    ``users`` is byok_users; ``passwd`` is the registered result of the role's getent loop (one
+    result per user, in order), or None/skipped when byok_users is empty. An empty byok_users
+    means the user Ansible runs as: ``~/.factory`` on the target, no owner or group.
+    Each target: ``name``, ``index`` (into byok_users or None), ``factory_dir``, ``owner``,
+    ``group`` (None when not to be set), ``exists`` (False when the passwd lookup found nothing).
+    """
+    if not users:
+        return [{"name": None, "index": None, "factory_dir": "~/.factory", "owner": None, "group": None,
+                 "exists": True}]
+    results = []
+    if isinstance(passwd, dict):
+        results = passwd.get("results") or []
+    lookup = {}
+    for result in results:
+        if not isinstance(result, dict):
+            continue
+        entries = (result.get("ansible_facts") or {}).get("getent_passwd") or {}
+        for name, fields in entries.items():
+            lookup[name] = fields
+    found = []
+    for index, user in enumerate(users):
+        name = user["name"]
+        fields = lookup.get(name)
+        exists = bool(fields)
+        home = user.get("home") or (fields[4] if exists and len(fields) > 4 else None)
+        found.append({
+            "name": name,
+            "index": index,
+            "factory_dir": (home.rstrip("/") or "") + "/.factory" if home else None,
+            "owner": name if exists else None,
+            "group": str(fields[2]) if exists and len(fields) > 2 else None,
+            "exists": exists,
+        })
+    return found
+
+
+def preflight_problems(results, wanted, url):
+    """Turn the preflight's ``uri`` results into the provider guide's troubleshooting words.
+
+    ``results`` is the registered loop result (or a list of results), one per checked key, each
+    possibly carrying ``byok_user`` (the user name, for the message). ``wanted`` lists the model
+    ids that must be in ``/v1/models``. No message contains a key.
+    """
+    if isinstance(results, dict):
+        results = results.get("results", [results])
+    endpoint = base_url(url) + "/v1/models"
+    found = []
+    for result in results or []:
+        if not isinstance(result, dict) or result.get("skipped"):
+            continue
+        user = result.get("item")
+        who = " (key of byok_users entry %s)" % user["name"] if isinstance(user, dict) and user.get("name") else ""
+        status = result.get("status", -1)
+        try:
+            status = int(status)
+        except (TypeError, ValueError):
+            status = -1
+        if status in (401, 403):
+            found.append(
+                "API key invalid or unauthorized%s: LLMCloud answered HTTP %d to GET %s. Check the key in the "
+                "vault (byok_api_key / vault_llmcloud_api_key, or byok_users[].api_key) and the account's "
+                "balance." % (who, status, endpoint)
+            )
+            continue
+        if status <= 0:
+            detail = _connection_detail(str(result.get("msg") or ""))
+            found.append(
+                "Unable to connect to API: GET %s failed (%s). Check byok_llmcloud_url (the Anthropic-family "
+                "base URL, without /v1) and the network, proxy and TLS trust of the host." % (endpoint, detail)
+            )
+            continue
+        if status != 200:
+            found.append(
+                "LLMCloud answered HTTP %d to GET %s%s; expected 200. Check byok_llmcloud_url and LLMCloud's "
+                "status." % (status, endpoint, who)
+            )
+            continue
+        listed = _listed_models(result.get("json"))
+        if listed is None:
+            found.append(
+                "Unable to connect to API: GET %s did not return a model list; check that byok_llmcloud_url "
+                "points at LLMCloud (or a proxy that passes /v1/models through)." % endpoint
+            )
+            continue
+        missing = [model for model in wanted if model not in listed]
+        if missing:
+            found.append(
+                "Model not found%s: %s not in the models LLMCloud offers this key (GET %s). Check the spelling "
+                "in byok_models / byok_extra_models and that the subscription includes it."
+                % (who, ", ".join(missing), endpoint)
+            )
+    return found
+
+
+def _connection_detail(message):
+    lowered = message.lower()
+    if "refused" in lowered:
+        return "connection refused"
+    if "name or service not known" in lowered or "nodename nor servname" in lowered or "temporary failure in name" in lowered:
+        return "DNS lookup failed"
+    if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
+        return "TLS failure"
+    if "timed out" in lowered or "timeout" in lowered:
+        return "timed out"
+    return "no HTTP answer"
+
+
+def _listed_models(payload):
+    if isinstance(payload, dict) and isinstance(payload.get("data"), list):
+        return set(item.get("id") for item in payload["data"] if isinstance(item, dict))
+    if isinstance(payload, list):
+        return set(item.get("id") if isinstance(item, dict) else item for item in payload)
+    return None
+
+
+def llmcloud_models(entries, url):
+    """The model ids among ``entries`` that are served at the role's two base URLs."""
+    pattern = re.compile(prune_pattern(url))
+    return [entry["model"] for entry in entries if pattern.match(entry.get("baseUrl") or entry.get("base_url") or "")]

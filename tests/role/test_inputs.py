@@ -1,0 +1,138 @@
+"""Bad input and the preflight: every failure names what to fix, and no file is touched."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import CATALOG_IDS, KEY, OTHER_KEY
+
+EXISTING = '{\n  // the developer\'s file\n  "theme": "light"\n}\n'
+
+BAD_INPUTS = {
+    "unknown model id": (
+        {"byok_models": ["anthropic/claude-opus-4.6", "anthropic/claude-opus-9"]},
+        "byok_models: unknown model id 'anthropic/claude-opus-9'"),
+    "empty key in inline mode": (
+        {"byok_api_key": ""}, "byok_api_key is empty but byok_key_mode is inline"),
+    "unknown provider in an extra model": (
+        {"byok_extra_models": [{"model": "mistral/large", "provider": "mistral"}]}, "byok_extra_models"),
+    "nonexistent user": (
+        {"byok_users": [{"name": "byok-no-such-user", "home": "{{ inventory_dir }}/../home"}]},
+        "byok_users names users that do not exist on sandbox"),
+    "non-http URL": (
+        {"byok_llmcloud_url": "ftp://llmcloud.studio"}, "byok_llmcloud_url must be an http:// or https:// URL"),
+    "URL with /v1": (
+        {"byok_llmcloud_url": "https://llmcloud.studio/v1"}, "byok_llmcloud_url must be the Anthropic-family base URL"),
+    "env key mode with the legacy file": (
+        {"byok_key_mode": "env", "byok_format": "legacy"},
+        "byok_key_mode env cannot be combined with byok_format legacy"),
+    "default model not configured": (
+        {"byok_models": ["anthropic/claude-haiku-4.5"], "byok_default_model": "anthropic/claude-opus-4.6"},
+        "byok_default_model 'anthropic/claude-opus-4.6' is not one of the configured models"),
+    "key mode not a choice": (
+        {"byok_key_mode": "plaintext"}, "byok_key_mode"),
+    "models not a list": (
+        {"byok_models": {"anthropic/claude-opus-4.6": True}}, "byok_models"),
+    "prune not a boolean": (
+        {"byok_prune": "sometimes"}, "byok_prune"),
+    "misspelt user field": (
+        {"byok_users": [{"name": "root", "home": "{{ inventory_dir }}/../home", "apikey": "x"}]}, "apikey"),
+    "extra model without provider": (
+        {"byok_extra_models": [{"model": "x/y"}]}, "provider"),
+    "catalog entry of an unknown family": (
+        {"byok_catalog": [{"id": "x/y", "display_name": "X", "family": "mistral"}], "byok_models": ["x/y"]},
+        "byok_catalog"),
+}
+
+
+@pytest.mark.parametrize("variables, words", BAD_INPUTS.values(), ids=list(BAD_INPUTS))
+def test_bad_input_fails_before_any_file_is_touched(sandbox, variables, words):
+    sandbox.factory.mkdir(mode=0o700)
+    sandbox.settings_path.write_text(EXISTING)
+    before = sandbox.snapshot()
+    run = sandbox.play(variables, check=False)
+    assert run.rc != 0 and run.recap["failed"] == 1
+    assert words in run.output, run.output
+    assert sandbox.snapshot() == before
+
+
+def test_bad_input_on_a_fresh_home_creates_nothing(sandbox):
+    run = sandbox.play({"byok_models": ["nope/nope"]}, check=False)
+    assert run.rc != 0 and "byok_models: unknown model id 'nope/nope'" in run.output
+    assert list(sandbox.home.iterdir()) == []
+
+
+# -- preflight -----------------------------------------------------------------------------------
+
+def _preflight(sandbox, url, **extra):
+    sandbox.factory.mkdir(mode=0o700, exist_ok=True)
+    if not sandbox.settings_path.exists():
+        sandbox.settings_path.write_text(EXISTING)
+    before = sandbox.snapshot()
+    run = sandbox.play(dict({"byok_llmcloud_url": url, "byok_preflight": True}, **extra), check=False)
+    return run, before
+
+
+def test_preflight_passes_and_uses_the_key(sandbox, standin):
+    run, _before = _preflight(sandbox, standin.url)
+    assert run.rc == 0 and run.changed == 1, run.output
+    gets = [r for r in standin.requests() if r["method"] == "GET"]
+    assert [(r["path"], r["auth"], r["api_key"]) for r in gets] == [("/v1/models", "bearer", KEY)]
+    assert [e["model"] for e in sandbox.settings()["customModels"]] == CATALOG_IDS
+
+
+def test_preflight_bad_key_is_invalid_or_unauthorized(sandbox, standin_factory):
+    standin = standin_factory(keys=[OTHER_KEY])
+    run, before = _preflight(sandbox, standin.url)
+    assert run.rc != 0
+    assert "API key invalid or unauthorized (key of byok_users entry" in run.output
+    assert "LLMCloud answered HTTP 401 to GET %s/v1/models" % standin.url in run.output
+    assert "account's balance" in run.output and "vault" in run.output
+    assert sandbox.snapshot() == before
+    assert [r["status"] for r in standin.requests()] == [401]
+
+
+def test_preflight_connection_refused_is_unable_to_connect(sandbox, closed_port):
+    run, before = _preflight(sandbox, "http://127.0.0.1:%d" % closed_port)
+    assert run.rc != 0
+    assert "Unable to connect to API: GET http://127.0.0.1:%d/v1/models failed (connection refused)" % closed_port \
+        in run.output
+    assert "Check byok_llmcloud_url" in run.output
+    assert sandbox.snapshot() == before
+
+
+def test_preflight_tls_failure_is_unable_to_connect(sandbox, standin):
+    run, before = _preflight(sandbox, standin.url.replace("http://", "https://"))
+    assert run.rc != 0
+    assert "Unable to connect to API" in run.output and "(TLS failure)" in run.output
+    assert sandbox.snapshot() == before
+
+
+def test_preflight_missing_model_is_not_found_in_the_subscription(sandbox, standin_factory):
+    standin = standin_factory(models=[m for m in CATALOG_IDS if m != "anthropic/claude-opus-4.6"])
+    run, before = _preflight(sandbox, standin.url)
+    assert run.rc != 0
+    assert "Model not found (key of byok_users entry" in run.output
+    assert "anthropic/claude-opus-4.6 not in the models LLMCloud offers this key" in run.output
+    assert "subscription" in run.output
+    assert sandbox.snapshot() == before
+
+
+def test_preflight_names_the_user_whose_key_fails(sandbox, standin):
+    second = sandbox.base / "second-home"
+    second.mkdir()
+    users = [sandbox.user(), dict(sandbox.user(home=str(second)), api_key="{{ vault_llmcloud_other_key }}")]
+    users[1]["name"] = "nobody"
+    run, before = _preflight(sandbox, standin.url, byok_users=users)
+    assert run.rc != 0
+    assert "API key invalid or unauthorized (key of byok_users entry nobody)" in run.output
+    assert sandbox.snapshot() == before and list(second.iterdir()) == []
+
+
+def test_preflight_runs_in_check_mode_too(sandbox, standin_factory):
+    standin = standin_factory(keys=[OTHER_KEY])
+    sandbox.factory.mkdir(mode=0o700)
+    before = sandbox.snapshot()
+    run = sandbox.play({"byok_llmcloud_url": standin.url, "byok_preflight": True}, "--check", check=False)
+    assert run.rc != 0 and "API key invalid or unauthorized" in run.output
+    assert sandbox.snapshot() == before

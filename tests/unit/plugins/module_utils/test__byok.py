@@ -1,0 +1,304 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, LLMCloud Factory Droid collection maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Unit tests of plugins/module_utils/_byok.py: the byok role's pure logic."""
+
+from __future__ import annotations
+
+import copy
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+try:
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok
+except ImportError:  # plain pytest from the checkout: `make collection` links it under build/
+    sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "build" / "collections"))
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok
+
+from hypothesis import given, strategies as st
+
+KEY = "llmc-unit-0123456789abcdef"
+URL = "https://llmcloud.studio"
+CATALOG = [
+    {"id": "anthropic/claude-opus-4.6", "display_name": "Claude Opus 4.6", "family": "anthropic"},
+    {"id": "anthropic/claude-opus-4.5-thinking", "display_name": "Claude Opus 4.5 Thinking", "family": "anthropic"},
+    {"id": "anthropic/claude-sonnet-4.6", "display_name": "Claude Sonnet 4.6", "family": "anthropic"},
+    {"id": "anthropic/claude-sonnet-4.5", "display_name": "Claude Sonnet 4.5", "family": "anthropic"},
+    {"id": "anthropic/claude-sonnet-4.5-thinking", "display_name": "Claude Sonnet 4.5 Thinking", "family": "anthropic"},
+    {"id": "anthropic/claude-haiku-4.5", "display_name": "Claude Haiku 4.5", "family": "anthropic"},
+    {"id": "google/gemini-3-flash-preview", "display_name": "Gemini 3 Flash Preview", "family": "openai"},
+    {"id": "google/gemini-3-pro-preview", "display_name": "Gemini 3 Pro Preview", "family": "openai"},
+]
+ALL = [item["id"] for item in CATALOG]
+
+
+def problems(**overrides):
+    args = dict(catalog=CATALOG, models=ALL, extra_models=[], url=URL, api_key=KEY, key_mode="inline")
+    args.update(overrides)
+    return _byok.problems(**args)
+
+
+# -- custom_models --------------------------------------------------------------------------
+
+def test_catalog_family_decides_provider_and_url():
+    entries = _byok.custom_models(CATALOG, ALL, [], URL, KEY, "inline")
+    assert [e["model"] for e in entries] == ALL
+    by_model = {e["model"]: e for e in entries}
+    assert by_model["anthropic/claude-sonnet-4.5"] == {
+        "model": "anthropic/claude-sonnet-4.5", "displayName": "Claude Sonnet 4.5",
+        "baseUrl": "https://llmcloud.studio", "apiKey": KEY, "provider": "anthropic",
+    }
+    assert by_model["google/gemini-3-pro-preview"]["baseUrl"] == "https://llmcloud.studio/v1"
+    assert by_model["google/gemini-3-pro-preview"]["provider"] == "openai"
+
+
+def test_openai_family_provider_is_configurable():
+    entries = _byok.custom_models(CATALOG, ["google/gemini-3-flash-preview"], [], URL, KEY, "inline",
+                                  openai_provider="generic-chat-completion-api")
+    assert entries[0]["provider"] == "generic-chat-completion-api"
+    assert entries[0]["baseUrl"] == URL + "/v1"
+
+
+def test_models_keep_the_order_given_and_trailing_slash_is_dropped():
+    wanted = ["google/gemini-3-pro-preview", "anthropic/claude-haiku-4.5"]
+    entries = _byok.custom_models(CATALOG, wanted, [], "http://127.0.0.1:8080//", KEY, "inline")
+    assert [e["model"] for e in entries] == wanted
+    assert [e["baseUrl"] for e in entries] == ["http://127.0.0.1:8080/v1", "http://127.0.0.1:8080"]
+
+
+def test_env_mode_writes_the_reference_not_the_key():
+    entries = _byok.custom_models(CATALOG, ALL, [], URL, KEY, "env")
+    assert {e["apiKey"] for e in entries} == {"${LLMCLOUD_API_KEY}"}
+    assert KEY not in repr(entries)
+
+
+def test_env_mode_needs_no_key():
+    assert _byok.custom_models(CATALOG, ALL[:1], [], URL, "", "env")[0]["apiKey"] == "${LLMCLOUD_API_KEY}"
+
+
+def test_inline_mode_without_key_raises_naming_the_variable():
+    with pytest.raises(_byok.ByokError, match="byok_api_key"):
+        _byok.custom_models(CATALOG, ALL, [], URL, "", "inline")
+
+
+def test_extra_models_follow_with_optional_fields_in_camel_case():
+    extra = [{
+        "model": "deepseek/deepseek-v3.2", "provider": "generic-chat-completion-api", "display_name": "DeepSeek",
+        "max_output_tokens": "8192", "no_image_support": True, "extra_headers": {"X-Team": "platform"},
+        "reasoning_effort": "high", "enable_thinking": "yes",
+    }, {"model": "mine/claude", "provider": "anthropic"}]
+    entries = _byok.custom_models(CATALOG, ALL[:1], extra, URL, KEY, "inline")
+    assert [e["model"] for e in entries] == [ALL[0], "deepseek/deepseek-v3.2", "mine/claude"]
+    deepseek = entries[1]
+    assert deepseek["maxOutputTokens"] == 8192 and deepseek["noImageSupport"] is True
+    assert deepseek["extraHeaders"] == {"X-Team": "platform"} and deepseek["reasoningEffort"] == "high"
+    assert deepseek["enableThinking"] is True
+    assert deepseek["baseUrl"] == URL + "/v1" and deepseek["apiKey"] == KEY
+    assert entries[2]["baseUrl"] == URL and entries[2]["displayName"] == "mine/claude"
+
+
+def test_extra_model_with_its_own_base_url():
+    extra = [{"model": "m", "provider": "openai", "base_url": "https://proxy.example.com/v1/"}]
+    assert _byok.custom_models(CATALOG, [], extra, URL, KEY, "inline")[0]["baseUrl"] == "https://proxy.example.com/v1"
+
+
+def test_custom_models_does_not_modify_its_input():
+    catalog, extra = copy.deepcopy(CATALOG), [{"model": "m", "provider": "xai", "max_output_tokens": 5}]
+    before = copy.deepcopy((catalog, extra))
+    _byok.custom_models(catalog, ALL, extra, URL, KEY, "inline")
+    assert (catalog, extra) == before
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"model": "", "provider": "anthropic", "baseUrl": URL}, "model is required"),
+    ({"model": "m", "provider": "anthropic"}, "baseUrl is required"),
+    ({"model": "m", "provider": "mistral", "baseUrl": URL}, "provider must be one of"),
+    ({"model": "m", "provider": "openai", "baseUrl": "file:///etc"}, "baseUrl must be an http"),
+    ({"model": "m", "provider": "openai", "baseUrl": URL, "maxOutputTokens": "8"}, "maxOutputTokens must be of type int"),
+    ({"model": "m", "provider": "openai", "baseUrl": URL, "noImageSupport": 1}, "noImageSupport must be of type bool"),
+    ({"model": "m", "provider": "openai", "baseUrl": URL, "reasoningEffort": "extreme"}, "reasoningEffort must be one of"),
+    ({"model": "m", "provider": "openai", "baseUrl": URL, "apiKey": "YOUR_API_KEY"}, "placeholder"),
+    ({"model": "m", "provider": "openai", "baseUrl": URL, "api_key": "k"}, "unknown field api_key"),
+])
+def test_entries_are_checked_against_the_client_schema(entry, message):
+    with pytest.raises(_byok.ByokError, match=re.escape(message)):
+        _byok.check_entries([entry])
+
+
+# -- problems -------------------------------------------------------------------------------
+
+def test_good_input_has_no_problems():
+    assert problems() == []
+    assert problems(key_mode="env", api_key="") == []
+    assert problems(users=[{"name": "alice", "api_key": "k1"}, {"name": "bob", "home": "/srv/bob", "api_key": "k2"}],
+                    api_key="") == []
+
+
+@pytest.mark.parametrize("overrides, variable", [
+    ({"models": ["anthropic/claude-opus-9"]}, "byok_models: unknown model id 'anthropic/claude-opus-9'"),
+    ({"models": ALL[:1] * 2}, "byok_models lists"),
+    ({"api_key": ""}, "byok_api_key is empty but byok_key_mode is inline"),
+    ({"api_key": None}, "byok_api_key is empty"),
+    ({"api_key": KEY + "\n"}, "byok_api_key has leading or trailing whitespace"),
+    ({"api_key": "YOUR_API_KEY"}, "byok_api_key is the guide's placeholder"),
+    ({"extra_models": [{"model": "m", "provider": "mistral"}]}, "byok_extra_models[0].provider 'mistral'"),
+    ({"extra_models": [{"model": "m", "provider": "bedrock-converse"}]}, "byok_extra_models[0].provider"),
+    ({"extra_models": [{"provider": "openai"}]}, "byok_extra_models[0].model"),
+    ({"extra_models": [{"model": "m", "provider": "openai", "max_output_tokens": "lots"}]},
+     "byok_extra_models[0].max_output_tokens must be a whole number"),
+    ({"extra_models": [{"model": "m", "provider": "openai", "base_url": "ftp://x"}]}, "byok_extra_models[0].base_url"),
+    ({"extra_models": [{"model": "m", "provider": "openai", "colour": "red"}]}, "unknown field(s) colour"),
+    ({"url": "ftp://llmcloud.studio"}, "byok_llmcloud_url must be an http"),
+    ({"url": "llmcloud.studio"}, "byok_llmcloud_url must be an http"),
+    ({"url": "https://llmcloud.studio/v1"}, "without /v1"),
+    ({"url": None}, "byok_llmcloud_url"),
+    ({"key_mode": "plain"}, "byok_key_mode must be one of"),
+    ({"openai_provider": "google"}, "byok_openai_family_provider"),
+    ({"fmt": "xml"}, "byok_format must be one of"),
+    ({"key_mode": "env", "fmt": "legacy"}, "byok_key_mode env cannot be combined with byok_format legacy"),
+    ({"key_mode": "env", "fmt": "both"}, "byok_format both"),
+    ({"default_model": "anthropic/claude-opus-9"}, "byok_default_model 'anthropic/claude-opus-9'"),
+    ({"default_model": ALL[0], "fmt": "legacy"}, "byok_default_model needs byok_format current or both"),
+    ({"users": [{"home": "/home/x"}]}, "byok_users[0].name"),
+    ({"users": [{"name": "a"}, {"name": "a"}]}, "byok_users lists user a twice"),
+    ({"users": [{"name": "a", "home": "relative/path"}]}, "byok_users[0].home must be an absolute path"),
+    ({"users": [{"name": "a", "apikey": "k"}]}, "byok_users[0] has unknown field(s) apikey"),
+    ({"users": [{"name": "a", "api_key": " k"}]}, "byok_users[0].api_key has leading"),
+    ({"users": "alice"}, "byok_users must be a list"),
+    ({"users": [{"name": "a", "api_key": "k"}, {"name": "b"}], "api_key": ""}, "byok_api_key is empty"),
+    ({"key_mode": "env", "api_key": "", "preflight": True}, "byok_api_key is empty but byok_preflight is true"),
+    ({"catalog": [{"id": "x", "display_name": "X", "family": "mistral"}], "models": ["x"]}, "byok_catalog[0].family"),
+    ({"catalog": CATALOG + [CATALOG[0]]}, "byok_catalog lists model anthropic/claude-opus-4.6 twice"),
+    ({"catalog": "nope", "models": []}, "byok_catalog must be a list"),
+    ({"prune": "sometimes"}, "byok_prune must be true or false"),
+    ({"preflight": [True]}, "byok_preflight must be true or false"),
+])
+def test_bad_input_is_named(overrides, variable):
+    found = problems(**overrides)
+    assert any(variable in sentence for sentence in found), found
+
+
+def test_every_problem_is_reported_at_once():
+    found = problems(models=["x/y"], url="ftp://h", api_key="", extra_models=[{"model": "m", "provider": "p"}])
+    assert len(found) == 4
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=12, max_size=40),
+       st.sampled_from(["inline", "env", "keyring"]), st.sampled_from(["current", "legacy", "json"]))
+def test_no_problem_sentence_ever_contains_the_key(secret, key_mode, fmt):
+    key = "llmc-" + secret
+    for api_key, user_key in ((key, key + " "), (" " + key, key), (key + "\n", None)):
+        users = [{"name": "a", "api_key": user_key}] if user_key else [{"name": "a"}]
+        found = problems(api_key=api_key, models=["nope"], url="ftp://x", users=users, key_mode=key_mode,
+                         fmt=fmt, default_model="zz")
+        assert found
+        assert all(key not in sentence for sentence in found)
+
+
+# -- legacy, ids, prune ----------------------------------------------------------------------
+
+def test_legacy_shape():
+    entries = _byok.custom_models(CATALOG, ["anthropic/claude-sonnet-4.5"],
+                                  [{"model": "m", "provider": "openai", "max_output_tokens": 10,
+                                    "no_image_support": True}], URL, KEY, "inline")
+    assert _byok.legacy_models(entries) == [
+        {"model_display_name": "Claude Sonnet 4.5", "model": "anthropic/claude-sonnet-4.5", "base_url": URL,
+         "api_key": KEY, "provider": "anthropic"},
+        {"model_display_name": "m", "model": "m", "base_url": URL + "/v1", "api_key": KEY, "provider": "openai",
+         "max_tokens": 10, "supports_images": False},
+    ]
+
+
+def test_model_ids_follow_the_client():
+    entries = [
+        {"model": "a", "displayName": "Claude Sonnet 4.5"},
+        {"model": "b", "displayName": "  Claude   Sonnet\t4.5 "},
+        {"model": "c"},
+        {"model": "d", "model_display_name": "Legacy Name"},
+    ]
+    assert _byok.model_ids(entries) == [
+        "custom:Claude-Sonnet-4.5-0", "custom:Claude-Sonnet-4.5-1", "custom:c-0", "custom:Legacy-Name-0",
+    ]
+    assert _byok.model_id(entries, "b") == "custom:Claude-Sonnet-4.5-1"
+    with pytest.raises(_byok.ByokError, match="byok_default_model"):
+        _byok.model_id(entries, "zzz")
+
+
+@pytest.mark.parametrize("candidate, matches", [
+    ("https://llmcloud.studio", True),
+    ("https://llmcloud.studio/v1", True),
+    ("https://llmcloud.studio/", False),
+    ("https://llmcloud.studio/v1/", False),
+    ("https://llmcloudXstudio", False),
+    ("https://llmcloud.studio.evil.example", False),
+    ("http://llmcloud.studio", False),
+    ("https://llmcloud.studio/v2", False),
+    ("xhttps://llmcloud.studio", False),
+])
+def test_prune_pattern_matches_only_the_two_urls(candidate, matches):
+    pattern = _byok.prune_pattern("https://llmcloud.studio/")
+    assert bool(re.search(pattern, candidate)) is matches
+
+
+# -- targets ----------------------------------------------------------------------------------
+
+def test_targets_default_to_the_connecting_user():
+    assert _byok.targets([], None) == [{"name": None, "index": None, "factory_dir": "~/.factory", "owner": None,
+                                        "group": None, "exists": True}]
+
+
+def test_targets_from_passwd_lookups():
+    users = [{"name": "alice", "api_key": KEY}, {"name": "bob", "home": "/srv/bob/"}, {"name": "ghost"}]
+    passwd = {"results": [
+        {"ansible_facts": {"getent_passwd": {"alice": ["x", "1000", "1000", "", "/home/alice", "/bin/bash"]}}},
+        {"ansible_facts": {"getent_passwd": {"bob": ["x", "1001", "100", "", "/home/bob", "/bin/sh"]}}},
+        {"ansible_facts": {"getent_passwd": {"ghost": None}}},
+    ]}
+    found = _byok.targets(users, passwd)
+    assert found == [
+        {"name": "alice", "index": 0, "factory_dir": "/home/alice/.factory", "owner": "alice", "group": "1000",
+         "exists": True},
+        {"name": "bob", "index": 1, "factory_dir": "/srv/bob/.factory", "owner": "bob", "group": "100", "exists": True},
+        {"name": "ghost", "index": 2, "factory_dir": None, "owner": None, "group": None, "exists": False},
+    ]
+    assert KEY not in repr(found)
+
+
+# -- preflight ---------------------------------------------------------------------------------
+
+def _answer(status, json=None, msg="", user=None):
+    result = {"status": status, "msg": msg, "item": {"name": user, "index": 0 if user else None}}
+    if json is not None:
+        result["json"] = json
+    return result
+
+
+def test_preflight_all_good():
+    answer = _answer(200, {"object": "list", "data": [{"id": m} for m in ALL]})
+    assert _byok.preflight_problems({"results": [answer]}, ALL, URL) == []
+
+
+@pytest.mark.parametrize("answer, words", [
+    (_answer(401), "API key invalid or unauthorized"),
+    (_answer(403, user="alice"), "key of byok_users entry alice"),
+    (_answer(-1, msg="Status code was -1 and not [200]: Request failed: <urlopen error [Errno 111] Connection refused>"),
+     "Unable to connect to API: GET https://llmcloud.studio/v1/models failed (connection refused). Check byok_llmcloud_url"),
+    (_answer(-1, msg="Request failed: <urlopen error [Errno -2] Name or service not known>"), "DNS lookup failed"),
+    (_answer(-1, msg="Request failed: <urlopen error [SSL: CERTIFICATE_VERIFY_FAILED]>"), "TLS failure"),
+    (_answer(200, {"data": [{"id": m} for m in ALL[1:]]}), "Model not found: anthropic/claude-opus-4.6 not in"),
+    (_answer(200, {"unexpected": True}), "did not return a model list"),
+    (_answer(502), "LLMCloud answered HTTP 502"),
+])
+def test_preflight_failures_speak_the_guide(answer, words):
+    found = _byok.preflight_problems([answer], ALL, URL)
+    assert len(found) == 1 and words in found[0], found
+
+
+def test_preflight_wanted_entries_only_at_llmcloud():
+    entries = [{"model": "a", "baseUrl": URL}, {"model": "b", "baseUrl": URL + "/v1"},
+               {"model": "c", "baseUrl": "https://elsewhere.example"}]
+    assert _byok.llmcloud_models(entries, URL) == ["a", "b"]
