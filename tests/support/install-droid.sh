@@ -13,7 +13,10 @@ if [ ! -x "$bin" ]; then
   tmp=$(mktemp -d "$cache/droid/.install.XXXXXX")
   npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$tmp" \
     "@factory/cli-linux-x64@$version" >&2
+  chmod 0755 "$tmp"  # mktemp -d makes it 0700: non-root users (Molecule's developers) run droid too
   rm -rf "$prefix" && mv "$tmp" "$prefix"
 fi
-"$bin" --version >/dev/null
+# Some droid versions (0.109.3) leave inherited stdio non-blocking, which ansible refuses: give the
+# probe its own descriptors.
+"$bin" --version </dev/null >/dev/null 2>&1
 echo "$bin"
