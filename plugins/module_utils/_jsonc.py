@@ -1,0 +1,871 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, LLMCloud Factory Droid collection maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""JSONC reader and minimal-edit writer (private to llmcloud.factory_droid, stdlib only).
+
+Reading is as strict as the droid client: ``//`` and ``/* */`` comments are accepted; a trailing
+comma, a duplicated key, a byte-order mark, invalid UTF-8, a top level that is not an object and
+nesting deeper than ``MAX_DEPTH`` are errors that carry a line and a column.
+
+Speed: comments are blanked out by one regular expression pass (same length, newlines kept, so
+every offset and line/column stays valid) and the values come from the C JSON decoder.  Only when
+that fails does an iterative pure-Python parser run, to name the error precisely.
+
+The concrete syntax tree is lazy: ``Document.root`` is a ``Node`` with character offsets, and a
+container's children (keys, value spans, commas) are worked out when asked for.  The writer walks
+the old and the new value side by side and rewrites only the spans that differ, in the manner of
+VS Code's jsonc-parser ``modify``/``applyEdits``: every character outside a changed span survives,
+comments stay where they are, new text takes the file's indentation and newline style.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from json.decoder import scanstring as _scanstring
+
+__all__ = [
+    'MAX_DEPTH', 'JSONCError', 'Document', 'Node', 'Child',
+    'decode_bytes', 'parse', 'loads', 'dumps', 'json_equal', 'apply_edits', 'line_col',
+]
+
+MAX_DEPTH = 200
+MASK = '********'
+
+# Code and strings up to the next "/" outside a string (or a string that does not close on its
+# line), in the unrolled "normal* (special normal*)*" form: one way to match, so no catastrophic
+# backtracking. Strings may not hold a raw newline, so a broken string never hides a comment from
+# the scan without staying broken for the JSON decoder too.
+_CODE_RUN = re.compile(r'[^"/]*(?:"[^"\\\n]*(?:\\.[^"\\\n]*)*"[^"/]*)*')
+_NOT_NEWLINE = re.compile(r'[^\r\n]')
+_WS = re.compile(r'[ \t\n\r]*')
+_SPACES = re.compile(r'[ \t]*')
+_TOKEN = re.compile(
+    r'[ \t\n\r]*(?:'
+    r'([{\[])'                                                  # 1 opener
+    r'|([}\]])'                                                 # 2 closer
+    r'|(,)'                                                     # 3 comma
+    r'|(:)'                                                     # 4 colon
+    r'|(")'                                                     # 5 string
+    r'|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)'  # 6 number
+    r'|(true|false|null)'                                       # 7 literal
+    r'|(\Z)'                                                    # 8 end of text
+    r'|(.))',                                                   # 9 anything else
+    re.S,
+)
+_INDENTED_KEY = re.compile(r'^([ \t]+)"', re.M)
+_LITERALS = {'true': True, 'false': False, 'null': None}
+_SCAN_ONCE = json.JSONDecoder().scan_once
+
+
+class JSONCError(ValueError):
+    """A document that cannot be read; ``line`` and ``column`` are 1-based (column in characters)."""
+
+    def __init__(self, message, text=None, offset=None, line=None, column=None):
+        self.message = message
+        self.offset = offset
+        self.line, self.column = line, column
+        if text is not None and offset is not None:
+            self.line, self.column = line_col(text, offset)
+        if self.line is not None:
+            full = 'line %d, column %d: %s' % (self.line, self.column, message)
+        else:
+            full = message
+        super(JSONCError, self).__init__(full)
+
+
+class _Duplicate(Exception):
+    pass
+
+
+class _Constant(Exception):
+    pass
+
+
+def line_col(text, offset):
+    """1-based line and column (in characters) of ``offset`` in ``text``."""
+    offset = max(0, min(offset, len(text)))
+    line = text.count('\n', 0, offset) + 1
+    return line, offset - (text.rfind('\n', 0, offset) + 1) + 1
+
+
+def decode_bytes(data):
+    """Bytes of a settings file -> text; a BOM or invalid UTF-8 is a clear error."""
+    if data.startswith(b'\xef\xbb\xbf'):
+        raise JSONCError('the file starts with a UTF-8 byte order mark (BOM), which the droid client does '
+                         'not accept; save the file as UTF-8 without a BOM', '', 0)
+    if data.startswith(b'\xff\xfe') or data.startswith(b'\xfe\xff'):
+        raise JSONCError('the file starts with a UTF-16 byte order mark; save it as UTF-8', '', 0)
+    try:
+        return data.decode('utf-8')
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+        line = data.count(b'\n', 0, bad) + 1
+        line_start = data.rfind(b'\n', 0, bad) + 1
+        column = len(data[line_start:bad].decode('utf-8', 'replace')) + 1
+        raise JSONCError('invalid UTF-8 (byte 0x%02x at byte offset %d); save the file as UTF-8'
+                         % (data[bad], bad), offset=bad, line=line, column=column)
+
+
+def _blank_comments(text):
+    """Comments replaced by spaces (newlines of block comments kept): same length, same offsets, plain JSON."""
+    if '/' not in text:
+        return text, False
+    pieces = []
+    append = pieces.append
+    code_run = _CODE_RUN.match
+    length = len(text)
+    last = pos = 0
+    while True:
+        pos = code_run(text, pos).end()
+        if pos >= length:
+            break
+        pair = text[pos:pos + 2]
+        if pair == '//':
+            end = text.find('\n', pos)
+            end = length if end < 0 else end
+        elif pair == '/*':
+            end = text.find('*/', pos + 2)
+            if end < 0:
+                raise JSONCError('unclosed comment: "/*" has no closing "*/"', text, pos)
+            end += 2
+        else:
+            pos += 1            # a "/" that starts no comment, or a string broken by a newline
+            continue
+        append(text[last:pos])
+        comment = text[pos:end]
+        append(_NOT_NEWLINE.sub(' ', comment) if '\n' in comment else ' ' * (end - pos))
+        last = pos = end
+    if not pieces:
+        return text, False
+    append(text[last:])
+    return ''.join(pieces), True
+
+
+def _pairs_hook(pairs):
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _Duplicate()
+    return result
+
+
+def _constant_hook(name):
+    raise _Constant(name)
+
+
+_FAST = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_constant_hook)
+
+
+def _depth_exceeds(value, limit):
+    """True when containers nest deeper than ``limit`` (iterative; the decoder makes exact dicts and lists)."""
+    stack = [(value, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, depth = pop()
+        if depth > limit:
+            return True
+        depth += 1
+        for child in (item.values() if type(item) is dict else item):  # pylint: disable=unidiomatic-typecheck
+            kind = type(child)
+            if kind is dict or kind is list:
+                push((child, depth))
+    return False
+
+
+def _string_error(exc, text, start):
+    msg = exc.msg
+    if msg.startswith('Invalid control character') and text[exc.pos] in '\r\n':
+        return JSONCError('unterminated string: the closing quote is missing before the end of the line',
+                          text, start)
+    if msg.startswith('Invalid control character'):
+        msg = 'invalid control character in a string (write it escaped, e.g. \\n or \\t)'
+    elif msg.startswith('Unterminated string'):
+        msg = 'unterminated string: the closing quote is missing'
+    elif msg.startswith('Invalid \\u'):
+        msg = 'invalid \\uXXXX escape in a string'
+    elif msg.startswith('Invalid \\escape'):
+        msg = 'invalid escape sequence in a string'
+    return JSONCError(msg, text, exc.pos)
+
+
+def _parse_slow(text, blank, max_depth):
+    """Iterative reference parser over the comment-free text; raises JSONCError with a position."""
+    stack = []          # frames: [container, is_object, pending_key, key_positions, open_offset]
+    state = 'value'     # value | key | colon | after | done
+    first = False       # just after an opener
+    last_comma = None
+    root = None
+    pos = 0
+    while True:
+        match = _TOKEN.match(blank, pos)
+        group = match.lastindex
+        at = match.start(group)
+        pos = match.end()
+        value = None
+        if state == 'done':
+            if group == 8:
+                return root
+            raise JSONCError('unexpected content after the end of the top-level value', text, at)
+        if group == 8:
+            if stack:
+                frame = stack[-1]
+                line, column = line_col(text, frame[4])
+                raise JSONCError('unexpected end of the file: the %s opened at line %d, column %d is not closed'
+                                 % ('object' if frame[1] else 'array', line, column), text, at)
+            raise JSONCError('the file holds no JSON value', text, at)
+        if state == 'key':
+            frame = stack[-1]
+            if group == 5:
+                try:
+                    key, pos = _scanstring(blank, at + 1, True)
+                except ValueError as exc:
+                    raise _string_error(exc, text, at)
+                if key in frame[3]:
+                    line, column = line_col(text, frame[3][key])
+                    raise JSONCError('duplicate key %s (first defined at line %d, column %d); the droid client '
+                                     'rejects duplicated keys' % (json.dumps(key), line, column), text, at)
+                frame[2] = key
+                frame[3][key] = at
+                state = 'colon'
+                first = False
+                continue
+            if group == 2 and blank[at] == '}' and first:
+                stack.pop()
+                value = frame[0]
+            elif group == 2 and last_comma is not None and not first:
+                raise JSONCError('trailing comma before "%s": the droid client rejects it (PropertyNameExpected); '
+                                 'remove the comma' % blank[at], text, last_comma)
+            else:
+                raise JSONCError('expected a property name in double quotes', text, at)
+        elif state == 'colon':
+            if group != 4:
+                raise JSONCError('expected ":" after the property name', text, at)
+            state = 'value'
+            continue
+        elif state == 'after':
+            frame = stack[-1]
+            if group == 3:
+                last_comma = at
+                state = 'key' if frame[1] else 'value'
+                first = False
+                continue
+            closer = '}' if frame[1] else ']'
+            if group == 2 and blank[at] == closer:
+                stack.pop()
+                value = frame[0]
+            else:
+                raise JSONCError('expected "," or "%s"' % closer, text, at)
+        else:  # state == 'value'
+            if group == 1:
+                if len(stack) >= max_depth:
+                    raise JSONCError('nesting deeper than %d levels' % max_depth, text, at)
+                if blank[at] == '{':
+                    stack.append([{}, True, None, {}, at])
+                    state = 'key'
+                else:
+                    stack.append([[], False, None, None, at])
+                first = True
+                continue
+            if group == 2:
+                if first and blank[at] == ']' and stack and not stack[-1][1]:
+                    value = stack.pop()[0]
+                elif not first and stack and last_comma is not None:
+                    raise JSONCError('trailing comma before "%s": the droid client rejects it; remove the comma'
+                                     % blank[at], text, last_comma)
+                else:
+                    raise JSONCError('expected a value', text, at)
+            elif group == 5:
+                try:
+                    value, pos = _scanstring(blank, at + 1, True)
+                except ValueError as exc:
+                    raise _string_error(exc, text, at)
+            elif group == 6:
+                token = match.group(6)
+                try:
+                    value = float(token) if ('.' in token or 'e' in token or 'E' in token) else int(token)
+                except ValueError:
+                    raise JSONCError('number too long', text, at)
+            elif group == 7:
+                value = _LITERALS[match.group(7)]
+            else:
+                raise JSONCError('unexpected character %s; expected a value' % json.dumps(blank[at]), text, at)
+        # a value is complete
+        first = False
+        if not stack:
+            root = value
+            state = 'done'
+        else:
+            frame = stack[-1]
+            if frame[1]:
+                frame[0][frame[2]] = value
+            else:
+                frame[0].append(value)
+            state = 'after'
+
+
+def _kind(char):
+    if char == '{':
+        return 'object'
+    if char == '[':
+        return 'array'
+    if char == '"':
+        return 'string'
+    if char in 'tf':
+        return 'boolean'
+    if char == 'n':
+        return 'null'
+    return 'number'
+
+
+class Child(object):
+    """A member of an object (``key`` set) or an element of an array (``key`` None)."""
+
+    __slots__ = ('key', 'start', 'value', 'comma')
+
+    def __init__(self, key, start, value, comma):
+        self.key = key          # property name, or None in an array
+        self.start = start      # offset of the key's opening quote (objects) or of the value
+        self.value = value      # Node of the value
+        self.comma = comma      # offset of the comma after the value, or None
+
+    def __repr__(self):
+        return 'Child(%r, %d, %r, %r)' % (self.key, self.start, self.value, self.comma)
+
+
+class Node(object):
+    """A value in the concrete syntax tree: kind and [start, end) character offsets."""
+
+    __slots__ = ('doc', 'kind', 'start', 'end', '_children')
+
+    def __init__(self, doc, kind, start, end):
+        self.doc = doc
+        self.kind = kind
+        self.start = start
+        self.end = end
+        self._children = None
+
+    def __repr__(self):
+        return 'Node(%s, %d, %d)' % (self.kind, self.start, self.end)
+
+    @property
+    def children(self):
+        """Members or elements of a container, worked out on first use (C scanner per child)."""
+        if self._children is None:
+            self._children = self._read_children() if self.kind in ('object', 'array') else []
+        return self._children
+
+    def child(self, key):
+        for item in self.children:
+            if item.key == key:
+                return item
+        return None
+
+    def _read_children(self):
+        # the text is known to be valid here: no checks, just offsets (hot loop: names bound locally)
+        doc, blank = self.doc, self.doc.blank
+        is_object = self.kind == 'object'
+        closer = '}' if is_object else ']'
+        skip, scan, scan_string, kind = _WS.match, _SCAN_ONCE, _scanstring, _kind
+        result = []
+        append = result.append
+        pos = skip(blank, self.start + 1).end()
+        if blank[pos] == closer:
+            return result
+        key = None
+        while True:
+            start = pos
+            if is_object:
+                key, pos = scan_string(blank, pos + 1, True)
+                pos = skip(blank, skip(blank, pos).end() + 1).end()      # past ':'
+            end = scan(blank, pos)[1]
+            node = Node(doc, kind(blank[pos]), pos, end)
+            pos = skip(blank, end).end()
+            if blank[pos] == ',':
+                append(Child(key, start, node, pos))
+                pos = skip(blank, pos + 1).end()
+            else:
+                append(Child(key, start, node, None))
+                return result
+
+
+def _unit_string(indent):
+    if isinstance(indent, str):
+        return indent
+    return ' ' * int(indent)
+
+
+class Document(object):
+    """A parsed JSONC text: ``value`` (plain Python data), ``root`` (lazy CST) and layout facts."""
+
+    def __init__(self, text, blank, value, has_comments, empty=False):
+        self.text = text
+        self.blank = blank
+        self.value = value
+        self.has_comments = has_comments
+        self.empty = empty
+        self.newline = '\r\n' if '\r\n' in text else '\n'
+        self._root = None
+        self.indent_unit = self._detect_indent()
+
+    @property
+    def root(self):
+        if self._root is None and not self.empty:
+            # the text is valid: the top-level object spans the first to the last non-blank character
+            start = _WS.match(self.blank).end()
+            self._root = Node(self, 'object', start, len(self.blank.rstrip(' \t\n\r')))
+        return self._root
+
+    def _detect_indent(self):
+        match = _INDENTED_KEY.search(self.blank)
+        if not match:
+            return '  '
+        found = match.group(1)
+        if found.startswith('\t'):
+            return '\t'
+        return ' ' * max(1, min(len(found), 16))
+
+    def node(self, path):
+        """The Node at a list of keys/indices, or None."""
+        node = self.root
+        for part in path:
+            if node is None or node.kind not in ('object', 'array'):
+                return None
+            if node.kind == 'object':
+                item = node.child(part)
+            else:
+                items = node.children
+                item = items[part] if isinstance(part, int) and 0 <= part < len(items) else None
+            node = item.value if item is not None else None
+        return node
+
+    # ---------------------------------------------------------------- writer
+    def update(self, new_value, align=None, indent=None):
+        """Text that parses to ``new_value``, rewriting only the spans that differ.
+
+        ``align(pointer, old_list, new_list)`` may return, for each new item, the index of the old
+        item it continues (or None for an appended item); old items not named are removed.  Without
+        it, arrays are matched position by position.  ``indent``: None/'auto' for the file's own
+        unit, a number of spaces, or a string such as a tab.
+        """
+        unit = self.indent_unit if indent in (None, 'auto') else _unit_string(indent)
+        if self.empty:
+            head = self.text.rstrip()
+            return (head + self.newline if head else '') + dumps(new_value, unit, self.newline)
+        if json_equal(self.value, new_value):
+            return self.text
+        writer = _Writer(self, unit, align)
+        writer.diff(self.root, self.value, new_value, '', False)
+        return apply_edits(self.text, writer.edits)
+
+    # ------------------------------------------------------------ redaction
+    def _key_matches(self, names):
+        if not names:
+            return []
+        names = sorted(set(name.lower() for name in names), key=len, reverse=True)
+        pattern = r'"(?:%s)"[ \t\r\n]*:[ \t\r\n]*' % '|'.join(re.escape(name) for name in names)
+        lowered = self.blank.lower()
+        if len(lowered) == len(self.blank):
+            # offsets are unchanged: a case-sensitive search of the lowered text is ~3x faster than re.I
+            return list(re.compile(pattern).finditer(lowered))
+        return list(re.compile(pattern, re.I).finditer(self.blank))
+
+    def values_at_keys(self, names):
+        """Parsed values of every property whose name is in ``names`` (case-insensitive)."""
+        found = []
+        for match in self._key_matches(names):
+            try:
+                found.append(_SCAN_ONCE(self.blank, match.end())[0])
+            except (StopIteration, ValueError):
+                continue
+        return found
+
+    def has_keys(self, names):
+        return bool(self._key_matches(names))
+
+    def redacted_text(self, names, secrets=(), mask=MASK):
+        """The text with values of properties named in ``names`` and every secret string masked.
+
+        Property values (comments included, e.g. a commented-out old key) become ``"********"``;
+        then each secret (as written raw or JSON-escaped) is replaced wherever it still appears.
+        """
+        edits = []
+        replacement = json.dumps(mask)
+        for match in self._key_matches(names):
+            start = match.end()
+            try:
+                end = _SCAN_ONCE(self.blank, start)[1]
+            except (StopIteration, ValueError):
+                continue
+            edits.append((start, end, replacement))
+        if self.has_comments and names:
+            alternatives = '|'.join(re.escape(name) for name in names)
+            in_comments = re.compile(r'"(?:%s)"[ \t]*:[ \t]*("[^"\\\n]*(?:\\.[^"\\\n]*)*")' % alternatives, re.I)
+            for match in in_comments.finditer(self.text):
+                if self.blank[match.start()] == ' ':
+                    edits.append((match.start(1), match.end(1), replacement))
+        # keep outermost edits only (a masked object hides its inner keys)
+        edits.sort()
+        kept = []
+        for edit in edits:
+            if kept and edit[0] < kept[-1][1]:
+                continue
+            kept.append(edit)
+        return mask_secrets(apply_edits(self.text, kept), secrets, mask)
+
+
+def mask_secrets(text, secrets, mask=MASK):
+    """Replace every occurrence of each secret (raw and JSON-escaped) by ``mask``, longest first."""
+    forms = set()
+    for secret in secrets:
+        if not isinstance(secret, str) or not secret:
+            continue
+        forms.add(secret)
+        forms.add(json.dumps(secret)[1:-1])
+        forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+    for form in sorted(forms, key=len, reverse=True):
+        if form and form in text:
+            text = text.replace(form, mask)
+    return text
+
+
+class _Writer(object):
+    """Collects (start, end, text) edits that turn the document's value into a new value."""
+
+    def __init__(self, doc, unit, align):
+        self.doc = doc
+        self.text = doc.text
+        self.newline = doc.newline
+        self.unit = unit
+        self.align = align
+        self.edits = []
+
+    # layout helpers ------------------------------------------------------
+    def line_start(self, offset):
+        return self.text.rfind('\n', 0, offset) + 1
+
+    def line_indent(self, offset):
+        start = self.line_start(offset)
+        return self.text[start:_SPACES.match(self.text, start).end()]
+
+    def alone_on_line(self, offset):
+        """True when only spaces/tabs precede ``offset`` on its line."""
+        start = self.line_start(offset)
+        return _SPACES.match(self.text, start).end() == offset
+
+    def end_of_line_after(self, offset, skip_comma=False):
+        """Offset of the newline ending the line, if only blanks/comments (and a comma) follow ``offset``.
+
+        Returns None when other content follows on the same line.
+        """
+        text, blank = self.text, self.doc.blank
+        pos = offset
+        length = len(text)
+        comma_seen = not skip_comma
+        while pos < length:
+            char = text[pos]
+            if char in ' \t':
+                pos += 1
+            elif char == '\r' and text.startswith('\r\n', pos):
+                return pos
+            elif char == '\n':
+                return pos
+            elif char == ',' and not comma_seen and blank[pos] == ',':
+                comma_seen = True
+                pos += 1
+            elif blank[pos] == ' ' and char == '/':
+                # a comment: line comment to the end of line; block comment must end on this line
+                if text.startswith('//', pos):
+                    newline = text.find('\n', pos)
+                    if newline < 0:
+                        return length
+                    return newline - 1 if text[newline - 1] == '\r' else newline
+                close = text.find('*/', pos + 2)
+                if '\n' in text[pos:close]:
+                    return None
+                pos = close + 2
+            else:
+                return None
+        return length
+
+    def is_inline(self, node):
+        return '\n' not in self.text[node.start:node.end]
+
+    def format(self, value, base, inline):
+        if inline:
+            out = _dumps_compact(value)
+        else:
+            out = _dumps_indented(value, self.unit)
+            if '\n' in out:
+                out = out.replace('\n', self.newline + base)
+        return out
+
+    def add(self, start, end, text):
+        self.edits.append((start, end, len(self.edits), text))
+
+    # diff ----------------------------------------------------------------
+    def diff(self, node, old, new, pointer, inline_parent):
+        if old is new or json_equal(old, new):
+            return
+        if isinstance(old, dict) and isinstance(new, dict) and node.kind == 'object':
+            self.diff_object(node, old, new, pointer, inline_parent)
+        elif isinstance(old, list) and isinstance(new, list) and node.kind == 'array':
+            self.diff_array(node, old, new, pointer, inline_parent)
+        else:
+            text = self.format(new, self.line_indent(node.start), inline_parent)
+            self.add(node.start, node.end, text)
+
+    def _inline(self, node, inline_parent):
+        """One-line layout: a container written on one line, unless it is an empty pair on a multi-line level."""
+        return self.is_inline(node) and (bool(node.children) or inline_parent)
+
+    def diff_object(self, node, old, new, pointer, inline_parent=False):
+        children = node.children
+        inline = self._inline(node, inline_parent)
+        removed = set()
+        for index, item in enumerate(children):
+            if item.key not in new:
+                removed.add(index)
+            else:
+                self.diff(item.value, old[item.key], new[item.key], pointer + '/' + escape_token(item.key), inline)
+        inserts = [(key, value) for key, value in new.items() if key not in old]
+        self.members(node, children, removed, inserts, inline)
+
+    def diff_array(self, node, old, new, pointer, inline_parent=False):
+        children = node.children
+        inline = self._inline(node, inline_parent)
+        mapping = self.align(pointer, old, new) if self.align is not None else None
+        if not _valid_mapping(mapping, len(old), len(new)):
+            mapping = [index if index < len(old) else None for index in range(len(new))]
+        used = set()
+        inserts = []
+        for new_index, old_index in enumerate(mapping):
+            if old_index is None:
+                inserts.append((None, new[new_index]))
+                continue
+            used.add(old_index)
+            if old[old_index] is not new[new_index]:
+                self.diff(children[old_index].value, old[old_index], new[new_index],
+                          pointer + '/' + str(old_index), inline)
+        removed = set(range(len(old))) - used
+        self.members(node, children, removed, inserts, inline)
+
+    def item_text(self, key, value, base, inline):
+        text = self.format(value, base, inline)
+        if key is None:
+            return text
+        return _dumps_string(key) + ': ' + text
+
+    def members(self, node, children, removed, inserts, inline):
+        """Edits removing children (comma handling included) and appending new members."""
+        if not removed and not inserts:
+            return
+        text = self.text
+        count = len(children)
+        kept = [index for index in range(count) if index not in removed]
+        last_kept = kept[-1] if kept else None
+        opener, closer = node.start, node.end - 1
+        if not kept and not inserts and text[opener + 1:closer] == self.doc.blank[opener + 1:closer]:
+            # everything goes and no comment lives inside: leave an empty pair of brackets
+            self.add(opener + 1, closer, '')
+            return
+        # -- removals: a removed member takes its own comma; removing the tail takes the comma before it
+        if last_kept is not None and removed and max(removed) > last_kept:
+            comma = children[last_kept].comma
+            self.add(comma, comma + 1, '')
+        for index in sorted(removed):
+            item = children[index]
+            end = item.comma + 1 if item.comma is not None else item.value.end
+            if not inline and self.alone_on_line(item.start):
+                line_end = self.end_of_line_after(end)
+                if line_end is not None:
+                    # the member fills its line(s): remove them whole, a comment on its last line too
+                    if text.startswith('\r\n', line_end):
+                        line_end += 2
+                    elif line_end < len(text):
+                        line_end += 1
+                    self.add(self.line_start(item.start), line_end, '')
+                    continue
+            if last_kept is not None and index == last_kept + 1:
+                start = children[last_kept].comma + 1
+            else:
+                start = item.start
+            if item.comma is not None:
+                end = _SPACES.match(text, end).end()
+            self.add(start, end, '')
+        # -- insertions
+        if not inserts:
+            return
+        opener_indent = self.line_indent(opener)
+        if last_kept is not None:
+            previous = children[last_kept]
+            if inline:
+                pieces = [', ' + self.item_text(key, value, '', True) for key, value in inserts]
+                self.add(previous.value.end, previous.value.end, ''.join(pieces))
+                return
+            if self.alone_on_line(previous.start):
+                base = self.line_indent(previous.start)
+            else:
+                base = opener_indent + self.unit
+            # siblings written on one line each (e.g. {"model": ...} per line) set the style of new items
+            compact = previous.value.kind in ('object', 'array') and self.is_inline(previous.value)
+            self.add(previous.value.end, previous.value.end, ',')
+            line_end = self.end_of_line_after(previous.value.end, skip_comma=True)
+            where = previous.value.end if line_end is None else line_end
+            pieces = [self.newline + base + self.item_text(key, value, base, compact) for key, value in inserts]
+            self.add(where, where, ','.join(pieces))
+            return
+        if inline:
+            pieces = [self.item_text(key, value, '', True) for key, value in inserts]
+            self.add(opener + 1, opener + 1, ', '.join(pieces))
+            return
+        base = opener_indent + self.unit
+        pieces = [self.newline + base + self.item_text(key, value, base, False) for key, value in inserts]
+        tail = ''
+        if self.line_start(closer) <= opener or not self.alone_on_line(closer):
+            # the closer shares a line with the opener or other text: give it a line of its own
+            tail = self.newline + opener_indent
+        self.add(opener + 1, opener + 1, ','.join(pieces) + tail)
+
+
+def _valid_mapping(mapping, old_count, new_count):
+    if mapping is None or len(mapping) != new_count:
+        return False
+    last = -1
+    appended = False
+    for index in mapping:
+        if index is None:
+            appended = True
+            continue
+        if appended or not isinstance(index, int) or index <= last or index >= old_count:
+            return False
+        last = index
+    return True
+
+
+def apply_edits(text, edits):
+    """Apply non-overlapping (start, end, [order,] replacement) edits to ``text``."""
+    if not edits:
+        return text
+    ordered = sorted(edits, key=lambda edit: (edit[0], edit[1], edit[2] if len(edit) == 4 else 0))
+    pieces = []
+    last = 0
+    for edit in ordered:
+        start, end, replacement = edit[0], edit[1], edit[-1]
+        if start < last:
+            raise ValueError('overlapping edits at offset %d' % start)
+        pieces.append(text[last:start])
+        pieces.append(replacement)
+        last = end
+    pieces.append(text[last:])
+    return ''.join(pieces)
+
+
+def escape_token(key):
+    """One JSON pointer token (RFC 6901)."""
+    return key.replace('~', '~0').replace('/', '~1')
+
+
+def _encodable(text):
+    try:
+        text.encode('utf-8')
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _dumps_string(value):
+    out = json.dumps(value, ensure_ascii=False)
+    return out if _encodable(out) else json.dumps(value)
+
+
+def _dumps_compact(value):
+    out = json.dumps(value, ensure_ascii=False, separators=(', ', ': '), allow_nan=False)
+    return out if _encodable(out) else json.dumps(value, separators=(', ', ': '), allow_nan=False)
+
+
+def _dumps_indented(value, unit):
+    out = json.dumps(value, ensure_ascii=False, indent=unit, separators=(',', ': '), allow_nan=False)
+    return out if _encodable(out) else json.dumps(value, indent=unit, separators=(',', ': '), allow_nan=False)
+
+
+def dumps(value, indent=2, newline='\n'):
+    """A whole new document: indented JSON plus a final newline."""
+    out = _dumps_indented(value, _unit_string(indent) if indent not in (None, 'auto') else '  ')
+    if newline != '\n':
+        out = out.replace('\n', newline)
+    return out + newline
+
+
+def parse(text, max_depth=MAX_DEPTH, allow_empty=False):
+    """Parse JSONC text into a Document; raise JSONCError (with line and column) when invalid.
+
+    ``max_depth=None`` skips the nesting check (for text this module wrote from checked values).
+    """
+    blank, has_comments = _blank_comments(text)
+    if not blank.strip(' \t\r\n'):
+        if allow_empty:
+            return Document(text, blank, {}, has_comments, empty=True)
+        raise JSONCError('the file holds no JSON value', text, len(text))
+    try:
+        value = _FAST.decode(blank)
+        problem = None
+    except (ValueError, _Duplicate, _Constant, RecursionError) as exc:  # precise message from the slow parser
+        value = None
+        problem = exc
+    if problem is None and max_depth is not None and isinstance(value, dict) and _depth_exceeds(value, max_depth):
+        problem = RecursionError()
+    if problem is not None:
+        _parse_slow(text, blank, MAX_DEPTH if max_depth is None else max_depth)
+        offset = getattr(problem, 'pos', None)
+        raise JSONCError('invalid JSON (%s)' % (getattr(problem, 'msg', None) or type(problem).__name__), text, offset)
+    if not isinstance(value, dict):
+        start = _WS.match(blank).end()
+        raise JSONCError('the top level must be an object ({...}), found %s' % _describe(value), text, start)
+    return Document(text, blank, value, has_comments)
+
+
+def _describe(value):
+    if isinstance(value, list):
+        return 'an array'
+    if isinstance(value, str):
+        return 'a string'
+    if isinstance(value, bool):
+        return 'a boolean'
+    if value is None:
+        return 'null'
+    return 'a number'
+
+
+def loads(text, max_depth=MAX_DEPTH):
+    """The value of a JSONC text (same strictness as ``parse``)."""
+    return parse(text, max_depth).value
+
+
+def json_equal(left, right):
+    """Equality of JSON values: numbers compare by value, but booleans are never numbers."""
+    if left is right:
+        return True
+    if isinstance(left, bool) or isinstance(right, bool):
+        return isinstance(left, bool) and isinstance(right, bool) and left == right
+    if isinstance(left, dict):
+        if not isinstance(right, dict) or len(left) != len(right):
+            return False
+        for key, item in left.items():
+            if key not in right or not json_equal(item, right[key]):
+                return False
+        return True
+    if isinstance(left, list):
+        if not isinstance(right, list) or len(left) != len(right):
+            return False
+        for item_left, item_right in zip(left, right):
+            if not json_equal(item_left, item_right):
+                return False
+        return True
+    if isinstance(left, (int, float)):
+        return isinstance(right, (int, float)) and left == right
+    if isinstance(left, str):
+        return isinstance(right, str) and left == right
+    if left is None or right is None:
+        return left is None and right is None
+    return left == right

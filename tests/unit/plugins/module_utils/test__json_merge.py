@@ -1,0 +1,356 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, LLMCloud Factory Droid collection maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Unit and property tests of plugins/module_utils/_json_merge.py: merge semantics and redaction."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import (
+    MASK,
+    MergeError,
+    collect_secrets,
+    make_aligner,
+    mask_text,
+    merge,
+    normalize,
+    parse_pointer,
+    redact,
+)
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import json_equal, parse
+
+from ansible_collections.llmcloud.factory_droid.tests.unit.plugins.module_utils.jsonc_helpers import (
+    documents,
+    mutate,
+    render,
+)
+
+PROPERTY = settings(max_examples=int(os.environ.get('JSONC_EXAMPLES', '200')), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+KEYED = {'/customModels': ['model', 'baseUrl']}
+URL = 'https://llmcloud.studio'
+PRUNE = {'/customModels': {'baseUrl': r'^https://llmcloud\.studio(/v1)?$'}}
+
+
+def model(name, url=URL, **extra):
+    item = {'model': name, 'baseUrl': url, 'provider': 'anthropic'}
+    item.update(extra)
+    return item
+
+
+def frozen(value):
+    return json.dumps(value, sort_keys=True)
+
+
+# ---------------------------------------------------------------- objects and scalars
+def test_objects_merge_recursively_and_scalars_replace():
+    existing = {'a': 1, 'nested': {'x': 1, 'y': {'deep': True}}, 'list': [1, 2], 'z': 'keep'}
+    before = frozen(existing)
+    new, ops = merge(existing, {'a': 2, 'nested': {'y': {'more': None}}, 'list': [3], 'b': {'c': []}})
+    assert new == {'a': 2, 'nested': {'x': 1, 'y': {'deep': True, 'more': None}}, 'list': [3], 'z': 'keep',
+                   'b': {'c': []}}
+    assert list(new) == ['a', 'nested', 'list', 'z', 'b']
+    assert ops == [{'op': 'replace', 'path': '/a'}, {'op': 'add', 'path': '/nested/y/more'},
+                   {'op': 'replace', 'path': '/list'}, {'op': 'add', 'path': '/b'}]
+    assert frozen(existing) == before, 'merge modified its input'
+
+
+def test_equal_values_are_no_change_and_booleans_are_not_numbers():
+    existing = {'a': 1, 'b': True, 'c': 2.0, 'd': [1, {'e': None}]}
+    new, ops = merge(existing, {'a': 1.0, 'c': 2, 'd': [1, {'e': None}]})
+    assert ops == [] and new is existing
+    new, ops = merge(existing, {'a': True, 'b': 1})
+    assert ops == [{'op': 'replace', 'path': '/a'}, {'op': 'replace', 'path': '/b'}]
+    assert new['a'] is True and new['b'] == 1 and not isinstance(new['b'], bool)
+
+
+def test_type_changes_replace_the_value():
+    new, ops = merge({'a': {'x': 1}, 'b': [1], 'c': 'str'}, {'a': 'flat', 'b': {'k': 1}, 'c': None})
+    assert new == {'a': 'flat', 'b': {'k': 1}, 'c': None}
+    assert [op['op'] for op in ops] == ['replace'] * 3
+
+
+def test_pointer_tokens_are_escaped():
+    new, ops = merge({}, {'a/b': {'c~d': 1}})
+    assert ops == [{'op': 'add', 'path': '/a~1b'}]
+    new, ops = merge(new, {'a/b': {'c~d': 2}})
+    assert ops == [{'op': 'replace', 'path': '/a~1b/c~0d'}]
+    assert parse_pointer('/a~1b/c~0d') == ('a/b', 'c~d')
+
+
+# ---------------------------------------------------------------- keyed lists
+def test_keyed_items_upsert_in_place_and_keep_fields_value_does_not_name():
+    existing = {'customModels': [
+        model('user/own', 'https://example.invalid', apiKey='mine'),
+        model('a', apiKey='old', id='custom:A-0', index=1, displayName='A'),
+        {'note': 'an item without identity fields'},
+    ]}
+    value = {'customModels': [model('b', apiKey='k'), model('a', apiKey='new', displayName='A')]}
+    new, ops = merge(existing, value, KEYED)
+    assert new['customModels'] == [
+        model('user/own', 'https://example.invalid', apiKey='mine'),
+        model('a', apiKey='new', id='custom:A-0', index=1, displayName='A'),
+        {'note': 'an item without identity fields'},
+        model('b', apiKey='k'),
+    ]
+    assert ops == [{'op': 'replace', 'path': '/customModels/1/apiKey'}, {'op': 'add', 'path': '/customModels/3'}]
+    again, ops = merge(new, value, KEYED)
+    assert ops == [] and again is new
+
+
+def test_keyed_list_items_are_never_sorted():
+    existing = {'customModels': [model('z'), model('m'), model('a')]}
+    value = {'customModels': [model('a', x=1), model('z', x=1), model('c')]}
+    new, ops = merge(existing, value, KEYED)
+    assert [m['model'] for m in new['customModels']] == ['z', 'm', 'a', 'c']
+
+
+def test_prune_removes_managed_items_no_longer_wanted_and_keeps_user_items():
+    existing = {'customModels': [
+        model('gone'), model('user', 'https://example.invalid'), model('kept'), model('gone-too', URL + '/v1'),
+        model('kept', extra='a managed duplicate'),
+    ]}
+    value = {'customModels': [model('kept')]}
+    new, ops = merge(existing, value, KEYED, PRUNE)
+    kept = [(m['model'], m['baseUrl']) for m in new['customModels']]
+    assert kept == [('user', 'https://example.invalid'), ('kept', URL)]
+    assert ops == [{'op': 'remove', 'path': '/customModels/0'}, {'op': 'remove', 'path': '/customModels/3'},
+                   {'op': 'remove', 'path': '/customModels/4'}]
+    # prune applies when value does not name the list at all, and leaves a list it finds nothing in
+    new, ops = merge(existing, {'theme': 'dark'}, KEYED, PRUNE)
+    assert [m['model'] for m in new['customModels']] == ['user']
+    new, ops = merge({'customModels': [model('user', 'https://x')]}, {}, KEYED, PRUNE)
+    assert ops == []
+
+
+def test_prune_needs_every_regex_to_match():
+    existing = {'customModels': [model('a', provider='openai'), model('b')]}
+    new, _ops = merge(existing, {}, KEYED, {'/customModels': {'baseUrl': 'llmcloud', 'provider': '^openai$'}})
+    assert [m['model'] for m in new['customModels']] == ['b']
+
+
+def test_prune_of_a_nested_keyed_list():
+    keyed = {'/profiles/work/models': ['id']}
+    existing = {'profiles': {'work': {'models': [{'id': 1, 'managed': 'yes'}, {'id': 2}]}, 'home': {}}}
+    new, ops = merge(existing, {'theme': 'x'}, keyed, {'/profiles/work/models': {'managed': 'yes'}})
+    assert new['profiles']['work']['models'] == [{'id': 2}]
+    assert ops == [{'op': 'add', 'path': '/theme'}, {'op': 'remove', 'path': '/profiles/work/models/0'}]
+
+
+def test_new_keyed_list_and_null_list_are_written_whole():
+    new, ops = merge({}, {'customModels': [model('a')]}, KEYED)
+    assert new == {'customModels': [model('a')]} and ops == [{'op': 'add', 'path': '/customModels'}]
+    new, ops = merge({'customModels': None}, {'customModels': [model('a')]}, KEYED)
+    assert ops == [{'op': 'replace', 'path': '/customModels'}]
+
+
+@pytest.mark.parametrize('value,words', [
+    ({'customModels': [{'model': 'x', 'provider': 'anthropic'}]}, ['value/customModels/0', '"baseUrl"', 'model, baseUrl']),
+    ({'customModels': [{'provider': 'anthropic'}]}, ['"model", "baseUrl"', 'add them']),
+    ({'customModels': ['just a string']}, ['value/customModels/0 must be an object']),
+    ({'customModels': {'model': 'x'}}, ['value/customModels must be a list']),
+    ({'customModels': [model('a'), model('b'), model('a')]}, ['value/customModels/2', 'value/customModels/0', 'once']),
+])
+def test_bad_desired_items_name_the_pointer_and_field(value, words):
+    with pytest.raises(MergeError) as info:
+        merge({'customModels': []}, value, KEYED)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_existing_keyed_list_of_the_wrong_type_is_an_error():
+    with pytest.raises(MergeError) as info:
+        merge({'customModels': {'model': 'x'}}, {'customModels': [model('a')]}, KEYED)
+    assert 'an object at /customModels' in str(info.value)
+
+
+@pytest.mark.parametrize('keyed,prune,words', [
+    ({'customModels': ['model']}, None, ['"customModels"', 'JSON pointer']),
+    ({'/customModels': []}, None, ['keyed_lists["/customModels"]', 'non-empty']),
+    ({'/customModels': [1]}, None, ['non-empty list of field names']),
+    ({'/a~2': ['x']}, None, ['"~"']),
+    (KEYED, {'/customModels': {'baseUrl': '(unclosed'}}, ['prune["/customModels"]["baseUrl"]', 'regular expression']),
+    (KEYED, {'/other': {'baseUrl': 'x'}}, ['prune["/other"]', 'keyed lists only']),
+    (KEYED, {'/customModels': {}}, ['must map field names']),
+    (KEYED, {'/customModels': {'baseUrl': 5}}, ['regular expression string']),
+])
+def test_bad_options_are_clear_errors(keyed, prune, words):
+    with pytest.raises(MergeError) as info:
+        merge({}, {}, keyed, prune)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_single_identity_field_may_be_a_string():
+    new, ops = merge({'l': [{'id': 1, 'v': 1}]}, {'l': [{'id': 1, 'v': 2}]}, {'/l': 'id'})
+    assert new == {'l': [{'id': 1, 'v': 2}]} and ops == [{'op': 'replace', 'path': '/l/0/v'}]
+
+
+# ---------------------------------------------------------------- absent
+def test_absent_removes_named_keys_subkeys_and_keyed_items():
+    existing = {'a': 1, 'b': {'x': 1, 'y': 2}, 'c': {'z': 1}, 'customModels': [model('m1'), model('m2'), model('m1')],
+                'keep': True}
+    value = {'a': None, 'b': {'x': 'whatever'}, 'c': {}, 'customModels': [{'model': 'm1', 'baseUrl': URL}],
+             'missing': 1}
+    new, ops = merge(existing, value, KEYED, None, 'absent')
+    assert new == {'b': {'y': 2}, 'customModels': [model('m2')], 'keep': True}
+    assert ops == [{'op': 'remove', 'path': '/a'}, {'op': 'remove', 'path': '/b/x'}, {'op': 'remove', 'path': '/c'},
+                   {'op': 'remove', 'path': '/customModels/0'}, {'op': 'remove', 'path': '/customModels/2'}]
+    again, ops = merge(new, value, KEYED, None, 'absent')
+    assert ops == [] and again is new
+
+
+def test_absent_with_prune_and_a_non_list_value_for_a_keyed_list():
+    existing = {'customModels': [model('a'), model('u', 'https://x')]}
+    new, ops = merge(existing, {'customModels': []}, KEYED, PRUNE, 'absent')
+    assert new == {'customModels': [model('u', 'https://x')]}
+    new, ops = merge(existing, {'customModels': None}, KEYED, None, 'absent')
+    assert new == {} and ops == [{'op': 'remove', 'path': '/customModels'}]
+    with pytest.raises(MergeError):
+        merge(existing, {'customModels': [{'model': 'a'}]}, KEYED, None, 'absent')
+
+
+def test_value_and_state_are_checked():
+    with pytest.raises(MergeError, match='value must be an object'):
+        merge({}, [1])
+    with pytest.raises(MergeError, match='state must be present or absent'):
+        merge({}, {}, state='merged')
+    with pytest.raises(MergeError, match=r'value/a/0: a set is not a JSON value'):
+        merge({}, {'a': [{1, 2}]})
+    with pytest.raises(MergeError, match='not a JSON number'):
+        normalize({'a': float('nan')})
+    with pytest.raises(MergeError, match='nested deeper than 200'):
+        nested = {}
+        node = nested
+        for dummy in range(250):
+            node['a'] = {}
+            node = node['a']
+        merge({}, nested)
+    assert normalize({'t': (1, 2)}) == {'t': [1, 2]}
+
+
+# ---------------------------------------------------------------- aligner
+def test_aligner_matches_identity_and_appends():
+    align = make_aligner(KEYED)
+    old = [model('a'), {'user': 1}, model('b'), model('c')]
+    new = [model('a', x=1), {'user': 1}, model('c'), model('d')]
+    assert align('/customModels', old, new) == [0, 1, 3, None]
+    assert align('/other', old, new) is None
+
+
+# ---------------------------------------------------------------- redaction
+def test_redact_masks_named_keys_at_any_depth_and_case():
+    value = {'customModels': [{'model': 'm', 'APIKEY': 'sk-1', 'extraHeaders': {'Authorization': 'Bearer x'}}],
+             'nested': {'Secret': {'a': 1}, 'password': None}, 'token': 42, 'plain': 'anthropic'}
+    masked = redact(value)
+    assert masked == {'customModels': [{'model': 'm', 'APIKEY': MASK, 'extraHeaders': {'Authorization': MASK}}],
+                      'nested': {'Secret': MASK, 'password': None}, 'token': MASK, 'plain': 'anthropic'}
+    assert value['customModels'][0]['APIKEY'] == 'sk-1'
+    assert redact(value, ['plain'])['plain'] == MASK and redact(value, [])['token'] == 42
+
+
+def test_collect_secrets_finds_every_leaf_under_a_named_key():
+    value = {'customModels': [{'apiKey': 'sk-abcdef'}, {'apiKey': 'sk-abcdef'}], 'secret': {'a': ['deep-secret', 7]},
+             'token': 123456, 'password': 'abc', 'other': 'not-a-secret', 'apiKeyHelper': MASK}
+    assert collect_secrets(value) == {'sk-abcdef', 'deep-secret', '123456'}
+    assert collect_secrets(value, min_length=1) == {'sk-abcdef', 'deep-secret', '123456', '7', 'abc'}
+    text = json.dumps(value) + ' raw sk-abcdef'
+    masked = mask_text(text, collect_secrets(value))
+    assert 'sk-abcdef' not in masked and 'deep-secret' not in masked and 'not-a-secret' in masked
+
+
+# ---------------------------------------------------------------- properties
+def _keyed_documents():
+    item = st.fixed_dictionaries(
+        {'model': st.sampled_from(['a', 'b', 'c', 'd']), 'baseUrl': st.sampled_from([URL, 'https://u.example'])},
+        optional={'apiKey': st.text(max_size=5), 'id': st.text(max_size=3), 'n': st.integers(0, 3)})
+    return st.lists(st.one_of(item, st.fixed_dictionaries({'note': st.text(max_size=3)})), max_size=6)
+
+
+@PROPERTY
+@given(documents, st.integers(0, 2 ** 32))
+def test_property_merging_twice_equals_merging_once(existing, seed):
+    value = mutate(existing, seed)
+    once, _ops = merge(existing, value)
+    twice, ops = merge(once, value)
+    assert json_equal(once, twice) and ops == []
+
+
+@PROPERTY
+@given(documents, st.integers(0, 2 ** 32))
+def test_property_keys_value_does_not_name_keep_value_and_position(existing, seed):
+    value = mutate(existing, seed)
+    new, ops = merge(existing, value)
+    assert list(new)[:len(existing)] == list(existing)
+    for key, item in existing.items():
+        if key not in value:
+            assert new[key] is item
+    touched = set(op['path'].split('/')[1] for op in ops)
+    assert all(key in value or key.replace('~', '~0').replace('/', '~1') not in touched for key in existing)
+
+
+@PROPERTY
+@given(_keyed_documents(), _keyed_documents(), st.booleans())
+def test_property_keyed_merge_is_idempotent_and_keeps_user_items(existing_items, desired_items, with_prune):
+    desired, seen = [], set()
+    for item in desired_items:
+        if 'model' in item and (item['model'], item['baseUrl']) not in seen:
+            seen.add((item['model'], item['baseUrl']))
+            desired.append(item)
+    existing = {'customModels': existing_items}
+    prune = PRUNE if with_prune else None
+    new, dummy = merge(existing, {'customModels': desired}, KEYED, prune)
+    again, ops = merge(new, {'customModels': desired}, KEYED, prune)
+    assert ops == [] and json_equal(again, new)
+    result = new['customModels']
+    for item in desired:                                   # every desired item is there with its fields
+        match = [m for m in result if m.get('model') == item['model'] and m.get('baseUrl') == item['baseUrl']]
+        assert match and all(match[0][k] == v for k, v in item.items())
+    user = [m for m in existing_items if not (isinstance(m, dict) and m.get('baseUrl') == URL and with_prune)
+            and (m.get('model'), m.get('baseUrl')) not in seen]
+    assert [m for m in result if m in user] == user        # user items stay, in their order
+
+
+@PROPERTY
+@given(documents, st.integers(0, 2 ** 32), st.integers(0, 2 ** 32))
+def test_property_merge_then_write_parses_back_and_reruns_unchanged(existing, seed, mutation_seed):
+    text = render(existing, seed).text
+    doc = parse(text)
+    value = mutate(existing, mutation_seed)
+    new, ops = merge(doc.value, value)
+    out = doc.update(new, make_aligner({}))
+    assert json_equal(parse(out).value, new)
+    assert (out == text) == (not ops)
+    rerun = parse(out)
+    new2, ops2 = merge(rerun.value, value)
+    assert ops2 == [] and rerun.update(new2) == out
+
+
+@PROPERTY
+@given(_keyed_documents(), _keyed_documents(), st.integers(0, 2 ** 32))
+def test_property_keyed_merge_written_minimally(existing_items, desired_items, seed):
+    desired, seen = [], set()
+    for item in desired_items:
+        if 'model' in item and (item['model'], item['baseUrl']) not in seen:
+            seen.add((item['model'], item['baseUrl']))
+            desired.append(item)
+    existing = {'theme': 'dark', 'customModels': existing_items}
+    rendered = render(existing, seed, comment_rate=0.5)
+    doc = parse(rendered.text)
+    new, ops = merge(doc.value, {'customModels': desired}, KEYED, PRUNE)
+    out = doc.update(new, make_aligner(KEYED))
+    assert json_equal(parse(out).value, new)
+    removed = set(int(op['path'].split('/')[2]) for op in ops if op['op'] == 'remove')
+    for mark, pointer, where in rendered.comments:
+        parts = pointer.split('/')
+        if len(parts) >= 3 and parts[1] == 'customModels' and int(parts[2]) not in removed and where == 'before' \
+                and len(parts) == 3:
+            assert mark in out, (mark, pointer)                  # comments before kept items stay
+        if pointer == '/theme':
+            assert mark in out
