@@ -1,0 +1,438 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, LLMCloud Factory Droid collection maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Action plugin of llmcloud.factory_droid.json_merge: one task for every OS.
+
+POSIX targets: a pure pass-through. The module runs exactly as it would without this plugin
+(same arguments, one round trip, check/diff/no_log/async handled by the module and ansible-core).
+
+Windows targets (the connection's shell is PowerShell): the same merge runs here on the
+controller, with the same module_utils, and the Windows file modules do the I/O:
+
+1. ``ansible.windows.win_stat`` (follow links) and, when the file exists, ``ansible.windows.slurp``
+   read it;
+2. the controller parses, merges, compares, builds the redacted diff and the operations exactly
+   as the module does (a file that does not parse fails with line and column; nothing is written);
+3. only when the document changes and not in check mode: ``ansible.windows.win_file`` creates the
+   folder when the file is new, ``ansible.windows.win_copy`` (with ``content``, as a task that
+   logs nothing) writes the new text to a temporary file beside the settings file, and
+   ``ansible.windows.win_powershell`` runs a fixed script that swaps it into place atomically
+   (``[IO.File]::Replace``, which keeps the file's ACL and takes the backup, or ``[IO.File]::Move``
+   for a new file) after checking that nobody changed the file since it was read.
+
+win_copy on its own is not enough: its last step is ``Copy-Item -Force`` onto the destination,
+which truncates and rewrites the file in place, so an interrupted run could leave a half-written
+settings file. The swap script receives paths only; the key travels as win_copy's file transfer.
+
+Windows specifics: ``path`` may start with ``~`` (``%USERPROFILE%`` of the user the task runs as,
+expanded on the target like any other ``%VARIABLE%``); ``/`` and ``\\`` both work. A new folder and
+file inherit the ACL of the folder above (in ``%USERPROFILE%``: the user, SYSTEM, Administrators);
+``mode`` is ignored and ``owner``, ``group`` and the SELinux options are refused. There is no lock
+file: the hash check before the swap makes a concurrent writer's run fail instead of losing its
+update. The returned ``path`` is the full path of the file (a symlink's target). Round trips:
+reading takes one or two module runs; a write, only when the document changed, about five more.
+The module's code (module_utils and input rules) is imported only for Windows targets.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import functools
+import hashlib
+import ntpath
+import os
+import traceback
+
+from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.errors import UnsupportedError
+from ansible.plugins.action import ActionBase
+from ansible.utils.vars import merge_hash
+
+MODULE = 'llmcloud.factory_droid.json_merge'
+MIB = 1024 * 1024
+MASK = '********'
+
+# POSIX-only file options that mean nothing for a Windows file (it inherits its folder's ACL).
+# ``mode`` is accepted and ignored, so that one task (the role passes mode "0600") serves every OS.
+POSIX_ONLY = ('owner', 'group', 'seuser', 'serole', 'selevel', 'setype', 'attributes')
+
+# Runs on the target through ansible.windows.win_powershell. Parameters are paths and a hash only.
+SWAP_SCRIPT = r"""[CmdletBinding()]
+param (
+    [Parameter(Mandatory = $true)] [string] $Path,
+    [Parameter(Mandatory = $true)] [string] $Temp,
+    [string] $Expected = '',
+    [bool] $Backup = $false
+)
+$ErrorActionPreference = 'Stop'
+$Ansible.Changed = $false
+$Path = [Environment]::ExpandEnvironmentVariables($Path)
+$Temp = [Environment]::ExpandEnvironmentVariables($Temp)
+try {
+    $current = ''
+    if ([IO.File]::Exists($Path)) {
+        $sha = [Security.Cryptography.SHA256]::Create()
+        try {
+            $current = [BitConverter]::ToString($sha.ComputeHash([IO.File]::ReadAllBytes($Path))).Replace('-', '').ToLowerInvariant()
+        }
+        finally {
+            $sha.Dispose()
+        }
+    }
+    if ($current -ne $Expected) {
+        throw "$Path changed while the merge ran (another run or the droid client wrote it); it was left as it is: run the task again"
+    }
+    $stream = [IO.File]::Open($Temp, 'Open', 'ReadWrite', 'None')
+    try {
+        $stream.Flush($true)
+    }
+    finally {
+        $stream.Dispose()
+    }
+    $backupFile = $null
+    if ($current -eq '') {
+        [IO.File]::Move($Temp, $Path)
+    }
+    elseif ($Backup) {
+        $backupFile = '{0}.{1}.{2}.bak' -f $Path, $PID, [DateTime]::Now.ToString('yyyyMMdd-HHmmss')
+        [IO.File]::Replace($Temp, $Path, $backupFile)
+    }
+    else {
+        [IO.File]::Replace($Temp, $Path, [NullString]::Value)
+    }
+    $Ansible.Changed = $true
+    $Ansible.Result = @{ path = $Path; backup_file = $backupFile }
+}
+catch {
+    $Ansible.Failed = $true
+    $Ansible.Result = @{ msg = $_.Exception.Message }
+}
+finally {
+    if ([IO.File]::Exists($Temp)) {
+        [IO.File]::Delete($Temp)
+    }
+}
+"""
+
+
+class Failure(Exception):
+    """A failure the user can fix; the message is returned as is (after masking)."""
+
+
+@functools.lru_cache(maxsize=None)
+def tools():
+    """The module's own code, imported on first use so that a POSIX run never loads it.
+
+    ``jsonc`` and ``merging`` are the module_utils; ``module`` is plugins/modules/json_merge.py,
+    whose input rules (indent, lone surrogates) and Failure the Windows path shares.
+    """
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _json_merge as merging
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _jsonc as jsonc
+    from ansible_collections.llmcloud.factory_droid.plugins.modules import json_merge as module
+
+    class Tools(object):
+        pass
+
+    found = Tools()
+    found.jsonc, found.merging, found.module = jsonc, merging, module
+    found.errors = (Failure, module.Failure, jsonc.JSONCError, merging.MergeError)
+    return found
+
+
+@functools.lru_cache(maxsize=None)
+def argument_spec():
+    """The module's argument spec (plugins/modules/json_merge.py main()), with ``path`` a plain string.
+
+    Type ``path`` would expand ``~`` and ``$VARS`` on the controller; here the target expands them.
+    tests/unit/plugins/action/test_json_merge.py checks that the two specs stay the same.
+    """
+    spec = dict(
+        path=dict(type='str', required=True),
+        value=dict(type='dict', default={}, no_log=True),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        keyed_lists=dict(type='dict', default={}, no_log=False),
+        prune=dict(type='dict', default={}),
+        create=dict(type='bool', default=True),
+        backup=dict(type='bool', default=False),
+        redact=dict(type='list', elements='str', default=list(tools().merging.DEFAULT_REDACT)),
+        indent=dict(type='str', default='auto'),
+        lock_timeout=dict(type='float', default=30),
+        max_size=dict(type='int', default=32 * MIB),
+    )
+    spec.update(copy.deepcopy(FILE_COMMON_ARGUMENTS))
+    return spec
+
+
+def is_windows(connection):
+    """True when the connection talks to PowerShell (winrm, psrp, ssh with shell_type powershell)."""
+    shell = getattr(connection, '_shell', None)
+    return bool(getattr(shell, '_IS_WINDOWS', False)) or getattr(shell, 'SHELL_FAMILY', None) == 'powershell'
+
+
+def windows_path(path):
+    """The path for the Windows modules: ``~`` becomes ``%USERPROFILE%`` (expanded on the target), ``/`` becomes ``\\``."""
+    if path == '~' or path.startswith('~/') or path.startswith('~\\'):
+        path = '%USERPROFILE%' + path[1:]
+    elif path.startswith('~'):
+        raise Failure('path %s: ~user is not supported on Windows targets; give the full path, e.g. '
+                      'C:\\Users\\<user>\\.factory\\settings.json, or %%USERPROFILE%%\\.factory\\settings.json '
+                      'for the user Ansible runs as' % path)
+    return path.replace('/', '\\')
+
+
+def mask_all(value, secrets):
+    """A copy of a result with every secret masked in every string (keys included)."""
+    if not secrets:
+        return value
+    if isinstance(value, dict):
+        return dict((mask_all(key, secrets), mask_all(item, secrets)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [mask_all(item, secrets) for item in value]
+    if isinstance(value, str):
+        return tools().merging.mask_text(value, secrets)
+    return value
+
+
+def plan(text, params, names, diff, header):
+    """What the module does with a file holding ``text`` (None: no file), without the I/O.
+
+    Returns a dict: ``changed``, ``operations``, ``new_text`` (None when unchanged), ``secrets``
+    (of value and of the file: masked everywhere) and ``diff`` (redacted; when asked and changed).
+    Same steps and rules as Run._run/_change/_diff in plugins/modules/json_merge.py.
+    """
+    found = tools()
+    jsonc, merging = found.jsonc, found.merging
+    value, state = params['value'] or {}, params['state']
+    keyed, prune = params['keyed_lists'] or {}, params['prune'] or {}
+    indent = found.module._indent(params['indent'])
+    secrets = merging.collect_secrets(value, names)
+    doc = None
+    if text is not None:
+        found.module._check_surrogates(text)
+        doc = jsonc.parse(text, allow_empty=True)
+        secrets |= merging.collect_secrets({'k': doc.values_at_keys(names)}, ['k'])
+    result = {'changed': False, 'operations': [], 'new_text': None, 'secrets': secrets, 'diff': None}
+    if doc is None and state == 'absent':
+        return result                          # nothing there, nothing to remove
+    new_doc, operations = merging.merge(doc.value if doc is not None else {}, value, keyed, prune, state)
+    result['operations'] = operations
+    if not (operations or doc is None or (doc.empty and state == 'present')):
+        return result
+    if doc is not None:
+        new_text = doc.update(new_doc, merging.make_aligner(keyed), indent)
+    else:
+        new_text = jsonc.dumps(new_doc, indent if indent is not None else 2)
+    written = jsonc.parse(new_text)
+    if written.value != new_doc:
+        raise Failure('internal error: the edited text does not read back as the merged document; '
+                      'nothing was written (please report this)')
+    result.update(changed=True, new_text=new_text)
+    if diff:
+        result['diff'] = {
+            'before': doc.redacted_text(names, secrets) if doc is not None else '',
+            'after': written.redacted_text(names, secrets),
+            'before_header': header,
+            'after_header': header,
+        }
+    return result
+
+
+class ActionModule(ActionBase):
+
+    _supports_check_mode = True
+    _supports_async = True
+
+    def run(self, tmp=None, task_vars=None):
+        if not is_windows(self._connection):
+            # POSIX: what ansible-core's "normal" action does for a module that has no action plugin
+            result = super(ActionModule, self).run(tmp, task_vars)
+            del tmp
+            wrap_async = self._task.async_val and not self._connection.has_native_async
+            result = merge_hash(result, self._execute_module(task_vars=task_vars, wrap_async=wrap_async))
+            if not wrap_async:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
+            return result
+        if self._task.async_val:
+            return {'failed': True, 'changed': False,
+                    'msg': '%s does not support async on Windows targets; remove async and poll from the task'
+                           % MODULE}
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        try:
+            result.update(WindowsRun(self, task_vars if task_vars is not None else {}).run())
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        return result
+
+    def _windows_copy(self, content, dest, task_vars):
+        """ansible.windows.win_copy with ``content``, as a task that logs nothing and shows no diff."""
+        task = self._task.copy()
+        task.args = {'content': content, 'dest': dest}
+        task.no_log = True
+        task.diff = False
+        task.async_val = 0
+        action = self._shared_loader_obj.action_loader.get(
+            'ansible.windows.win_copy', task=task, connection=self._connection, play_context=self._play_context,
+            loader=self._loader, templar=self._templar, shared_loader_obj=self._shared_loader_obj)
+        if action is None:
+            raise Failure('writing on Windows targets needs the ansible.windows collection; install it '
+                          '(the ansible package ships it) and run again')
+        return action.run(task_vars=task_vars)
+
+
+class WindowsRun(object):
+    """One json_merge task on a Windows target: read, merge on the controller, write when changed."""
+
+    def __init__(self, action, task_vars):
+        self.action = action
+        self.task = action._task
+        self.task_vars = task_vars
+        self.params = None
+        self.names = None
+        self.secrets = set()
+        self.result = {'changed': False, 'operations': []}
+
+    def run(self):
+        try:
+            self._run()
+        except tools().errors as exc:
+            return self._fail(to_text(exc))
+        except Exception as exc:  # pylint: disable=broad-except
+            return self._fail('unexpected error: %s: %s' % (type(exc).__name__, to_text(exc)),
+                              exception=traceback.format_exc())
+        return self._finish(self.result)
+
+    def _finish(self, result):
+        """The result as the module returns it: invocation with value redacted, every secret masked."""
+        if self.params is not None:
+            args = dict(self.params)
+            value = args['value']
+            args['value'] = tools().merging.redact(value, self.names) if isinstance(value, dict) else MASK
+            result['invocation'] = {'module_args': args}
+        return mask_all(result, self.secrets)
+
+    def _fail(self, msg, **extra):
+        result = dict(self.result)
+        result.update(extra)
+        result.update(failed=True, msg=msg)
+        return self._finish(result)
+
+    def _validate(self):
+        merging = tools().merging
+        raw = dict(self.task.args)
+        if isinstance(raw.get('value'), dict):          # mask the key even in argument errors
+            names = raw.get('redact') if isinstance(raw.get('redact'), list) else merging.DEFAULT_REDACT
+            self.secrets = merging.collect_secrets(raw['value'], names)
+        validation = ArgumentSpecValidator(argument_spec()).validate(raw)
+        if validation.error_messages:
+            msg = validation.errors.msg                   # the module's words for the first error
+            if isinstance(validation.errors[0], UnsupportedError):
+                msg = 'Unsupported parameters for (%s) module: %s' % (MODULE, msg)
+            raise Failure(msg)
+        params = validation.validated_parameters
+        self.params = params
+        self.names = params['redact'] if params['redact'] is not None else list(merging.DEFAULT_REDACT)
+        self.secrets |= merging.collect_secrets(params['value'] or {}, self.names)
+        given = [name for name in POSIX_ONLY if params.get(name) is not None]
+        if given:
+            raise Failure('%s cannot be set on Windows targets: the file and a new folder inherit the ACL of the '
+                          'folder above (in %%USERPROFILE%% only the user, SYSTEM and Administrators have access); '
+                          'leave %s out for Windows hosts' % (', '.join(given), 'it' if len(given) == 1 else 'them'))
+        if not params['path']:
+            raise Failure('path must not be empty: give the file to merge into, e.g. ~/.factory/settings.json')
+        tools().module._indent(params['indent'])
+        if params['lock_timeout'] < 0:
+            raise Failure('lock_timeout must be 0 or more seconds, not %s' % params['lock_timeout'])
+        if params['max_size'] <= 0:
+            raise Failure('max_size must be a positive number of bytes, not %s' % params['max_size'])
+        merging.merge({}, {}, params['keyed_lists'] or {}, params['prune'] or {}, params['state'])  # option errors
+        return params
+
+    def _module(self, name, args, what):
+        outcome = self.action._execute_module(module_name=name, module_args=args, task_vars=self.task_vars)
+        if outcome.get('failed'):
+            raise Failure('%s failed: %s' % (what, outcome.get('msg') or _first_error(outcome)))
+        return outcome
+
+    def _run(self):
+        params = self._validate()
+        given = params['path']
+        path = windows_path(given)
+        self.result['path'] = path
+        stat = self._module('ansible.windows.win_stat',
+                            {'path': path, 'follow': True, 'get_checksum': False, 'get_size': True},
+                            'reading %s (ansible.windows.win_stat)' % given).get('stat') or {}
+        data = None
+        if stat.get('exists'):
+            if stat.get('isdir'):
+                raise Failure('%s is a folder, not a file: give the path of the file inside it, e.g. %s'
+                              % (given, ntpath.join(path, 'settings.json')))
+            path = stat.get('path') or path       # absolute, variables expanded, a link's target
+            self.result['path'] = path
+            size = stat.get('size') or 0
+            if size > params['max_size']:
+                raise Failure('%s is %.1f MiB, more than max_size (%s bytes, %.1f MiB); it was left untouched'
+                              % (path, size / float(MIB), params['max_size'], params['max_size'] / float(MIB)))
+            read = self._module('ansible.windows.slurp', {'src': path}, 'reading %s (ansible.windows.slurp)' % path)
+            try:
+                data = base64.b64decode(read['content'], validate=True)
+            except (KeyError, TypeError, ValueError):
+                raise Failure('reading %s (ansible.windows.slurp) returned no base64 content' % path)
+            if len(data) > params['max_size']:
+                raise Failure('%s grew past max_size (%s bytes) while it was read; it was left untouched'
+                              % (path, params['max_size']))
+        elif not params['create']:
+            raise Failure('%s does not exist and create is false' % given)
+        jsonc = tools().jsonc
+        try:
+            text = jsonc.decode_bytes(data) if data is not None else None
+            outcome = plan(text, params, self.names, bool(self.task.diff), given)
+        except jsonc.JSONCError as exc:
+            if data is None:
+                raise
+            raise Failure('%s: %s. The file was left untouched.' % (given, exc))
+        self.secrets |= outcome['secrets']
+        self.result['operations'] = outcome['operations']
+        if outcome['diff'] is not None:
+            self.result['diff'] = outcome['diff']
+        if outcome['changed'] and not self.task.check_mode:
+            self._write(path, data, outcome['new_text'], params['backup'])
+        self.result['changed'] = outcome['changed']
+
+    def _write(self, path, data, new_text, backup):
+        folder, name = ntpath.split(path)
+        if data is None and folder:
+            self._module('ansible.windows.win_file', {'path': folder, 'state': 'directory'},
+                         'creating the folder %s (ansible.windows.win_file)' % folder)
+        temp = ntpath.join(folder, '.%s.%s.tmp' % (name, binascii.hexlify(os.urandom(6)).decode('ascii')))
+        copied = self.action._windows_copy(new_text, temp, self.task_vars)
+        if copied.get('failed'):
+            self.action._execute_module(module_name='ansible.windows.win_file', task_vars=self.task_vars,
+                                        module_args={'path': temp, 'state': 'absent'})
+            raise Failure('writing %s (ansible.windows.win_copy) failed: %s; %s was left untouched'
+                          % (temp, copied.get('msg') or 'no message', path))
+        parameters = {'Path': path, 'Temp': temp, 'Backup': bool(backup),
+                      'Expected': hashlib.sha256(data).hexdigest() if data is not None else ''}
+        swapped = self.action._execute_module(module_name='ansible.windows.win_powershell', task_vars=self.task_vars,
+                                              module_args={'script': SWAP_SCRIPT, 'error_action': 'stop',
+                                                           'parameters': parameters})
+        answer = swapped.get('result') if isinstance(swapped.get('result'), dict) else {}
+        if swapped.get('failed'):
+            raise Failure('replacing %s (ansible.windows.win_powershell) failed: %s'
+                          % (path, answer.get('msg') or _first_error(swapped)))
+        self.result['path'] = answer.get('path') or path
+        if answer.get('backup_file'):
+            self.result['backup_file'] = answer['backup_file']
+
+
+def _first_error(result):
+    for record in result.get('error') or []:
+        message = (record.get('exception') or {}).get('message') or record.get('output')
+        if message:
+            return message.strip()
+    return result.get('msg') or 'no message (run with -vvv for details)'
