@@ -38,8 +38,9 @@ REASONING_EFFORTS = ("none", "dynamic", "off", "minimal", "low", "medium", "high
 
 # Key modes. ``inline`` writes the key into the file. Every other mode writes a reference to the
 # environment variable below and leaves the key to the developer's environment (``env``: the
-# developer exports it; a later mode may export it from the OS credential store).
-KEY_MODES = ("inline", "env")
+# developer exports it; ``keychain``: the role stores it in the OS credential store and a block in
+# the shell profiles exports it from there, so the role still needs the key).
+KEY_MODES = ("inline", "env", "keychain")
 ENV_KEY_VARIABLE = "LLMCLOUD_API_KEY"
 ENV_KEY_REFERENCE = "${%s}" % ENV_KEY_VARIABLE
 
@@ -208,7 +209,8 @@ def problems(catalog, models, extra_models, url, api_key, key_mode, openai_provi
             )
         elif model in seen:
             found.append("byok_models lists %s twice." % model)
-        seen.add(model)
+        else:
+            seen.add(model)  # text only: a dict or list item is not hashable
 
     url_error = url_problem("byok_llmcloud_url", url)
     if url_error:
@@ -258,9 +260,9 @@ def problems(catalog, models, extra_models, url, api_key, key_mode, openai_provi
 
     _check_key("byok_api_key", api_key, found, required=False)
     user_keys = _check_users(users, found)
-    needs_key = key_mode == "inline" or preflight is True
+    needs_key = key_mode in ("inline", "keychain") or preflight is True
     if needs_key and _blank(api_key) and (not user_keys or not all(user_keys)):
-        reason = "byok_key_mode is inline" if key_mode == "inline" else "byok_preflight is true"
+        reason = ("byok_key_mode is %s" % key_mode) if key_mode in ("inline", "keychain") else "byok_preflight is true"
         found.append(
             "byok_api_key is empty but %s: put the LLMCloud key in an ansible-vault encrypted file "
             "(ansible-vault create .../group_vars/all/vault.yml, as vault_llmcloud_api_key) and point "

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Molecule test helper, copied into the containers by molecule/shared/prepare.yml.
 # It reads what a developer has on disk and prints it in a form that is safe to log: secrets are
 # never printed, only their SHA-256, so the Molecule log can be searched for leaked keys.

@@ -1,0 +1,130 @@
+"""Concurrent runs against one settings file: nothing lost, and lock contention is loud.
+
+Several module processes start together, each merging its own top-level key and its own keyed
+customModels item into the same file. Every one of them must report success and every key and
+item must be in the file afterwards (a lost update is the classic failure of read-merge-write
+without a lock). Then the lock is held from outside with the very primitive the module uses
+(observed with strace, not assumed), and a run with a short lock_timeout must fail with a message
+about the lock, leave the file untouched, and not return before the timeout.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+import time
+
+import pytest
+
+from _support import (CANARY, finish, observed_locks, record, run_module, snapshot, start_module,
+                      strace_prefix)
+
+WRITERS = int(os.environ.get("FAULTS_WRITERS", "12"))
+ROUNDS = int(os.environ.get("FAULTS_WRITER_ROUNDS", "4"))
+KEYED = {"/customModels": ["model", "baseUrl"]}
+
+
+def writer_value(r: int, k: int) -> dict:
+    return {"writer%02d" % k: {"round": r, "token": "%s-w%d" % (CANARY, k)},
+            "customModels": [{"model": "writer/%02d" % k, "baseUrl": "https://llmcloud.studio",
+                              "provider": "anthropic", "apiKey": "%s-%d" % (CANARY, k)}]}
+
+
+def seed_file(path, r: int) -> dict:
+    doc = {"userSetting": "keep me", "round": r,
+           "customModels": [{"model": "mine", "baseUrl": "https://example.invalid", "provider": "openai"}],
+           "padding": ["x" * 100] * 3000}  # ~300 KiB: each run spends real time reading and writing
+    path.write_text(json.dumps(doc, indent=2))
+    os.chmod(path, 0o600)
+    return doc
+
+
+def test_concurrent_writers_lose_nothing(tmp_path):
+    folder = tmp_path / ".factory"
+    folder.mkdir(mode=0o700)
+    path = folder / "settings.json"
+    total = 0
+    slowest = 0.0
+    for r in range(ROUNDS):
+        seed = seed_file(path, r)
+        procs = []
+        for k in range(WRITERS):
+            args = {"path": str(path), "value": writer_value(r, k), "keyed_lists": KEYED, "lock_timeout": 120}
+            procs.append((k, time.monotonic(), start_module(args)))
+        results = [(k, finish(p, t0, timeout=300)) for k, t0, p in procs]
+        for k, res in results:
+            assert res.rc == 0 and not res.failed, "writer %d round %d: %s" % (k, r, res)
+            assert res.data.get("changed") is True, "writer %d round %d reported no change" % (k, r)
+            slowest = max(slowest, res.seconds)
+        doc = json.loads(path.read_text())
+        for k in range(WRITERS):
+            assert doc.get("writer%02d" % k) == writer_value(r, k)["writer%02d" % k], \
+                "round %d: writer %d's key was lost" % (r, k)
+        models = [m["model"] for m in doc["customModels"]]
+        assert models[0] == "mine", "the user's own entry moved or vanished"
+        assert sorted(models[1:]) == ["writer/%02d" % k for k in range(WRITERS)], models
+        assert doc["userSetting"] == "keep me" and doc["padding"] == seed["padding"]
+        total += WRITERS
+    record("concurrent_writers", WRITERS, rounds=ROUNDS, total_runs=total, slowest_run_seconds=round(slowest, 2))
+
+
+def _lock_of(tmp_path, path):
+    log = tmp_path / "lock.strace"
+    res = run_module({"path": str(path), "value": {"probe": 1}, "lock_timeout": 5},
+                     prefix=strace_prefix(log, "-e", "trace=flock,fcntl,fcntl64"))
+    assert res.rc == 0, str(res)
+    locks = observed_locks(log)
+    assert locks, "the module took no flock/fcntl write lock around read-merge-write"
+    return locks[0]
+
+
+def _hold(primitive: str, lock_path: str):
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    if primitive == "flock":
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+@pytest.mark.parametrize("timeout", [1, 3])
+def test_lock_contention_fails_loudly(tmp_path, timeout):
+    folder = tmp_path / ".factory"
+    folder.mkdir(mode=0o700)
+    path = folder / "settings.json"
+    path.write_text('{\n  // mine\n  "a": 1\n}\n')
+    os.chmod(path, 0o600)
+    primitive, lock_path = _lock_of(tmp_path, path)
+    before = snapshot(path)
+    fd = _hold(primitive, lock_path)
+    try:
+        res = run_module({"path": str(path), "value": {"b": 2}, "lock_timeout": timeout}, timeout=timeout + 60)
+    finally:
+        os.close(fd)
+    assert res.failed, "a run that could not take the lock must fail, not skip: %s" % res
+    assert res.data.get("changed") is not True
+    assert "lock" in res.msg.lower(), res.msg
+    assert str(timeout) in res.msg, "the message should name the timeout: %r" % res.msg
+    assert res.seconds >= timeout, "returned after %.2fs, before lock_timeout=%s" % (res.seconds, timeout)
+    assert snapshot(path) == before, "the file changed although the lock was never acquired"
+    record("lock_contention", timeout, primitive=primitive, seconds=round(res.seconds, 2), msg=res.msg[:200])
+
+
+def test_waiting_run_proceeds_when_lock_is_released(tmp_path):
+    folder = tmp_path / ".factory"
+    folder.mkdir(mode=0o700)
+    path = folder / "settings.json"
+    path.write_text('{"a": 1}\n')
+    os.chmod(path, 0o600)
+    primitive, lock_path = _lock_of(tmp_path, path)
+    fd = _hold(primitive, lock_path)
+    timer = threading.Timer(1.5, os.close, args=(fd,))
+    timer.start()
+    try:
+        res = run_module({"path": str(path), "value": {"b": 2}, "lock_timeout": 30})
+    finally:
+        timer.join()
+    assert res.rc == 0 and res.data.get("changed") is True, str(res)
+    assert res.seconds >= 1.0, "the run did not wait for the lock (%.2fs)" % res.seconds
+    assert json.loads(path.read_text()) == {"a": 1, "probe": 1, "b": 2}

@@ -1,0 +1,226 @@
+"""Permissions of what the module writes, under any umask.
+
+A new file is 0600 and every folder the module creates is 0700, whether the umask is 000 or 077.
+A file found group- or world-readable is tightened when the caller asks for 0600 (as the role
+does), with a warning that says so. A backup never widens who can read a key: it is 0600 even
+when the original it copies was readable by others. A file owned by someone other than the
+expected owner is refused.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pwd
+
+import pytest
+
+from _support import CANARY, RoleSandbox, mode_of, recap, record, run_module, snapshot, warnings_of
+
+KEYED = {"/customModels": ["model", "baseUrl"]}
+VALUE = {"customModels": [{"model": "anthropic/claude-opus-4.6", "baseUrl": "https://llmcloud.studio",
+                           "provider": "anthropic", "apiKey": CANARY}]}
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077], ids=["umask000", "umask022", "umask077"])
+def test_new_file_and_folders(tmp_path, umask):
+    home = tmp_path / "home"
+    home.mkdir()
+    home_mode = mode_of(home)
+    path = home / ".factory" / "nested" / "settings.json"
+    res = run_module({"path": str(path), "value": VALUE, "keyed_lists": KEYED}, umask=umask)
+    assert res.rc == 0 and res.data.get("changed") is True, str(res)
+    assert mode_of(path) == 0o600, "file %04o under umask %03o" % (mode_of(path), umask)
+    assert mode_of(path.parent) == 0o700, "folder %04o under umask %03o" % (mode_of(path.parent), umask)
+    assert mode_of(path.parent.parent) == 0o700
+    assert mode_of(home) == home_mode, "the existing home folder's mode was changed"
+    for name in os.listdir(path.parent):
+        assert mode_of(path.parent / name) & 0o077 == 0, "%s is %04o" % (name, mode_of(path.parent / name))
+    record("permissions_umask", "%03o" % umask, file="%04o" % mode_of(path), folder="%04o" % mode_of(path.parent))
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o077], ids=["umask000", "umask077"])
+def test_rewrite_keeps_0600_under_any_umask(tmp_path, umask):
+    folder = tmp_path / ".factory"
+    folder.mkdir(mode=0o700)
+    path = folder / "settings.json"
+    path.write_text('{"theme": "dark"}')
+    os.chmod(path, 0o600)
+    res = run_module({"path": str(path), "value": VALUE, "keyed_lists": KEYED}, umask=umask)
+    assert res.rc == 0 and res.data.get("changed") is True, str(res)
+    assert mode_of(path) == 0o600
+
+
+@pytest.mark.parametrize("loose", [0o644, 0o640, 0o604, 0o666])
+def test_loose_file_is_tightened_with_a_warning(tmp_path, loose):
+    folder = tmp_path / ".factory"
+    folder.mkdir(mode=0o700)
+    path = folder / "settings.json"
+    path.write_text(json.dumps(VALUE, indent=2))  # already has everything: only the mode is wrong
+    os.chmod(path, loose)
+    res = run_module({"path": str(path), "value": VALUE, "keyed_lists": KEYED, "mode": "0600"})
+    assert res.rc == 0 and res.data.get("changed") is True, str(res)
+    assert mode_of(path) == 0o600
+    warnings = " ".join(warnings_of(res.data))
+    assert "%04o" % loose in warnings or oct(loose)[2:] in warnings, \
+        "tightening %04o to 0600 must be reported as a warning: %s" % (loose, res.data.get("warnings"))
+    again = run_module({"path": str(path), "value": VALUE, "keyed_lists": KEYED, "mode": "0600"})
+    assert again.data.get("changed") is False and not warnings_of(again.data), str(again)
+    record("permissions_tightened", "%04o" % loose, warning=warnings[:160])
+
+
+def test_backup_of_a_loose_file_is_not_readable_by_others(tmp_path):
+    folder = tmp_path / ".factory"
+    folder.mkdir(mode=0o700)
+    path = folder / "settings.json"
+    path.write_text(json.dumps({"customModels": [{"model": "old", "baseUrl": "b", "apiKey": CANARY + "-old"}]}))
+    os.chmod(path, 0o644)
+    res = run_module({"path": str(path), "value": VALUE, "keyed_lists": KEYED, "mode": "0600", "backup": True},
+                     umask=0o000)
+    assert res.rc == 0 and res.data.get("changed") is True, str(res)
+    backup = res.data.get("backup_file")
+    assert backup and os.path.exists(backup), str(res)
+    assert CANARY.encode() + b"-old" in open(backup, "rb").read()
+    assert mode_of(backup) & 0o077 == 0, "backup holding the old key is %04o" % mode_of(backup)
+    assert mode_of(path) == 0o600
+
+
+def test_backup_mode_under_umask_000(tmp_path):
+    folder = tmp_path / ".factory"
+    folder.mkdir(mode=0o700)
+    path = folder / "settings.json"
+    path.write_text(json.dumps({"customModels": [], "apiKey": CANARY}))
+    os.chmod(path, 0o600)
+    res = run_module({"path": str(path), "value": {"theme": "light"}, "backup": True}, umask=0o000)
+    assert res.rc == 0 and res.data.get("backup_file"), str(res)
+    assert mode_of(res.data["backup_file"]) == 0o600
+
+
+def _other_user():
+    for name in ("nobody", "daemon"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    pytest.skip("no unprivileged system user to own a file")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_file_owned_by_another_user_is_refused(tmp_path):
+    other = _other_user()
+    folder = tmp_path / ".factory"
+    folder.mkdir(mode=0o700)
+    path = folder / "settings.json"
+    path.write_text('{"theme": "dark"}')
+    os.chmod(path, 0o600)
+    os.chown(path, other.pw_uid, other.pw_gid)
+    before = snapshot(path)
+    res = run_module({"path": str(path), "value": VALUE, "keyed_lists": KEYED, "owner": "root"})
+    assert res.failed, "a file owned by %s was rewritten for root: %s" % (other.pw_name, res)
+    assert other.pw_name in res.msg or str(other.pw_uid) in res.msg, res.msg
+    assert snapshot(path) == before
+    record("permissions_foreign_owner_refused", other.pw_name, msg=res.msg[:160])
+
+
+# ------------------------------------------------------------- root writing for another user
+# The role runs as root and writes each developer's file with owner=<developer>. A developer
+# controls their own home, so a link planted there must not let root's run read or replace a
+# file (or fill a folder) that the developer does not own: that would hand them root's data and
+# ownership of a system file.
+
+@pytest.fixture
+def other_home(tmp_path):
+    other = _other_user()
+    home = tmp_path / ("home-" + other.pw_name)
+    (home / ".factory").mkdir(parents=True)
+    for p in (home, home / ".factory"):
+        os.chown(p, other.pw_uid, other.pw_gid)
+    os.chmod(home / ".factory", 0o700)
+    return other, home
+
+
+def _victim_file(tmp_path):
+    victim = tmp_path / "root-only" / "daemon.json"
+    victim.parent.mkdir(mode=0o700)
+    victim.write_text('{"root": "secret %s"}\n' % CANARY)
+    os.chmod(victim, 0o600)
+    return victim
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_symlink_to_a_root_file_is_refused(tmp_path, other_home):
+    other, home = other_home
+    victim = _victim_file(tmp_path)
+    before = snapshot(victim)
+    link = home / ".factory" / "settings.json"
+    os.symlink(victim, link)
+    os.lchown(link, other.pw_uid, other.pw_gid)
+    res = run_module({"path": str(link), "value": VALUE, "keyed_lists": KEYED, "owner": other.pw_name,
+                      "mode": "0600"})
+    assert res.failed, "root followed %s's link into a root-owned file: %s" % (other.pw_name, res)
+    assert snapshot(victim) == before, "the root-owned file was changed"
+    assert sorted(os.listdir(victim.parent)) == ["daemon.json"]
+    assert CANARY not in res.stdout
+    record("permissions_foreign_owner_refused", "symlink from %s's home to a root-owned file" % other.pw_name,
+           msg=res.msg[:160])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_symlinked_folder_to_a_root_folder_is_refused(tmp_path, other_home):
+    other, home = other_home
+    victim_dir = tmp_path / "etc-like"
+    victim_dir.mkdir(mode=0o755)
+    os.rmdir(home / ".factory")
+    os.symlink(victim_dir, home / ".factory")
+    os.lchown(home / ".factory", other.pw_uid, other.pw_gid)
+    res = run_module({"path": str(home / ".factory" / "settings.json"), "value": VALUE, "keyed_lists": KEYED,
+                      "owner": other.pw_name, "mode": "0600"})
+    assert res.failed, "root created a file for %s inside a root-owned folder: %s" % (other.pw_name, res)
+    assert os.listdir(victim_dir) == [], os.listdir(victim_dir)
+    record("permissions_foreign_owner_refused", "symlinked .factory into a root-owned folder", msg=res.msg[:160])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_root_owned_file_in_a_users_folder_is_refused(tmp_path, other_home):
+    """e.g. left by `sudo droid`: refused with a message that says how to fix it."""
+    other, home = other_home
+    path = home / ".factory" / "settings.json"
+    path.write_text('{"theme": "dark"}\n')
+    os.chmod(path, 0o600)
+    before = snapshot(path)
+    res = run_module({"path": str(path), "value": VALUE, "keyed_lists": KEYED, "owner": other.pw_name})
+    assert res.failed and "chown" in res.msg, str(res)
+    assert snapshot(path) == before
+
+
+# ------------------------------------------------------------------------- through the role
+@pytest.mark.parametrize("umask", [0o000, 0o077], ids=["umask000", "umask077"])
+def test_role_creates_0700_and_0600_under_any_umask(tmp_path, umask):
+    box = RoleSandbox(tmp_path)
+    box.set_key(CANARY + "-perm")
+    box.set_vars()
+    run = box.run(umask=umask)
+    assert run.rc == 0, run
+    assert mode_of(box.factory) == 0o700 and mode_of(box.settings) == 0o600, \
+        "folder %04o, file %04o under umask %03o" % (mode_of(box.factory), mode_of(box.settings), umask)
+    record("permissions_umask", "role, umask %03o" % umask, file="%04o" % mode_of(box.settings),
+           folder="%04o" % mode_of(box.factory))
+
+
+def test_role_tightens_what_droid_created_and_says_so(tmp_path):
+    """droid itself creates ~/.factory 0755 and settings.json 0644 (measured with 0.225.2)."""
+    box = RoleSandbox(tmp_path)
+    box.factory.mkdir()
+    os.chmod(box.factory, 0o755)
+    box.settings.write_text('{\n  "theme": "dark"\n}\n')
+    os.chmod(box.settings, 0o644)
+    box.set_key(CANARY + "-perm")
+    box.set_vars()
+    run = box.run()
+    assert run.rc == 0, run
+    assert mode_of(box.settings) == 0o600
+    assert "[WARNING]" in run.output and "0644" in run.output, "the tightening was not reported:\n%s" % run
+    # The folder is droid's (it keeps sessions and logs there): the role leaves its mode alone;
+    # what holds the key is the file, now 0600. Folders the module creates are 0700 (above).
+    again = box.run()
+    assert recap(again.output).get("changed") == 0 and "[WARNING]" not in again.output, again
+    record("permissions_tightened", "role: droid-created 0644 file, with a warning")
