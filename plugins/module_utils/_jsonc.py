@@ -669,6 +669,7 @@ class _Writer(object):
             # everything goes and no comment lives inside: leave an empty pair of brackets
             self.add(opener + 1, closer, '')
             return
+        removed_spans = []
         # -- removals: a removed member takes its own comma; removing the tail takes the comma before it
         if last_kept is not None and removed and max(removed) > last_kept:
             comma = children[last_kept].comma
@@ -685,6 +686,7 @@ class _Writer(object):
                     elif line_end < len(text):
                         line_end += 1
                     self.add(self.line_start(item.start), line_end, '')
+                    removed_spans.append((self.line_start(item.start), line_end))
                     continue
             if last_kept is not None and index == last_kept + 1:
                 start = children[last_kept].comma + 1
@@ -693,6 +695,7 @@ class _Writer(object):
             if item.comma is not None:
                 end = _SPACES.match(text, end).end()
             self.add(start, end, '')
+            removed_spans.append((start, end))
         # -- insertions
         if not inserts:
             return
@@ -712,6 +715,9 @@ class _Writer(object):
             self.add(previous.value.end, previous.value.end, ',')
             line_end = self.end_of_line_after(previous.value.end, skip_comma=True)
             where = previous.value.end if line_end is None else line_end
+            if any(start <= where < end for start, end in removed_spans):
+                # the end of that line lies in a member being removed: insert right after the value
+                where = previous.value.end
             pieces = [self.newline + base + self.item_text(key, value, base, compact) for key, value in inserts]
             self.add(where, where, ','.join(pieces))
             return

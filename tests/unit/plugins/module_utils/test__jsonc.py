@@ -420,3 +420,12 @@ def test_property_random_text_reads_or_fails_cleanly(text):
     assert isinstance(doc.value, dict)
     assume(doc.value)
     assert doc.update(copy.deepcopy(doc.value)) == text
+
+
+def test_insert_after_last_kept_member_when_the_next_members_are_removed():
+    """Regression (found by tests/faults fuzzing): the insertion point fell inside a removed span."""
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _jsonc
+
+    for text in ('{"a": 1, //c\n "b": 2, "x": 3}', '{\n  "a": 1, // c\n  "b": 2, "x": 3\n}\n'):
+        out = _jsonc.parse(text).update({"a": 1, "k0": 1})
+        assert _jsonc.loads(out) == {"a": 1, "k0": 1}
