@@ -4,9 +4,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """JSONC reader and minimal-edit writer (private to llmcloud.factory_droid, stdlib only).
 
-Reading is as strict as the droid client: ``//`` and ``/* */`` comments are accepted; a trailing
-comma, a duplicated key, a byte-order mark, invalid UTF-8, a top level that is not an object and
-nesting deeper than ``MAX_DEPTH`` are errors that carry a line and a column.
+Reading accepts exactly what the droid client (jsonc-parser, measured on 0.225.2 by
+tests/differential) loads: ``//`` and ``/* */`` comments (a ``//`` comment ends at CR or LF), a
+duplicated key (the last one wins, as in droid), ``\\uD800``-style escapes of lone surrogates, and
+bytes that are not UTF-8 inside strings and comments (kept byte for byte: ``decode_bytes`` and
+``encode_text`` use ``surrogateescape``).  A trailing comma, a byte-order mark, a stray byte outside
+strings and comments, a top level that is not an object and nesting deeper than ``MAX_DEPTH`` are
+errors that carry a line and a column.
 
 Speed: comments are blanked out by one regular expression pass (same length, newlines kept, so
 every offset and line/column stays valid) and the values come from the C JSON decoder.  Only when
@@ -27,7 +31,7 @@ from json.decoder import scanstring as _scanstring
 
 __all__ = [
     'MAX_DEPTH', 'JSONCError', 'Document', 'Node', 'Child',
-    'decode_bytes', 'parse', 'loads', 'dumps', 'json_equal', 'apply_edits', 'line_col',
+    'decode_bytes', 'encode_text', 'parse', 'loads', 'dumps', 'json_equal', 'apply_edits', 'line_col',
 ]
 
 MAX_DEPTH = 200
@@ -39,6 +43,8 @@ MASK = '********'
 # the scan without staying broken for the JSON decoder too.
 _CODE_RUN = re.compile(r'[^"/]*(?:"[^"\\\n]*(?:\\.[^"\\\n]*)*"[^"/]*)*')
 _NOT_NEWLINE = re.compile(r'[^\r\n]')
+_LINE_BREAK = re.compile(r'[\r\n]')
+_NOT_UTF8 = re.compile('[\udc80-\udcff]')
 _WS = re.compile(r'[ \t\n\r]*')
 _SPACES = re.compile(r'[ \t]*')
 _TOKEN = re.compile(
@@ -75,37 +81,39 @@ class JSONCError(ValueError):
         super(JSONCError, self).__init__(full)
 
 
-class _Duplicate(Exception):
-    pass
-
-
 class _Constant(Exception):
     pass
 
 
 def line_col(text, offset):
-    """1-based line and column (in characters) of ``offset`` in ``text``."""
+    """1-based line and column (in characters) of ``offset`` in ``text``; CRLF, LF and a lone CR end a line (as in droid)."""
     offset = max(0, min(offset, len(text)))
     line = text.count('\n', 0, offset) + 1
-    return line, offset - (text.rfind('\n', 0, offset) + 1) + 1
+    if '\r' in text:
+        line += text.count('\r', 0, offset) - text.count('\r\n', 0, offset)
+    return line, offset - (max(text.rfind('\n', 0, offset), text.rfind('\r', 0, offset)) + 1) + 1
 
 
 def decode_bytes(data):
-    """Bytes of a settings file -> text; a BOM or invalid UTF-8 is a clear error."""
+    """Bytes of a settings file -> text; a byte-order mark is a clear error.
+
+    Bytes that are not UTF-8 become lone surrogates (``surrogateescape``): droid loads them inside
+    strings and comments (as U+FFFD), so the parser accepts them there, refuses them elsewhere, and
+    ``encode_text`` writes them back unchanged.
+    """
     if data.startswith(b'\xef\xbb\xbf'):
         raise JSONCError('the file starts with a UTF-8 byte order mark (BOM), which the droid client does '
-                         'not accept; save the file as UTF-8 without a BOM', '', 0)
+                         'not accept (it reports InvalidSymbol at line 1, column 1 and loads nothing from the '
+                         'file); save the file as UTF-8 without a BOM', '', 0)
     if data.startswith(b'\xff\xfe') or data.startswith(b'\xfe\xff'):
-        raise JSONCError('the file starts with a UTF-16 byte order mark; save it as UTF-8', '', 0)
-    try:
-        return data.decode('utf-8')
-    except UnicodeDecodeError as exc:
-        bad = exc.start
-        line = data.count(b'\n', 0, bad) + 1
-        line_start = data.rfind(b'\n', 0, bad) + 1
-        column = len(data[line_start:bad].decode('utf-8', 'replace')) + 1
-        raise JSONCError('invalid UTF-8 (byte 0x%02x at byte offset %d); save the file as UTF-8'
-                         % (data[bad], bad), offset=bad, line=line, column=column)
+        raise JSONCError('the file starts with a UTF-16 byte order mark, which the droid client does not read; '
+                         'save it as UTF-8', '', 0)
+    return data.decode('utf-8', 'surrogateescape')
+
+
+def encode_text(text):
+    """Text from ``decode_bytes`` or the writer -> bytes; bytes that were not UTF-8 come back unchanged."""
+    return text.encode('utf-8', 'surrogateescape')
 
 
 def _blank_comments(text):
@@ -123,8 +131,7 @@ def _blank_comments(text):
             break
         pair = text[pos:pos + 2]
         if pair == '//':
-            end = text.find('\n', pos)
-            end = length if end < 0 else end
+            end = _line_end(text, pos)
         elif pair == '/*':
             end = text.find('*/', pos + 2)
             if end < 0:
@@ -143,18 +150,18 @@ def _blank_comments(text):
     return ''.join(pieces), True
 
 
-def _pairs_hook(pairs):
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise _Duplicate()
-    return result
+def _line_end(text, pos):
+    """Offset of the CR or LF ending the line at ``pos`` (droid ends a ``//`` comment at either), or the end."""
+    match = _LINE_BREAK.search(text, pos)
+    return match.start() if match else len(text)
 
 
 def _constant_hook(name):
     raise _Constant(name)
 
 
-_FAST = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_constant_hook)
+# a duplicated key: the last one wins, in the first one's place (what droid's JavaScript object does)
+_FAST = json.JSONDecoder(parse_constant=_constant_hook)
 
 
 def _depth_exceeds(value, limit):
@@ -189,9 +196,15 @@ def _string_error(exc, text, start):
     return JSONCError(msg, text, exc.pos)
 
 
+def _not_utf8(text, at):
+    byte = ord(text[at]) - 0xdc00
+    return JSONCError('a byte that is not UTF-8 (0x%02x) outside a string or comment: the droid client rejects it '
+                      '(InvalidSymbol) and loads nothing from the file; save the file as UTF-8' % byte, text, at)
+
+
 def _parse_slow(text, blank, max_depth):
     """Iterative reference parser over the comment-free text; raises JSONCError with a position."""
-    stack = []          # frames: [container, is_object, pending_key, key_positions, open_offset]
+    stack = []          # frames: [container, is_object, pending_key, unused, open_offset]
     state = 'value'     # value | key | colon | after | done
     first = False       # just after an opener
     last_comma = None
@@ -203,6 +216,8 @@ def _parse_slow(text, blank, max_depth):
         at = match.start(group)
         pos = match.end()
         value = None
+        if group == 9 and _NOT_UTF8.match(blank, at):
+            raise _not_utf8(text, at)
         if state == 'done':
             if group == 8:
                 return root
@@ -221,12 +236,7 @@ def _parse_slow(text, blank, max_depth):
                     key, pos = _scanstring(blank, at + 1, True)
                 except ValueError as exc:
                     raise _string_error(exc, text, at)
-                if key in frame[3]:
-                    line, column = line_col(text, frame[3][key])
-                    raise JSONCError('duplicate key %s (first defined at line %d, column %d); the droid client '
-                                     'rejects duplicated keys' % (json.dumps(key), line, column), text, at)
                 frame[2] = key
-                frame[3][key] = at
                 state = 'colon'
                 first = False
                 continue
@@ -234,8 +244,8 @@ def _parse_slow(text, blank, max_depth):
                 stack.pop()
                 value = frame[0]
             elif group == 2 and last_comma is not None and not first:
-                raise JSONCError('trailing comma before "%s": the droid client rejects it (PropertyNameExpected); '
-                                 'remove the comma' % blank[at], text, last_comma)
+                raise JSONCError('trailing comma before "%s": the droid client rejects it (PropertyNameExpected) '
+                                 'and loads nothing from the file; remove the comma' % blank[at], text, last_comma)
             else:
                 raise JSONCError('expected a property name in double quotes', text, at)
         elif state == 'colon':
@@ -271,8 +281,8 @@ def _parse_slow(text, blank, max_depth):
                 if first and blank[at] == ']' and stack and not stack[-1][1]:
                     value = stack.pop()[0]
                 elif not first and stack and last_comma is not None:
-                    raise JSONCError('trailing comma before "%s": the droid client rejects it; remove the comma'
-                                     % blank[at], text, last_comma)
+                    raise JSONCError('trailing comma before "%s": the droid client rejects it (ValueExpected) and '
+                                     'loads nothing from the file; remove the comma' % blank[at], text, last_comma)
                 else:
                     raise JSONCError('expected a value', text, at)
             elif group == 5:
@@ -288,6 +298,8 @@ def _parse_slow(text, blank, max_depth):
                     raise JSONCError('number too long', text, at)
             elif group == 7:
                 value = _LITERALS[match.group(7)]
+            elif _NOT_UTF8.match(blank, at):
+                raise _not_utf8(text, at)
             else:
                 raise JSONCError('unexpected character %s; expected a value' % json.dumps(blank[at]), text, at)
         # a value is complete
@@ -356,10 +368,12 @@ class Node(object):
         return self._children
 
     def child(self, key):
+        """The member named ``key``; of duplicated members the last one, which holds the value droid reads."""
+        found = None
         for item in self.children:
             if item.key == key:
-                return item
-        return None
+                found = item
+        return found
 
     def _read_children(self):
         # the text is known to be valid here: no checks, just offsets (hot loop: names bound locally)
@@ -576,10 +590,7 @@ class _Writer(object):
             elif blank[pos] == ' ' and char == '/':
                 # a comment: line comment to the end of line; block comment must end on this line
                 if text.startswith('//', pos):
-                    newline = text.find('\n', pos)
-                    if newline < 0:
-                        return length
-                    return newline - 1 if text[newline - 1] == '\r' else newline
+                    return _line_end(text, pos)
                 close = text.find('*/', pos + 2)
                 if '\n' in text[pos:close]:
                     return None
@@ -623,11 +634,13 @@ class _Writer(object):
         children = node.children
         inline = self._inline(node, inline_parent)
         removed = set()
+        last = dict((item.key, index) for index, item in enumerate(children))
         for index, item in enumerate(children):
             if item.key not in new:
-                removed.add(index)
-            else:
+                removed.add(index)      # every occurrence of a duplicated key goes, or an earlier one would count
+            elif last[item.key] == index:
                 self.diff(item.value, old[item.key], new[item.key], pointer + '/' + escape_token(item.key), inline)
+            # an earlier occurrence of a duplicated key: droid ignores it, so it stays as it is
         inserts = [(key, value) for key, value in new.items() if key not in old]
         self.members(node, children, removed, inserts, inline)
 
@@ -731,7 +744,12 @@ class _Writer(object):
         if self.line_start(closer) <= opener or not self.alone_on_line(closer):
             # the closer shares a line with the opener or other text: give it a line of its own
             tail = self.newline + opener_indent
-        self.add(opener + 1, opener + 1, ','.join(pieces) + tail)
+        where = opener + 1
+        line_end = self.end_of_line_after(where)
+        if line_end is not None and line_end < closer:
+            # only a comment follows the opener on its line: it stays there, the new items go below it
+            where = line_end
+        self.add(where, where, ','.join(pieces) + tail)
 
 
 def _valid_mapping(mapping, old_count, new_count):
@@ -816,7 +834,7 @@ def parse(text, max_depth=MAX_DEPTH, allow_empty=False):
     try:
         value = _FAST.decode(blank)
         problem = None
-    except (ValueError, _Duplicate, _Constant, RecursionError) as exc:  # precise message from the slow parser
+    except (ValueError, _Constant, RecursionError) as exc:  # precise message from the slow parser
         value = None
         problem = exc
     if problem is None and max_depth is not None and isinstance(value, dict) and _depth_exceeds(value, max_depth):

@@ -72,9 +72,11 @@ def test_syntax_tree_carries_character_offsets():
 
 @pytest.mark.parametrize('text,line,column,words', [
     ('{\n  "a": 1,\n}', 2, 9, ['trailing comma', 'PropertyNameExpected']),
-    ('{"a": [1, 2,]}', 1, 12, ['trailing comma']),
-    ('{\n  "a": 1,\n  "a": 2\n}', 3, 3, ['duplicate key "a"', 'line 2, column 3']),
-    ('{"x": {"b": 1, "b": 2}}', 1, 16, ['duplicate key "b"']),
+    ('{"a": [1, 2,]}', 1, 12, ['trailing comma', 'ValueExpected']),
+    ('{"a": 1 // droid ends a comment at a lone CR\r "b": 2}', 2, 2, ['expected ","']),
+    ('{"a": 1, \udce9}', 1, 10, ['not UTF-8 (0xe9)', 'InvalidSymbol', 'save the file as UTF-8']),
+    ('{"a": \udcff}', 1, 7, ['not UTF-8 (0xff)']),
+    ('{"a": 1}\udcc3', 1, 9, ['not UTF-8 (0xc3)']),
     ('{"a": 1 /* never closed\n}', 1, 9, ['unclosed comment']),
     ('{"a": "never closed\n}', 1, 7, ['unterminated string']),
     ('{"a": NaN}', 1, 7, ['unexpected character']),
@@ -121,19 +123,77 @@ def test_nesting_limit_is_a_clear_error_not_a_recursion_error():
     assert 'deeper than 1 ' in str(pytest.raises(JSONCError, parse, '{"a": {}}', max_depth=1).value)
 
 
-def test_byte_order_marks_and_invalid_utf8_are_refused():
+def test_byte_order_marks_are_refused():
     with pytest.raises(JSONCError) as info:
         decode_bytes(b'\xef\xbb\xbf{"a": 1}')
     assert 'byte order mark' in str(info.value) and (info.value.line, info.value.column) == (1, 1)
+    assert 'InvalidSymbol' in str(info.value)
     with pytest.raises(JSONCError) as info:
         decode_bytes(b'\xff\xfe{\x00}\x00')
     assert 'UTF-16' in str(info.value)
-    with pytest.raises(JSONCError) as info:
-        decode_bytes(b'{\n  "a": "caf\xc3\xa9 caf\xe9"\n}')
-    err = info.value
-    assert 'invalid UTF-8' in str(err) and 'byte 0xe9' in str(err)
-    assert (err.line, err.column) == (2, 17)
     assert decode_bytes('{"caf\u00e9": 1}'.encode('utf-8')) == '{"caf\u00e9": 1}'
+
+
+def test_bytes_that_are_not_utf8_in_strings_and_comments_read_and_survive_byte_for_byte():
+    """droid 0.225.2 loads a Latin-1 byte inside a string or a comment (as U+FFFD): so does the module."""
+    data = b'{\n  // caf\xe9 au lait\n  "theme": "caf\xe9 \xc3\xa9 \xed\xa0\xbd",\n  "customModels": []\n}\n'
+    doc = parse(decode_bytes(data))
+    assert doc.value['theme'] == 'caf\udce9 \u00e9 \udced\udca0\udcbd'
+    out = _jsonc.encode_text(doc.update(dict(doc.value, customModels=[{'model': 'm'}])))
+    assert out == data.replace(b'"customModels": []', b'"customModels": [\n    {\n      "model": "m"\n    }\n  ]')
+    assert _jsonc.encode_text(decode_bytes(data)) == data
+
+
+def test_duplicate_keys_read_as_droid_reads_them_the_last_one_wins():
+    doc = parse('{\n  "a": 1,\n  "x": {"b": 1, "b": 2},\n  "a": 3\n}')
+    assert doc.value == {'a': 3, 'x': {'b': 2}}
+    assert list(doc.value) == ['a', 'x']
+    assert doc.node(['a']).start == doc.text.index('3')
+    assert _jsonc._parse_slow(doc.text, doc.blank, 200) == doc.value
+
+
+def test_duplicate_keys_edits_go_to_the_last_occurrence_and_a_removal_takes_all():
+    text = '{\n  "a": 1,\n  "b": 2,\n  "a": 3\n}\n'
+    assert edit(text, {'a': 4, 'b': 2}) == '{\n  "a": 1,\n  "b": 2,\n  "a": 4\n}\n'
+    assert edit(text, {'b': 2}) == '{\n  "b": 2\n}\n'
+    assert edit(text, {'a': 3, 'b': 2, 'c': True}) == '{\n  "a": 1,\n  "b": 2,\n  "a": 3,\n  "c": true\n}\n'
+    nested = '{"customModels": [], "customModels": [{"model": "x"}]}'
+    assert edit(nested, {'customModels': [{'model': 'x'}, {'model': 'y'}]}) == \
+        '{"customModels": [], "customModels": [{"model": "x"}, {"model": "y"}]}'
+
+
+def test_lone_and_paired_surrogate_escapes_read_as_droid_reads_them():
+    """droid loads \\ud83d alone, \\ude00 alone and the pair: strings hold what the escapes say."""
+    doc = parse('{"a": "\\ud83d", "b": "\\ude00x", "c": "\\ud83d\\ude00", "d": "\\\\ud800"}')
+    assert doc.value == {'a': '\ud83d', 'b': '\ude00x', 'c': '\U0001f600', 'd': '\\ud800'}
+    out = doc.update(dict(doc.value, e=1))
+    assert out.startswith('{"a": "\\ud83d", "b": "\\ude00x", "c": "\\ud83d\\ude00", "d": "\\\\ud800", "e": 1}')
+    out.encode('utf-8')
+
+
+def test_a_surrogate_escape_in_a_comment_is_only_a_comment():
+    """Issue 12: droid loads this file; comments are not JSON, nothing in them makes a file unreadable."""
+    text = '{\n  // pager \U0001f4df emoji: \\ud83d\n  "theme": "dark" /* \\udc00 \\x \\u12 */\n}\n'
+    doc = parse(text)
+    assert doc.value == {'theme': 'dark'}
+    assert doc.update({'theme': 'dark', 'k': 1}) == text.replace('*/\n}', '*/,\n  "k": 1\n}').replace(
+        '"dark" /*', '"dark", /*').replace('*/,', '*/')
+
+
+@pytest.mark.parametrize('text,new,expected', [
+    ('{"customModels": [ // LLMCloud models go here\n  ]}', {'customModels': [{'model': 'm'}]},
+     '{"customModels": [ // LLMCloud models go here\n  {\n    "model": "m"\n  }\n  ]}'),
+    ('{\n  "customModels": [ // LLMCloud models go here\n  ]\n}\n', {'customModels': [{'model': 'm'}]},
+     '{\n  "customModels": [ // LLMCloud models go here\n    {\n      "model": "m"\n    }\n  ]\n}\n'),
+    ('{ // only comment\n}', {'k': 1}, '{ // only comment\n  "k": 1\n}'),
+    ('{ // only comment\r\n}\r\n', {'k': 1, 'l': [2]}, '{ // only comment\r\n  "k": 1,\r\n  "l": [\r\n    2\r\n  ]\r\n}\r\n'),
+    ('{ /* one */ /* two */\n}', {'k': 1}, '{ /* one */ /* two */\n  "k": 1\n}'),
+    ('{ /* spans\n lines */\n}', {'k': 1}, '{\n  "k": 1 /* spans\n lines */\n}'),
+    ('{"a": [ /* c */ ]}', {'a': [1]}, '{"a": [1 /* c */ ]}'),
+])
+def test_insertion_after_a_comment_on_the_openers_line(text, new, expected):
+    """Issue 12: the comment stays on the opener's line and the new items go on the lines after it."""
+    assert edit(text, new) == expected
 
 
 def test_empty_text_is_an_empty_document_only_when_allowed():
