@@ -135,7 +135,7 @@ def _blank_comments(text):
         elif pair == '/*':
             end = text.find('*/', pos + 2)
             if end < 0:
-                raise JSONCError('unclosed comment: "/*" has no closing "*/"', text, pos)
+                raise JSONCError('unclosed comment: "/*" has no closing "*/"; close it with "*/" or remove it', text, pos)
             end += 2
         else:
             pos += 1            # a "/" that starts no comment, or a string broken by a newline
@@ -183,16 +183,18 @@ def _depth_exceeds(value, limit):
 def _string_error(exc, text, start):
     msg = exc.msg
     if msg.startswith('Invalid control character') and text[exc.pos] in '\r\n':
-        return JSONCError('unterminated string: the closing quote is missing before the end of the line',
+        return JSONCError('unterminated string: the closing quote is missing before the end of the line; add it '
+                          '(a line break inside a string is written \\n)',
                           text, start)
     if msg.startswith('Invalid control character'):
         msg = 'invalid control character in a string (write it escaped, e.g. \\n or \\t)'
     elif msg.startswith('Unterminated string'):
-        msg = 'unterminated string: the closing quote is missing'
+        msg = 'unterminated string: the closing quote is missing; add it'
     elif msg.startswith('Invalid \\u'):
-        msg = 'invalid \\uXXXX escape in a string'
+        msg = 'invalid \\uXXXX escape in a string; write four hex digits after \\u (e.g. \\u00e9) or the character itself'
     elif msg.startswith('Invalid \\escape'):
-        msg = 'invalid escape sequence in a string'
+        msg = ('invalid escape sequence in a string; use one of \\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX '
+               '(a backslash itself is written \\\\)')
     return JSONCError(msg, text, exc.pos)
 
 
@@ -221,14 +223,16 @@ def _parse_slow(text, blank, max_depth):
         if state == 'done':
             if group == 8:
                 return root
-            raise JSONCError('unexpected content after the end of the top-level value', text, at)
+            raise JSONCError('unexpected content after the end of the top-level value; remove it or put it inside the '
+                                 'top-level object', text, at)
         if group == 8:
             if stack:
                 frame = stack[-1]
                 line, column = line_col(text, frame[4])
-                raise JSONCError('unexpected end of the file: the %s opened at line %d, column %d is not closed'
-                                 % ('object' if frame[1] else 'array', line, column), text, at)
-            raise JSONCError('the file holds no JSON value', text, at)
+                raise JSONCError('unexpected end of the file: the %s opened at line %d, column %d is not closed; add '
+                                 'the missing "%s"' % ('object' if frame[1] else 'array', line, column,
+                                                       '}' if frame[1] else ']'), text, at)
+            raise JSONCError('the file holds no JSON value; write the settings as an object, e.g. {}', text, at)
         if state == 'key':
             frame = stack[-1]
             if group == 5:
@@ -247,10 +251,10 @@ def _parse_slow(text, blank, max_depth):
                 raise JSONCError('trailing comma before "%s": the droid client rejects it (PropertyNameExpected) '
                                  'and loads nothing from the file; remove the comma' % blank[at], text, last_comma)
             else:
-                raise JSONCError('expected a property name in double quotes', text, at)
+                raise JSONCError('expected a property name in double quotes; write it as "name": value', text, at)
         elif state == 'colon':
             if group != 4:
-                raise JSONCError('expected ":" after the property name', text, at)
+                raise JSONCError('expected ":" after the property name; add the colon', text, at)
             state = 'value'
             continue
         elif state == 'after':
@@ -265,11 +269,13 @@ def _parse_slow(text, blank, max_depth):
                 stack.pop()
                 value = frame[0]
             else:
-                raise JSONCError('expected "," or "%s"' % closer, text, at)
+                raise JSONCError('expected "," or "%s"; add the missing comma between the two values, or close the %s '
+                                 'here' % (closer, 'object' if frame[1] else 'array'), text, at)
         else:  # state == 'value'
             if group == 1:
                 if len(stack) >= max_depth:
-                    raise JSONCError('nesting deeper than %d levels' % max_depth, text, at)
+                    raise JSONCError('nesting deeper than %d levels, more than json_merge reads; flatten the value'
+                                     % max_depth, text, at)
                 if blank[at] == '{':
                     stack.append([{}, True, None, {}, at])
                     state = 'key'
@@ -284,7 +290,8 @@ def _parse_slow(text, blank, max_depth):
                     raise JSONCError('trailing comma before "%s": the droid client rejects it (ValueExpected) and '
                                      'loads nothing from the file; remove the comma' % blank[at], text, last_comma)
                 else:
-                    raise JSONCError('expected a value', text, at)
+                    raise JSONCError('expected a value; write a "string", number, true, false, null, {...} or [...]',
+                                     text, at)
             elif group == 5:
                 try:
                     value, pos = _scanstring(blank, at + 1, True)
@@ -295,13 +302,14 @@ def _parse_slow(text, blank, max_depth):
                 try:
                     value = float(token) if ('.' in token or 'e' in token or 'E' in token) else int(token)
                 except ValueError:
-                    raise JSONCError('number too long', text, at)
+                    raise JSONCError('number too long; write it with fewer digits', text, at)
             elif group == 7:
                 value = _LITERALS[match.group(7)]
             elif _NOT_UTF8.match(blank, at):
                 raise _not_utf8(text, at)
             else:
-                raise JSONCError('unexpected character %s; expected a value' % json.dumps(blank[at]), text, at)
+                raise JSONCError('unexpected character %s; write a value ("string", number, true, false, null, {...} '
+                                 'or [...]) here, or remove the character' % json.dumps(blank[at]), text, at)
         # a value is complete
         first = False
         if not stack:
@@ -830,7 +838,7 @@ def parse(text, max_depth=MAX_DEPTH, allow_empty=False):
     if not blank.strip(' \t\r\n'):
         if allow_empty:
             return Document(text, blank, {}, has_comments, empty=True)
-        raise JSONCError('the file holds no JSON value', text, len(text))
+        raise JSONCError('the file holds no JSON value; write the settings as an object, e.g. {}', text, len(text))
     try:
         value = _FAST.decode(blank)
         problem = None
@@ -842,10 +850,12 @@ def parse(text, max_depth=MAX_DEPTH, allow_empty=False):
     if problem is not None:
         _parse_slow(text, blank, MAX_DEPTH if max_depth is None else max_depth)
         offset = getattr(problem, 'pos', None)
-        raise JSONCError('invalid JSON (%s)' % (getattr(problem, 'msg', None) or type(problem).__name__), text, offset)
+        raise JSONCError('invalid JSON (%s); fix the text at this position'
+                         % (getattr(problem, 'msg', None) or type(problem).__name__), text, offset)
     if not isinstance(value, dict):
         start = _WS.match(blank).end()
-        raise JSONCError('the top level must be an object ({...}), found %s' % _describe(value), text, start)
+        raise JSONCError('the top level must be an object ({...}), found %s: the droid client loads nothing from '
+                         'the file (Expected object); wrap the settings in {...}' % _describe(value), text, start)
     return Document(text, blank, value, has_comments)
 
 
