@@ -24,7 +24,7 @@ export PY_COLORS := 0
 
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv collection droid demo test lint sanity units integration role-tests faults molecule build-check bench clean
+.PHONY: help venv collection droid demo test lint sanity units integration role-tests differential faults molecule build-check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,7 +49,7 @@ droid: ## install the pinned droid client into the cache
 demo: collection ## run the onboarding playbook on a sandbox home (demo vault, no real key)
 	tests/support/demo.sh
 
-test: lint sanity units integration role-tests faults molecule build-check ## every test
+test: lint sanity units integration role-tests differential faults molecule build-check ## every test
 	@echo "make test: all suites passed"
 
 lint: collection ## yamllint and ansible-lint --profile production
@@ -66,6 +66,9 @@ integration: collection ## json_merge module through ansible-playbook
 
 role-tests: collection droid ## byok role on a sandbox home, judged by the real droid
 	tests/role/run.sh
+
+differential: collection droid ## JSONC reader/writer against the real droid, generated files and corpus
+	tests/differential/run.sh
 
 faults: collection ## kill -9, concurrency, injected faults, fuzzing, leak checks
 	tests/faults/run.sh

@@ -14,6 +14,7 @@ prune rule) -> ``Document.update`` with ``make_aligner`` -> read back -> ``encod
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -222,3 +223,29 @@ def dump_case(data):
     return json.dumps(text[:160] + ('...' if len(text) > 160 else ''), ensure_ascii=True)
 
 
+
+
+def check_recorded(data, recorded):
+    """The module on a corpus file against droid's recorded verdicts (no droid needed).
+
+    ``recorded``: the file's entry in corpus/verdicts.json.  Returns (outcome, problems): the
+    outcome of ``compare`` and every problem, that of the verdict included.
+    """
+    index = recorded['index']
+    module = module_side(data, index)
+    outcome, detail = compare(data, index, recorded, module)
+    problems = [detail] if outcome == 'disagree' else []
+    problems.extend(_recorded_output_problems(module, recorded))
+    return outcome, problems
+
+
+def _recorded_output_problems(module, recorded):
+    written = recorded.get('written')
+    if module.output is None or module.problems:
+        return []
+    if written is None:
+        return ['the module writes this file but droid never judged what it writes: run.sh --record']
+    if hashlib.sha256(module.output).hexdigest() != written['sha256']:
+        return ['the written text changed since droid judged it: rerun tests/differential/run.sh --record']
+    problem = compare_output(recorded['index'], module, written)
+    return [problem] if problem else []

@@ -132,19 +132,11 @@ def main():
             written_of = dict((label, verdict) for (label, _index, _module), verdict in zip(outputs, verdicts))
             record_corpus(corpus, clients, modules, written_of)
     else:
-        for (name, _data, verdict), module in zip(corpus, modules):
-            written = verdict.get('written')
-            if written is None or module.output is None:
-                continue
-            written_checked += 1
-            if hashlib.sha256(module.output).hexdigest() != written['sha256']:
-                # the writer changed: the recorded verdict of its output no longer applies
-                disagreements.append(('corpus/' + name, [], 'the written text changed since droid judged it '
-                                      '(rerun with droid and --record)', b''))
-                continue
-            problem = compare_output(verdict['index'], module, written)
-            if problem:
-                disagreements.append(('corpus/' + name + ' (written)', [], problem, module.output))
+        from compare import _recorded_output_problems
+        for (name, data, verdict), module in zip(corpus, modules):
+            written_checked += 'written' in verdict
+            disagreements.extend(('corpus/%s (written)' % name, [], problem, module.output or b'')
+                                 for problem in _recorded_output_problems(module, verdict))
 
     for item in args.save:
         number, name = item.split('=', 1)
