@@ -267,12 +267,19 @@ def test_bom_and_invalid_utf8(run, tmp_path):
     ({'value': VALUE, 'max_size': 0}, ['max_size']),
     ({'value': VALUE, 'state': 'merged'}, ['state']),
     ({'value': 'not a document'}, ['value']),
+    ({'value': VALUE, 'mode': 'abc'}, ['mode abc is neither an octal mode', 'nothing was changed']),
+    ({'value': VALUE, 'mode': '0999'}, ['mode 0999']),
+    ({'value': VALUE, 'attributes': '+q'}, ['attributes +q: q is not a file attribute', 'nothing was changed']),
+    ({'value': VALUE, 'only_if_keys': ['/a', 'b']}, ['only_if_keys', '"b" is not a JSON pointer']),
+    ({'value': VALUE, 'user': ' '}, ['user must not be empty']),
 ])
 def test_bad_arguments(run, tmp_path, args, words):
     path = settings_file(tmp_path, '{"a": 1}')
     before = snapshot(path)
     out = run(dict(args, path=str(path)))
     assert out.failed
+    if 'value' in args and isinstance(args['value'], dict) and 'state' not in args:
+        assert out.result['changed'] is False, out.result       # the result says nothing was written
     for word in words:
         assert word in out.msg
     assert snapshot(path) == before
@@ -616,3 +623,42 @@ def test_unknown_user_is_a_clear_failure(run, tmp_path):
 def test_not_root_cannot_write_for_another_user(run, tmp_path):
     out = run({'path': str(tmp_path / 'x.json'), 'user': 'root', 'value': {'a': 1}})
     assert out.failed and 'become' in out.msg and not (tmp_path / 'x.json').exists()
+
+
+# ---------------------------------------------------------------- issue 17: a writer that takes no lock
+def _lockless_writer(monkeypatch, path, times):
+    """Every time the module has its temp file durable, 'droid' renames a new version in (no lock)."""
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _file_layer
+    real_fsync = _file_layer._fsync
+    saves = []
+
+    def fsync_then_droid_saves(fd):
+        real_fsync(fd)
+        if len(saves) < times:
+            saves.append(len(saves) + 1)
+            new = path.parent / 'droid-save.tmp'
+            new.write_text(json.dumps({'a': 1, 'droidSaves': len(saves)}))
+            os.rename(str(new), str(path))
+    monkeypatch.setattr(_file_layer, '_fsync', fsync_then_droid_saves)
+    return saves
+
+
+def test_a_lockless_save_during_the_merge_is_merged_again_not_dropped(run, tmp_path, monkeypatch):
+    path = settings_file(tmp_path, '{"a": 1}')
+    saves = _lockless_writer(monkeypatch, path, 1)
+    out = run({'path': str(path), 'value': {'b': 2}, 'backup': True})
+    assert out.result['changed'] is True and saves == [1], out.result
+    assert json.loads(path.read_text()) == {'a': 1, 'droidSaves': 1, 'b': 2}
+    with open(out.result['backup_file']) as handle:        # the backup is of the version replaced
+        assert json.loads(handle.read()) == {'a': 1, 'droidSaves': 1}
+    assert [n for n in os.listdir(str(path.parent)) if n.endswith('.tmp')] == []
+
+
+def test_a_file_that_keeps_changing_fails_and_keeps_the_other_writers_version(run, tmp_path, monkeypatch):
+    path = settings_file(tmp_path, '{"a": 1}')
+    _lockless_writer(monkeypatch, path, 10)
+    out = run({'path': str(path), 'value': {'b': 2}})
+    assert out.failed and out.result['changed'] is False
+    assert 'changed on disk while the merge ran, 3 times in a row' in out.msg and 'run the task again' in out.msg
+    assert json.loads(path.read_text()) == {'a': 1, 'droidSaves': 3}
+    assert [n for n in os.listdir(str(path.parent)) if n.endswith('.tmp')] == []
