@@ -50,8 +50,6 @@ FILE_OPTIONS = ('mode', 'owner', 'group', 'seuser', 'serole', 'selevel', 'setype
 # ``mode`` is accepted and ignored there, so that one task (the role passes mode "0600") serves every OS.
 POSIX_ONLY = ('owner', 'group', 'seuser', 'serole', 'selevel', 'setype', 'attributes')
 
-_LONE_SURROGATE = re.compile(r'(\\+)u[dD]([89abAB][0-9a-fA-F]{2}|[c-fC-F][0-9a-fA-F]{2})')
-
 
 class Failure(Exception):
     """A failure the user can fix; the message is shown as is (after masking)."""
@@ -233,42 +231,10 @@ class Redaction(object):
 
 
 # ------------------------------------------------------------------ parse, merge, plan
-def _check_surrogates(text):
-    """JSON strings must be valid Unicode: a \\uD800-\\uDFFF escape must be half of a pair."""
-    if '\\ud' not in text and '\\uD' not in text:
-        return
-    position = 0
-    pending_high = None
-    for match in _LONE_SURROGATE.finditer(text):
-        if len(match.group(1)) % 2 == 0:
-            continue      # an escaped backslash followed by "u": not an escape
-        start = match.start() + len(match.group(1)) - 1
-        high = match.group(2)[0].lower() in '89ab'
-        if pending_high is not None:
-            if not high and start == pending_high + 6:
-                pending_high = None
-                continue
-            position = pending_high
-            break
-        if high:
-            pending_high = start
-        else:
-            position = start
-            break
-    else:
-        if pending_high is None:
-            return
-        position = pending_high
-    raise JSONCError('a \\u escape encodes half of a surrogate pair (not valid Unicode); write the character itself',
-                     text, position)
-
-
 def read_document(data, shown):
     """The parsed document of a file's bytes; a file that does not read fails naming ``shown``."""
     try:
-        text = decode_bytes(data)
-        _check_surrogates(text)
-        return parse(text, allow_empty=True)
+        return parse(decode_bytes(data), allow_empty=True)
     except JSONCError as exc:
         raise Failure('%s: %s. The file was left untouched.' % (shown, exc))
 

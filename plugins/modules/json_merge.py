@@ -372,6 +372,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _file_layer as files
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import encode_text
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipeline import (
     USER_ERRORS,
     Failure,
@@ -467,7 +468,7 @@ def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry):
                             result['backup_file'] = files.write_backup(folder, name, data, info,
                                                                        outcome.doc.has_keys(redaction.names))
                     try:
-                        files.write_atomic(module, folder, name, outcome.new_text.encode('utf-8'), info, uid, gid,
+                        files.write_atomic(module, folder, name, encode_text(outcome.new_text), info, uid, gid,
                                            numeric_mode(params['mode']), before_rename)
                         break
                     except files.Changed:

@@ -25,10 +25,9 @@ BAD_FILES = [
     ("trailing comma in object", b'{\n  "a": 1,\n}\n', [], True),
     ("trailing comma in array", b'{\n  "a": [1, 2,]\n}\n', [], True),
     ("byte-order mark", b'\xef\xbb\xbf{"a": 1}\n', [], True),
-    ("invalid UTF-8", b'{"a": "caf\xe9"}\n', ["UTF-8"], False),
-    ("lone surrogate escape", b'{"a": "\\ud800"}\n', [], False),
-    ("duplicated key", b'{\n  "customModels": [],\n  "customModels": []\n}\n', ["customModels"], True),
-    ("duplicated nested key", b'{"a": {"b": 1, "b": 2}}', ["b"], True),
+    # droid 0.225.2 loads a non-UTF-8 byte inside a string, lone surrogate escapes and duplicated keys
+    # (tests/differential): so does the module; a stray byte outside a string it rejects
+    ("invalid UTF-8 outside a string", b'{"a": 1, \xe9}\n', ["UTF-8"], True),
     ("top level is an array", b'[{"a": 1}]\n', ["object"], False),
     ("top level is a string", b'"settings"\n', ["object"], False),
     ("top level is null", b'null\n', ["object"], False),

@@ -461,7 +461,7 @@ def test_the_key_never_appears_even_in_failures(host):
 @pytest.mark.parametrize('text,where', [
     ('{\n  "a": 1,\n  "b": 2,\n}\n', 'line 3, column 9'),            # trailing comma, as the droid client rejects it
     ('{\n  "a": "unterminated\n}\n', 'line 2, column 8'),
-    ('{"a": 1, "a": 2}', 'line 1, column 10'),                        # duplicate key
+    ('{"a": 1, "a": 2,}', 'line 1, column 16'),                       # duplicate keys read (as droid does), then a trailing comma
 ])
 def test_corrupt_file_fails_with_line_and_column_and_nothing_is_written(host, text, where):
     host.dirs.add(host.key(PROFILE + '\\.factory'))
