@@ -17,8 +17,9 @@ description:
     matched by identity fields, merged field by field, kept in place, and new items appended (never sorted).
   - Only the spans that change are rewritten, in the manner of VS Code's jsonc-parser C(modify). Comments, blank lines,
     key order, indentation and every other byte survive; a plain JSON file stays plain JSON.
-  - A file that does not parse (including a trailing comma, a duplicated key, a byte-order mark or invalid UTF-8, which
-    the droid client rejects too) fails the task with its line and column and is left untouched.
+  - The file is read as the droid client reads it (a differential test against the real client checks this): a file
+    it rejects (such as one with a trailing comma, a byte-order mark or a stray byte outside strings and comments) fails
+    the task with its line, column and the fix, and is left untouched; a duplicated key counts with its last value.
   - Writes are atomic and durable (a C(0600) temporary file in the same folder, fsync, rename, fsync of the folder) and
     happen under an advisory lock (a C(.<name>.lock) file beside the file), so concurrent runs lose no update.
     A symlink at O(path) is followed; its target is updated and the link stays a link.
