@@ -249,3 +249,36 @@ def _recorded_output_problems(module, recorded):
         return ['the written text changed since droid judged it: rerun tests/differential/run.sh --record']
     problem = compare_output(recorded['index'], module, written)
     return [problem] if problem else []
+
+
+# ------------------------------------------------------------------ the corpus file
+def corpus_bytes(text):
+    """A case's bytes from its ``text`` in corpus.json: a string, or pieces (strings and [string, count] repeats).
+
+    The string holds the file decoded with ``surrogateescape`` and is stored ASCII-escaped, so the
+    corpus stays one clean text file whatever bytes (BOM, CRLF, NUL, non-UTF-8) a case holds.
+    """
+    if isinstance(text, list):
+        text = ''.join(piece if isinstance(piece, str) else piece[0] * piece[1] for piece in text)
+    return text.encode('utf-8', 'surrogateescape')
+
+
+def read_corpus(path):
+    """[(name, bytes, record)] of corpus.json, by name."""
+    with open(path) as handle:
+        cases = json.load(handle)
+    return [(name, corpus_bytes(cases[name]['text']), cases[name]) for name in sorted(cases)]
+
+
+def write_corpus(path, cases):
+    """cases: {name: record with 'text'}; long runs of one character are stored as repeats."""
+    for record in cases.values():
+        text = record['text']
+        if isinstance(text, str):
+            match = re.search(r'(\[{1000,})(\]+)', text)
+            if match and len(match.group(1)) == len(match.group(2)):
+                depth = len(match.group(1))
+                record['text'] = [text[:match.start()], ['[', depth], [']', depth], text[match.end():]]
+    with open(path, 'w') as handle:
+        json.dump(cases, handle, indent=1, sort_keys=True, ensure_ascii=True)
+        handle.write('\n')

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
-import re
 import sys
 import time
 
@@ -32,33 +30,9 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, 'build', 'collections'))
 
 from client import Judge  # noqa: E402
-from compare import BLANK, DEPTH, compare, compare_output, dump_case, module_side, position  # noqa: E402
+from compare import BLANK, DEPTH, compare, read_corpus, write_corpus, compare_output, dump_case, module_side, position  # noqa: E402
 
-CORPUS = os.path.join(HERE, 'corpus')
-
-
-VERDICTS = os.path.join(CORPUS, 'verdicts.json')
-
-
-def load_corpus():
-    """[(name, bytes, recorded verdict or None)]; a file's index is the number of its DIFF marker (0 without one)."""
-    try:
-        with open(VERDICTS) as handle:
-            verdicts = json.load(handle)
-    except OSError:
-        verdicts = {}
-    cases = []
-    for name in sorted(os.listdir(CORPUS)):
-        if name == 'verdicts.json':
-            continue
-        with open(os.path.join(CORPUS, name), 'rb') as handle:
-            data = handle.read()
-        match = re.search(rb'DIFF(\d+)', data)
-        recorded = verdicts.get(name)
-        if recorded is None:
-            recorded = {'index': int(match.group(1)) if match else 0, 'tags': []}
-        cases.append((name, data, recorded))
-    return cases
+CORPUS = os.path.join(HERE, 'corpus.json')
 
 
 def main():
@@ -80,7 +54,7 @@ def main():
     args = parser.parse_args()
     started = time.monotonic()
 
-    corpus = load_corpus()
+    corpus = read_corpus(CORPUS)
     inputs = [(data, verdict['index'], 'corpus/' + name, verdict.get('tags', [])) for name, data, verdict in corpus]
     generated = []
     if not args.corpus_only:
@@ -138,10 +112,13 @@ def main():
             disagreements.extend(('corpus/%s (written)' % name, [], problem, module.output or b'')
                                  for problem in _recorded_output_problems(module, verdict))
 
-    for item in args.save:
-        number, name = item.split('=', 1)
-        with open(os.path.join(CORPUS, name), 'wb') as handle:
-            handle.write(generated[int(number)][0])
+    if args.save:
+        cases = dict((name, verdict) for name, _data, verdict in corpus)
+        for item in args.save:
+            number, name = item.split('=', 1)
+            data, index, tags = generated[int(number)]
+            cases[name] = {'index': index, 'tags': tags, 'text': data.decode('utf-8', 'surrogateescape')}
+        write_corpus(CORPUS, cases)
 
     for label, tags, detail, data in disagreements:
         print('DISAGREEMENT %s %s: %s\n    input: %s' % (label, tags, detail, dump_case(data)))
@@ -161,20 +138,19 @@ def main():
 
 
 def record_corpus(corpus, clients, modules, written_of):
-    """verdicts.json: droid's verdict of each corpus file and of the file the module writes into it."""
-    verdicts = {}
-    for (name, _data, old), client, module in zip(corpus, clients, modules):
+    """corpus.json: droid's verdict of each case and of the file the module writes into it."""
+    cases = {}
+    for (name, data, old), client, module in zip(corpus, clients, modules):
         record = {'index': old['index'], 'tags': old.get('tags', []), 'loaded': client['loaded'],
-                  'doctor': client.get('doctor'), 'crash': client.get('crash', False), 'client': client.get('client')}
+                  'doctor': client.get('doctor'), 'crash': client.get('crash', False), 'client': client.get('client'),
+                  'text': data.decode('utf-8', 'surrogateescape')}
         written = written_of.get('corpus/' + name)
         if written is not None:
             record['written'] = {'sha256': hashlib.sha256(module.output).hexdigest(), 'loaded': written['loaded'],
                                  'new': written['new'], 'doctor': written.get('doctor'),
                                  'crash': written.get('crash', False)}
-        verdicts[name] = record
-    with open(VERDICTS, 'w') as handle:
-        json.dump(verdicts, handle, indent=1, sort_keys=True)
-        handle.write('\n')
+        cases[name] = record
+    write_corpus(CORPUS, cases)
 
 
 if __name__ == '__main__':

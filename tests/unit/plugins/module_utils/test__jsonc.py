@@ -492,32 +492,30 @@ def test_insert_after_last_kept_member_when_the_next_members_are_removed():
 
 
 # ---------------------------------------------------------------- the differential corpus, without droid
-CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'differential', 'corpus')
-with open(os.path.join(CORPUS, 'verdicts.json')) as _handle:
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'differential', 'corpus.json')
+with open(CORPUS) as _handle:
     RECORDED = json.load(_handle)
 
 
 @pytest.mark.parametrize('name', sorted(RECORDED))
 def test_corpus_agrees_with_droids_recorded_verdict(name):
-    """tests/differential/corpus: droid 0.225.2's verdicts (recorded by tests/differential/run.sh --record).
+    """tests/differential/corpus.json: droid 0.225.2's verdicts (recorded by tests/differential/run.sh --record).
 
     Where droid loaded the file the module merges into it, droid loaded what it wrote, comments and kept
     members untouched; where droid rejected it the module refuses it with line, column and the fix.
     """
-    from ansible_collections.llmcloud.factory_droid.tests.differential.compare import check_recorded
+    from ansible_collections.llmcloud.factory_droid.tests.differential.compare import check_recorded, corpus_bytes
 
-    with open(os.path.join(CORPUS, name), 'rb') as handle:
-        data = handle.read()
-    outcome, problems = check_recorded(data, RECORDED[name])
+    outcome, problems = check_recorded(corpus_bytes(RECORDED[name]['text']), RECORDED[name])
     assert not problems, problems
     assert outcome in ('agree', 'blank file', 'nesting limit')
 
 
 def test_corpus_holds_the_issue_cases_and_every_class():
     names = set(RECORDED)
-    for needed in ('issue12-surrogate-in-comment.jsonc', 'issue12-comment-after-array-opener.jsonc',
-                   'duplicate-key-last-wins.jsonc', 'lone-high-surrogate-escape.jsonc', 'bom.jsonc', 'empty.jsonc',
-                   'latin1-byte-in-string-and-comment.jsonc', 'deep-nesting-crashes-droid.jsonc'):
+    for needed in ('issue12-surrogate-in-comment', 'issue12-comment-after-array-opener', 'duplicate-key-last-wins',
+                   'lone-high-surrogate-escape', 'bom', 'empty', 'latin1-byte-in-string-and-comment',
+                   'deep-nesting-crashes-droid'):
         assert needed in names
-    assert RECORDED['issue12-surrogate-in-comment.jsonc']['loaded'] is True
-    assert RECORDED['deep-nesting-crashes-droid.jsonc']['crash'] is True
+    assert RECORDED['issue12-surrogate-in-comment']['loaded'] is True
+    assert RECORDED['deep-nesting-crashes-droid']['crash'] is True
