@@ -223,8 +223,8 @@ def _parse_slow(text, blank, max_depth):
         if state == 'done':
             if group == 8:
                 return root
-            raise JSONCError('unexpected content after the end of the top-level value; remove it or put it inside the '
-                                 'top-level object', text, at)
+            raise JSONCError('unexpected content after the end of the top-level value; remove it or put it inside '
+                             'the top-level object', text, at)
         if group == 8:
             if stack:
                 frame = stack[-1]
@@ -232,7 +232,7 @@ def _parse_slow(text, blank, max_depth):
                 raise JSONCError('unexpected end of the file: the %s opened at line %d, column %d is not closed; add '
                                  'the missing "%s"' % ('object' if frame[1] else 'array', line, column,
                                                        '}' if frame[1] else ']'), text, at)
-            raise JSONCError('the file holds no JSON value; write the settings as an object, e.g. {}', text, at)
+            raise JSONCError('the file holds no JSON value; write the settings as an object (braces around them)', text, at)
         if state == 'key':
             frame = stack[-1]
             if group == 5:
@@ -290,8 +290,8 @@ def _parse_slow(text, blank, max_depth):
                     raise JSONCError('trailing comma before "%s": the droid client rejects it (ValueExpected) and '
                                      'loads nothing from the file; remove the comma' % blank[at], text, last_comma)
                 else:
-                    raise JSONCError('expected a value; write a "string", number, true, false, null, {...} or [...]',
-                                     text, at)
+                    raise JSONCError('expected a value; write a string, a number, true, false, null, an object or an '
+                                     'array here', text, at)
             elif group == 5:
                 try:
                     value, pos = _scanstring(blank, at + 1, True)
@@ -838,7 +838,7 @@ def parse(text, max_depth=MAX_DEPTH, allow_empty=False):
     if not blank.strip(' \t\r\n'):
         if allow_empty:
             return Document(text, blank, {}, has_comments, empty=True)
-        raise JSONCError('the file holds no JSON value; write the settings as an object, e.g. {}', text, len(text))
+        raise JSONCError('the file holds no JSON value; write the settings as an object (braces around them)', text, len(text))
     try:
         value = _FAST.decode(blank)
         problem = None

@@ -17,9 +17,10 @@ description:
     matched by identity fields, merged field by field, kept in place, and new items appended (never sorted).
   - Only the spans that change are rewritten, in the manner of VS Code's jsonc-parser C(modify). Comments, blank lines,
     key order, indentation and every other byte survive; a plain JSON file stays plain JSON.
-  - The file is read as the droid client reads it (a differential test against the real client checks this): a file
-    it rejects (such as one with a trailing comma, a byte-order mark or a stray byte outside strings and comments) fails
-    the task with its line, column and the fix, and is left untouched; a duplicated key counts with its last value.
+  - The file is read as the droid client reads it, which a differential test against the real client checks. A file
+    the client rejects (such as one with a trailing comma, a byte-order mark or a stray byte outside strings and
+    comments) fails the task with its line, column and the fix, and is left untouched. Of a duplicated key, the last
+    value counts, as in the client.
   - Writes are atomic and durable (a C(0600) temporary file in the same folder, fsync, rename, fsync of the folder) and
     happen under an advisory lock (a C(.<name>.lock) file beside the file), so concurrent runs lose no update.
     A symlink at O(path) is followed; its target is updated and the link stays a link.

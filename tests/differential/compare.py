@@ -223,8 +223,6 @@ def dump_case(data):
     return json.dumps(text[:160] + ('...' if len(text) > 160 else ''), ensure_ascii=True)
 
 
-
-
 def check_recorded(data, recorded):
     """The module on a corpus file against droid's recorded verdicts (no droid needed).
 

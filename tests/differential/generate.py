@@ -129,7 +129,7 @@ def settings_files(draw, index=PLACEHOLDER):
         models.insert(draw(st.integers(0, 1)),
                       '{"model": "mine", "provider": "openai", "baseUrl": "http://127.0.0.1:9/v1/", "displayName": "Mine"}')
     members = ['"customModels":%s%s' % (draw(gap(rate)), container(draw, '[', models, rate, False))]
-    for _ in range(draw(st.integers(0, 4))):
+    for _member in range(draw(st.integers(0, 4))):
         key = draw(st.sampled_from(KEYS))
         members.insert(draw(st.integers(0, len(members))),
                        '"%s"%s:%s%s' % (key, draw(gap(rate)), draw(gap(rate)), draw(values(1, bad, rate))))
