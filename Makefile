@@ -44,10 +44,10 @@ $(COLLECTION_LINK):
 collection: $(STAMP) $(COLLECTION_LINK) ## link this checkout as llmcloud.factory_droid
 
 droid: ## install the pinned droid client into the cache
-	tests/support/install-droid.sh $(DROID_VERSION)
+	hacking/install-droid.sh $(DROID_VERSION)
 
 demo: collection ## run the onboarding playbook on a sandbox home (demo vault, no real key)
-	tests/support/demo.sh
+	hacking/demo.sh
 
 test: lint sanity units integration role-tests faults molecule build-check ## every test
 	@echo "make test: all suites passed"

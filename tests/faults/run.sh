@@ -53,7 +53,7 @@ if [ "${1:-}" != "--inside" ]; then
   fi
 
   # The real droid client, for the keychain test (cached outside the checkout).
-  FAULTS_DROID=$("$repo/tests/support/install-droid.sh" "${DROID_VERSION:-0.225.2}")
+  FAULTS_DROID=$("$repo/hacking/install-droid.sh" "${DROID_VERSION:-0.225.2}")
   export FAULTS_DROID
 
   rm -rf "$out"
