@@ -10,7 +10,7 @@
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
+cd "$ROOT" || exit 2
 MAKE="${MAKE:-make}"
 (($#)) || { echo "usage: $0 SUITE..." >&2; exit 2; }
 

@@ -110,7 +110,7 @@ end=$(date +%s)
 
 printf '\n=== ruff check (%s)\n' "$(ruff --version)"
 ruff_args=()
-[[ "${LINT_RUFF_STRICT:-0}" == 1 ]] && ruff_args=(--extend-select I,B)
+[[ "${LINT_RUFF_STRICT:-0}" == 1 ]] && ruff_args=(--extend-select 'I,B')
 if "${offline[@]}" ruff check --no-cache --output-format concise "${ruff_args[@]}" . </dev/null; then
   echo "ruff check: passed"
 else
