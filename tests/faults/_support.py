@@ -26,15 +26,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
-# The shared sandbox harness; names the tests import from here are re-exported.
-from sandbox import COLLECTIONS as COLLECTIONS  # noqa: E402
-from sandbox import PYTHON as PYTHON  # noqa: E402
+# The shared sandbox harness (tests/support/sandbox.py).
+from sandbox import COLLECTIONS, PYTHON, PlaybookRun, SandboxHome, encrypt_vault, local_inventory, write_password  # noqa: E402
 from sandbox import ROOT as REPO  # noqa: E402
-from sandbox import PlaybookRun as PlaybookRun  # noqa: E402
-from sandbox import SandboxHome, encrypt_vault, local_inventory, write_password  # noqa: E402
-from sandbox import ansible_env as ansible_env  # noqa: E402
-from sandbox import recap as recap  # noqa: E402
-from sandbox import run_playbook as run_playbook  # noqa: E402
+# Re-exported: the tests import these from here.
+from sandbox import ansible_env, recap, run_playbook  # noqa: E402,F401  # pylint: disable=unused-import
 
 MODULE = "ansible_collections.llmcloud.factory_droid.plugins.modules.json_merge"
 METRICS = Path(os.environ.get("FAULTS_METRICS", REPO / "tests" / "output" / "faults" / "metrics.jsonl"))

@@ -28,11 +28,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
-# Re-exported for the tests (from conftest import ...): ROOT, ansible_env, strip_comments.
-from sandbox import ROOT as ROOT  # noqa: E402
-from sandbox import PlaybookRun, SandboxHome, encrypt_vault, local_inventory, write_password  # noqa: E402
-from sandbox import ansible_env as ansible_env  # noqa: E402
-from sandbox import strip_comments as strip_comments  # noqa: E402
+from sandbox import ROOT, PlaybookRun, SandboxHome, encrypt_vault, local_inventory, strip_comments, write_password  # noqa: E402
+# Re-exported: the tests import it from here (from conftest import ansible_env).
+from sandbox import ansible_env  # noqa: E402,F401  # pylint: disable=unused-import
 
 STANDIN = ROOT / "tests" / "support" / "llmcloud_standin.py"
 INSTALL_DROID = ROOT / "hacking" / "install-droid.sh"
