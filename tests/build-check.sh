@@ -119,7 +119,7 @@ printf 'tarball: %s\nsize: %d bytes (%d KiB), %d entries (bound %d KiB)\n' \
   "${TARBALL#"$ROOT"/}" "$size" $((size / 1024)) "$files" $((MAX_TARBALL_BYTES / 1024))
 sed 's/^/  /' "$WORK/tarball-files.txt"
 ((size <= MAX_TARBALL_BYTES)) || fail "tarball is $size bytes, more than the bound of $MAX_TARBALL_BYTES: check build_ignore in galaxy.yml"
-forbidden='(^|/)(\.git|\.venv[^/]*|\.cache|\.pytest_cache|\.hypothesis|\.ansible|\.molecule|__pycache__|build|output|molecule|benchmarks|inventories|\.ci)(/|$)|\.pyc$|\.tar$|\.tar\.gz$|\.retry$|(^|/)requirements/|^Makefile$|\.plugin-cache\.yaml$'
+forbidden='(^|/)(\.git|\.venv[^/]*|\.cache|\.pytest_cache|\.ruff_cache|hacking|\.hypothesis|\.ansible|\.molecule|__pycache__|build|output|molecule|benchmarks|inventories|\.ci)(/|$)|\.pyc$|\.tar$|\.tar\.gz$|\.retry$|(^|/)requirements/|^Makefile$|\.plugin-cache\.yaml$'
 if grep -E "$forbidden" "$WORK/tarball-files.txt" >"$WORK/forbidden.txt"; then
   fail "tarball holds files that must stay out (caches, venvs, Molecule, benchmarks, build output, VCS): $(tr '\n' ' ' <"$WORK/forbidden.txt")"
 fi
