@@ -23,8 +23,10 @@ export ANSIBLE_FORCE_COLOR := false
 export PY_COLORS := 0
 
 STAMP := $(VENV)/.installed
+# What `make test` runs, in this order (hacking/run-suites.sh times each one).
+SUITES ?= lint sanity units integration role-tests differential faults molecule build-check
 
-.PHONY: help venv collection droid demo test lint sanity units integration role-tests differential faults molecule build-check bench clean
+.PHONY: help venv collection droid demo docs test lint sanity units integration role-tests differential faults molecule build-check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,15 +46,18 @@ $(COLLECTION_LINK):
 collection: $(STAMP) $(COLLECTION_LINK) ## link this checkout as llmcloud.factory_droid
 
 droid: ## install the pinned droid client into the cache
-	tests/support/install-droid.sh $(DROID_VERSION)
+	hacking/install-droid.sh $(DROID_VERSION)
 
 demo: collection ## run the onboarding playbook on a sandbox home (demo vault, no real key)
-	tests/support/demo.sh
+	hacking/demo.sh
 
-test: lint sanity units integration role-tests differential faults molecule build-check ## every test
-	@echo "make test: all suites passed"
+test: collection ## every test, then a table of each suite's time and result
+	MAKE="$(MAKE)" hacking/run-suites.sh $(SUITES)
 
-lint: collection ## yamllint and ansible-lint --profile production
+docs: collection ## regenerate docs/reference/*.md and the role README's variables table
+	$(VENV)/bin/python hacking/docs.py --write
+
+lint: collection ## yamllint, ansible-lint --profile production, ruff, generated docs up to date
 	tests/lint.sh
 
 sanity: collection ## ansible-test sanity and ansible-test units

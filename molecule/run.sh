@@ -5,7 +5,7 @@
 #
 # Bootstraps what it needs: podman, runc and debootstrap (apt-get, when missing), the Debian
 # images (molecule/images.sh, skipped when present), the pinned droid clients (cached outside the
-# checkout by tests/support/install-droid.sh). Podman reads molecule/containers.conf through
+# checkout by hacking/install-droid.sh). Podman reads molecule/containers.conf through
 # CONTAINERS_CONF; nothing in /etc is edited. Each scenario runs as
 #   molecule -c molecule/shared/base.yml test -s <scenario>
 # with its whole output in build/molecule/<scenario>.log. After each scenario this script checks
@@ -31,7 +31,7 @@ log() { printf 'molecule/run.sh: %s\n' "$*"; }
 die() { log "$*" >&2; exit 1; }
 
 # Ansible refuses to run on non-blocking stdio, and the droid binary (bun) leaves the stdout and
-# stderr it inherits non-blocking: after `make droid` or tests/support/install-droid.sh in the
+# stderr it inherits non-blocking: after `make droid` or hacking/install-droid.sh in the
 # same shell, molecule's ansible-playbook would fail with "Ansible requires blocking IO".
 blocking_stdio() {
   python3 -c '
@@ -71,7 +71,7 @@ workdir=$(mktemp -d)
 trap 'rm -rf "$workdir"' EXIT
 molecule/images.sh
 for version in "$DROID_VERSION" "$DROID_LEGACY_VERSION"; do
-  tests/support/install-droid.sh "$version" </dev/null >/dev/null 2>"$workdir/install-droid.err" || {
+  hacking/install-droid.sh "$version" </dev/null >/dev/null 2>"$workdir/install-droid.err" || {
     cat "$workdir/install-droid.err" >&2
     die "could not install droid $version"
   }

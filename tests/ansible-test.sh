@@ -10,7 +10,7 @@
 # (empty) git repository so that ansible-test lists its files, not the checkout's.
 #
 # Each sanity test builds its own venv and bootstraps pip with a script that ansible-test would
-# download from a host this network cannot reach; a small stand-in (tests/support/
+# download from a host this network cannot reach; a small stand-in (hacking/
 # get_pip_standin.py) is put where ansible-test looks for its cached copy. Packages then come
 # from the package index named in the machine's pip configuration files.
 set -euo pipefail
@@ -64,7 +64,7 @@ EOF
       echo "keeping $target (not our stand-in: presumably the real get-pip)"
       continue
     fi
-    install -m 0644 "$ROOT/tests/support/get_pip_standin.py" "$target"
+    install -m 0644 "$ROOT/hacking/get_pip_standin.py" "$target"
     echo "pip $version bootstrap stand-in: $target"
   done
 }

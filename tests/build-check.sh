@@ -6,8 +6,8 @@
 #   2. `ansible-galaxy collection install` of that tarball into a temporary path, offline.
 #   3. `ansible-doc` renders the module, the role and every other plugin from the installed
 #      tarball, without errors or warnings.
-#   4. roles/byok/README.md: the variables table equals what tests/support/role_docs.py
-#      generates from meta/argument_specs.yml, and defaults/main.yml agrees with the spec.
+#   4. (Generated docs: docs/reference/*.md and the variables table of roles/byok/README.md
+#      are checked by `make lint` (hacking/docs.py --check); --update here rewrites them.)
 #   5. `antsibull-changelog lint`, and changelogs/changelog.yaml + CHANGELOG.rst are what
 #      antsibull-changelog generates from the fragments and the collection's content.
 #   6. execution-environment.yml: `ansible-builder create` (a build context only: no image,
@@ -15,12 +15,12 @@
 #   7. ansible-core matrix: the oldest supported (2.16, from requirements/core-2.16.txt in
 #      .venv-core216) and the newest here (.venv): install the tarball, render the docs and run
 #      tests/support/smoke.yml (module and role on a sandbox home) with each, twice.
-#   8. The README's fleet examples as written: the ansible-pull command (both ansible-core
+#   8. The fleet guide's examples (docs/fleet.md) as written: the ansible-pull command (both ansible-core
 #      versions, twice), the systemd service and the launchd agent's command, against a git
 #      snapshot of this checkout, offline, in sandbox homes; `systemd-analyze verify` of the units.
 #
 # `tests/build-check.sh --update` rewrites the generated files instead of checking them: the
-# README variables table and the changelog (after adding a fragment or a plugin).
+# reference docs (make docs) and the changelog (after adding a fragment or a plugin).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -119,7 +119,7 @@ printf 'tarball: %s\nsize: %d bytes (%d KiB), %d entries (bound %d KiB)\n' \
   "${TARBALL#"$ROOT"/}" "$size" $((size / 1024)) "$files" $((MAX_TARBALL_BYTES / 1024))
 sed 's/^/  /' "$WORK/tarball-files.txt"
 ((size <= MAX_TARBALL_BYTES)) || fail "tarball is $size bytes, more than the bound of $MAX_TARBALL_BYTES: check build_ignore in galaxy.yml"
-forbidden='(^|/)(\.git|\.venv[^/]*|\.cache|\.pytest_cache|\.hypothesis|\.ansible|\.molecule|__pycache__|build|output|molecule|benchmarks|inventories|\.ci)(/|$)|\.pyc$|\.tar$|\.tar\.gz$|\.retry$|(^|/)requirements/|^Makefile$|\.plugin-cache\.yaml$'
+forbidden='(^|/)(\.git|\.venv[^/]*|\.cache|\.pytest_cache|\.ruff_cache|hacking|\.hypothesis|\.ansible|\.molecule|__pycache__|build|output|molecule|benchmarks|inventories|\.ci)(/|$)|\.pyc$|\.tar$|\.tar\.gz$|\.retry$|(^|/)requirements/|^Makefile$|\.plugin-cache\.yaml$'
 if grep -E "$forbidden" "$WORK/tarball-files.txt" >"$WORK/forbidden.txt"; then
   fail "tarball holds files that must stay out (caches, venvs, Molecule, benchmarks, build output, VCS): $(tr '\n' ' ' <"$WORK/forbidden.txt")"
 fi
@@ -284,14 +284,11 @@ smoke "$NEWEST_LABEL" "$VENV/bin"
 smoke "$OLDEST_LABEL" "$VENV_OLD/bin"
 
 # ---------------------------------------------------------------------------------------------
-step "role README and argument_specs ($MODE)"
-if [[ ! -f "$ROLE/meta/argument_specs.yml" ]]; then
-  echo "!!! SKIPPED: $ROLE/meta/argument_specs.yml does not exist yet"
-  skipped_docs=1
-elif [[ "$MODE" == update ]]; then
-  python tests/support/role_docs.py --write "$ROLE" || fail "role_docs.py --write $ROLE failed"
+step "generated docs ($MODE)"
+if [[ "$MODE" == update ]]; then
+  python hacking/docs.py --write || fail "hacking/docs.py --write failed"
 else
-  python tests/support/role_docs.py --check "$ROLE" || fail "roles/byok/README.md or defaults/main.yml disagree with meta/argument_specs.yml (see above)"
+  echo "checked by make lint (python hacking/docs.py --check)"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -400,15 +397,15 @@ fi
 step_end
 
 # ---------------------------------------------------------------------------------------------
-# The README's fleet examples, run as documented against a snapshot of this checkout (a local
-# git repository stands in for the URL), offline, in sandbox homes.
+# The fleet guide's examples (docs/fleet.md), run as documented against a snapshot of this
+# checkout (a local git repository stands in for the URL), offline, in sandbox homes.
 FLEET="$WORK/fleet"
 REPO_URL="$(yaml_get galaxy.yml "d['repository']").git"
 
 fleet_prepare() {
-  step "fleet: README examples (ansible-pull, systemd units, launchd agent)"
-  python tests/support/readme_blocks.py README.md "$FLEET/examples" \
-    || { fail "README.md fleet examples are missing or malformed (see above)"; return 1; }
+  step "fleet: docs/fleet.md examples (ansible-pull, systemd units, launchd agent)"
+  python hacking/doc_examples.py docs/fleet.md "$FLEET/examples" \
+    || { fail "docs/fleet.md examples are missing or malformed (see above)"; return 1; }
   mkdir -p "$FLEET/src"
   git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - 2>/dev/null | tar -C "$FLEET/src" -xf -
   git -C "$FLEET/src" init --quiet -b main
@@ -418,7 +415,7 @@ fleet_prepare() {
   local script
   for script in ansible-pull.sh systemd-service.sh launchd-agent.sh; do
     grep -qF "$REPO_URL" "$FLEET/examples/$script" \
-      || fail "README.md: the $script example does not pull $REPO_URL (galaxy.yml repository)"
+      || fail "docs/fleet.md: the $script example does not pull $REPO_URL (galaxy.yml repository)"
     sed "s#$REPO_URL#file://$FLEET/repo.git#g" "$FLEET/examples/$script" >"$FLEET/$script"
   done
   if command -v systemd-analyze >/dev/null; then
@@ -430,10 +427,10 @@ fleet_prepare() {
         systemd-analyze --user verify ./llmcloud-droid-onboard.service ./llmcloud-droid-onboard.timer </dev/null); then
       echo "systemd-analyze --user verify: the service and timer units are valid"
     else
-      fail "systemd-analyze --user verify rejects the README's systemd units"
+      fail "systemd-analyze --user verify rejects the systemd units of docs/fleet.md"
     fi
   else
-    echo "!!! systemd-analyze is not installed: the README's systemd units were parsed but not verified by systemd"
+    echo "!!! systemd-analyze is not installed: the systemd units of docs/fleet.md were parsed but not verified by systemd"
   fi
 }
 
@@ -447,7 +444,7 @@ fleet_run() { # fleet_run LABEL BIN_DIR SCRIPT RUNS
     if ! env -i HOME="$home" PATH="$home/.local/bin:/usr/local/bin:/usr/bin:/bin" LANG=C.UTF-8 \
         "${offline[@]}" /bin/sh "$FLEET/$script" </dev/null >"$log" 2>&1; then
       { cat "$log"; cat "$home/Library/Logs/llmcloud-droid-onboard.log" 2>/dev/null || true; } | tail -n 40
-      fail "ansible-core $label: the README's $script example failed (run $run, log ${log#"$ROOT"/})"
+      fail "ansible-core $label: the $script example of docs/fleet.md failed (run $run, log ${log#"$ROOT"/})"
       return 0
     fi
     [[ "$script" == launchd-agent.sh ]] && cp "$home/Library/Logs/llmcloud-droid-onboard.log" "$log"
@@ -473,7 +470,7 @@ fleet_run() { # fleet_run LABEL BIN_DIR SCRIPT RUNS
 }
 
 if [[ ! -f "$MODULE_FILE" || ! -f "$ROLE/tasks/main.yml" ]]; then
-  step "fleet: README examples"
+  step "fleet: docs/fleet.md examples"
   echo "!!! SKIPPED: the fleet examples need $MODULE_FILE and ${ROLE#"$ROOT"/}/tasks/main.yml; not both exist yet"
   skipped_smoke+=("fleet examples")
 elif fleet_prepare; then
@@ -491,9 +488,6 @@ printf 'tarball: %s, %d bytes, %d entries\n' "${TARBALL#"$ROOT"/}" "$size" "$fil
 printf 'ansible-core tested: %s (newest here) and %s (oldest supported, %s)\n' "$NEWEST_LABEL" "$OLDEST_LABEL" "$REQUIRES"
 if ((${#skipped_smoke[@]})); then
   printf '!!! SKIPPED (module or role files missing): %s\n' "${skipped_smoke[*]}"
-fi
-if [[ -n "${skipped_docs:-}" ]]; then
-  echo "!!! role README check SKIPPED: no roles/byok/meta/argument_specs.yml"
 fi
 if ((${#failures[@]})); then
   printf '\nmake build-check: FAILED (%d problems)\n' "${#failures[@]}" >&2

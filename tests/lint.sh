@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# make lint: yamllint and `ansible-lint --profile production` on the whole repository.
+# make lint: yamllint, `ansible-lint --profile production`, ruff and the generated docs, on the
+# whole repository.
 #
-# Configuration: .yamllint and .ansible-lint at the top (every exclusion there carries its
-# reason). Both linters run without network access: inside a network namespace of their own
-# when the machine allows it (`unshare --net`, as root), which proves ansible-lint neither
-# installs requirements from Galaxy nor checks for updates.
+# Configuration: .yamllint, .ansible-lint and pyproject.toml (ruff) at the top (every exclusion
+# there carries its reason). The linters run without network access: inside a network namespace
+# of their own when the machine allows it (`unshare --net`, as root), which proves ansible-lint
+# neither installs requirements from Galaxy nor checks for updates.
 #
 # Files encrypted whole with ansible-vault are found by content ($ANSIBLE_VAULT header).
 # yamllint accepts them as they are (.yamllint). ansible-lint decrypts them with the
-# repository's fixture vault passwords, or excludes those that none of them opens.
+# repository's fixture vault passwords, or excludes those that none of them opens. (A plain
+# `ansible-lint` at the top passes too: ansible.cfg gives it the Molecule fixture's password.)
+#
+# Generated docs: `hacking/docs.py --check` fails when docs/reference/*.md or the variables
+# table of roles/byok/README.md differ from what their sources generate (`make docs` rewrites
+# them), or when the sources disagree (defaults/main.yml and argument_specs, key modes).
+#
+# LINT_RUFF_STRICT=1 adds `ruff format --check` and ruff's import-order (I) and bugbear (B)
+# rules; it becomes the default once the tree has had its one formatting pass.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -24,7 +33,7 @@ export NO_COLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=false
 
 die() { printf 'lint.sh: %s\n' "$*" >&2; exit 1; }
 
-for tool in yamllint ansible-lint; do
+for tool in yamllint ansible-lint ruff; do
   command -v "$tool" >/dev/null || die "$tool not found in $VENV/bin: run 'make venv' first"
 done
 
@@ -98,7 +107,39 @@ else
 fi
 end=$(date +%s)
 
-printf '\n=== lint: yamllint %d s, ansible-lint %d s\n' "$((yamllint_end - start))" "$((end - yamllint_end))"
+
+printf '\n=== ruff check (%s)\n' "$(ruff --version)"
+ruff_args=()
+[[ "${LINT_RUFF_STRICT:-0}" == 1 ]] && ruff_args=(--extend-select 'I,B')
+if "${offline[@]}" ruff check --no-cache --output-format concise "${ruff_args[@]}" . </dev/null; then
+  echo "ruff check: passed"
+else
+  status=1
+  echo "ruff check: FAILED" >&2
+fi
+if [[ "${LINT_RUFF_STRICT:-0}" == 1 ]]; then
+  printf '\n=== ruff format --check\n'
+  if "${offline[@]}" ruff format --no-cache --check . </dev/null; then
+    echo "ruff format: passed"
+  else
+    status=1
+    echo "ruff format: FAILED (run: ruff format .)" >&2
+  fi
+else
+  echo "ruff format --check: not run (LINT_RUFF_STRICT=1 runs it)"
+fi
+
+printf '\n=== generated docs: python hacking/docs.py --check\n'
+if "${offline[@]}" python hacking/docs.py --check </dev/null; then
+  echo "generated docs: up to date"
+else
+  status=1
+  echo "generated docs: FAILED (run: make docs)" >&2
+fi
+docs_end=$(date +%s)
+
+printf '\n=== lint: yamllint %d s, ansible-lint %d s, ruff and docs %d s\n' \
+  "$((yamllint_end - start))" "$((end - yamllint_end))" "$((docs_end - end))"
 if ((status)); then
   echo "make lint: FAILED" >&2
 else

@@ -23,6 +23,6 @@ link="$ROOT/build/collections/ansible_collections/llmcloud/factory_droid"
 if [[ "${DIFFERENTIAL_NO_DROID:-0}" == 1 ]]; then
   exec "$VENV/bin/python" tests/differential/run.py --corpus-only "$@"
 fi
-droid="$(tests/support/install-droid.sh "$DROID_VERSION" | tail -n 1)"
+droid="$(hacking/install-droid.sh "$DROID_VERSION" | tail -n 1)"
 # bounded: the generator stops after 60 s, the whole run after 5 minutes
 exec timeout 300 "$VENV/bin/python" tests/differential/run.py --droid "$droid" --version "$DROID_VERSION" "$@"

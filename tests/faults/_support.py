@@ -4,6 +4,10 @@ The module is run the way Ansible runs it on a target: a separate Python process
 ``{"ANSIBLE_MODULE_ARGS": {...}}`` on stdin and prints one JSON result on stdout. Nothing here
 imports the module into the test process except the in-process fault injection of
 test_injected_faults.py, which says so.
+
+Runs of the byok role on a sandbox home use the harness shared with tests/role
+(tests/support/sandbox.py): the Ansible environment, ansible-playbook runs and their recap, and
+the vault; they are re-exported here for the tests.
 """
 from __future__ import annotations
 
@@ -15,16 +19,20 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-COLLECTIONS = REPO / "build" / "collections"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+
+# The shared sandbox harness (tests/support/sandbox.py).
+from sandbox import COLLECTIONS, PYTHON, PlaybookRun, SandboxHome, encrypt_vault, local_inventory, write_password  # noqa: E402
+from sandbox import ROOT as REPO  # noqa: E402
+# Re-exported: the tests import these from here.
+from sandbox import ansible_env, recap, run_playbook  # noqa: E402,F401  # pylint: disable=unused-import
+
 MODULE = "ansible_collections.llmcloud.factory_droid.plugins.modules.json_merge"
-PYTHON = sys.executable
 METRICS = Path(os.environ.get("FAULTS_METRICS", REPO / "tests" / "output" / "faults" / "metrics.jsonl"))
 
 # A canary key: if it shows up anywhere it must not, the test that finds it fails.
@@ -183,60 +191,6 @@ def leaked_files(folder: Path | str, needles: list[bytes], ignore: tuple[str, ..
     return hits
 
 
-def ansible_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "PATH": "%s:%s" % (REPO / ".venv" / "bin", os.environ.get("PATH", "")),
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-        "ANSIBLE_FORCE_COLOR": "false",
-        "ANSIBLE_NOCOLOR": "true",
-        "ANSIBLE_RETRY_FILES_ENABLED": "false",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    })
-    if extra:
-        env.update(extra)
-    return env
-
-
-def _umask_fn(umask: int | None):
-    if umask is None:
-        return None
-
-    def fn() -> None:
-        os.umask(umask)
-    return fn
-
-
-@dataclass
-class PlaybookRun:
-    rc: int
-    output: str
-    seconds: float
-
-    def __str__(self) -> str:
-        return "rc=%s\n%s" % (self.rc, self.output[-6000:])
-
-
-def run_playbook(playbook: Path | str, *args: str, env: dict[str, str] | None = None,
-                 timeout: float = 300, log: Path | None = None, prefix: list[str] | None = None,
-                 umask: int | None = None) -> PlaybookRun:
-    """ansible-playbook with stdin from /dev/null (Ansible refuses non-blocking stdio)."""
-    cmd = list(prefix or []) + [str(REPO / ".venv" / "bin" / "ansible-playbook"), str(playbook), *args]
-    started = time.monotonic()
-    with tempfile.TemporaryFile() as out, open(os.devnull, "rb") as devnull:
-        proc = subprocess.run(cmd, stdin=devnull, stdout=out, stderr=subprocess.STDOUT,
-                              env=ansible_env(env), timeout=timeout, cwd=str(REPO),
-                              preexec_fn=_umask_fn(umask), check=False)
-        out.seek(0)
-        text = out.read().decode("utf-8", "replace")
-    if log is not None:
-        log.write_text(text)
-    return PlaybookRun(proc.returncode, text, time.monotonic() - started)
-
-
 def which(name: str) -> str | None:
     return shutil.which(name)
 
@@ -344,25 +298,19 @@ class ProcSampler:
         self._thread.join()
 
 
-class RoleSandbox:
+class RoleSandbox(SandboxHome):
     """A sandbox home, a local inventory, a real ansible-vault file holding the key, and runs of
     playbooks/onboard.yml against it (as root for the user root with this home)."""
 
     def __init__(self, root: Path):
+        super().__init__(root)
         self.root = root
-        self.home = root / "home"
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.factory = self.home / ".factory"
-        self.settings = self.factory / "settings.json"
+        self.settings = self.settings_path
         self.remote_tmp = root / "remote_tmp"
         self.local_tmp = root / "local_tmp"
         self.log_path = root / "ansible.log"
-        self.inventory = root / "hosts.yml"
-        self.inventory.write_text(json.dumps({"all": {"hosts": {"localhost": {
-            "ansible_connection": "local", "ansible_python_interpreter": PYTHON}}}}))
-        self.vault_password = root / "vault-password"
-        self.vault_password.write_text(secrets.token_hex(16) + "\n")
-        os.chmod(self.vault_password, 0o600)
+        self.inventory = local_inventory(root / "hosts.yml")
+        self.vault_password = write_password(root / "vault-password")
         self.vault_file = root / "vault.yml"
         self.vars_file = root / "vars.json"
         self.runs = 0
@@ -370,10 +318,7 @@ class RoleSandbox:
     def set_key(self, key: str) -> None:
         """Write the key into an ansible-vault encrypted vars file (encrypted by ansible-vault)."""
         self.vault_file.write_text("vault_llmcloud_api_key: %s\n" % json.dumps(key))
-        proc = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-vault"), "encrypt", "--vault-password-file",
-                               str(self.vault_password), str(self.vault_file)], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ansible_env(), check=False)
-        assert proc.returncode == 0, proc.stdout
+        encrypt_vault(self.vault_file, self.vault_password)
         assert key.encode() not in self.vault_file.read_bytes()
 
     def set_vars(self, **role_vars: Any) -> None:
@@ -389,10 +334,9 @@ class RoleSandbox:
         extra = {"ANSIBLE_REMOTE_TEMP": str(self.remote_tmp), "ANSIBLE_LOCAL_TEMP": str(self.local_tmp),
                  "ANSIBLE_LOG_PATH": str(self.log_path)}
         extra.update(env or {})
-        return run_playbook(playbook or REPO / "playbooks" / "onboard.yml", "-i", str(self.inventory),
-                            "--vault-password-file", str(self.vault_password), "-e", "@%s" % self.vault_file,
-                            "-e", "@%s" % self.vars_file, *args, env=extra, timeout=timeout, prefix=prefix,
-                            umask=umask)
+        return self.run_onboard("-i", str(self.inventory), "--vault-password-file", str(self.vault_password),
+                                "-e", "@%s" % self.vault_file, "-e", "@%s" % self.vars_file, *args,
+                                playbook=playbook, env=extra, timeout=timeout, prefix=prefix, umask=umask)
 
 
 def execve_prefix(log: Path) -> list[str]:
@@ -411,12 +355,3 @@ def execve_hits(log: Path, needle: bytes) -> tuple[int, list[str]]:
         if needle in line:
             hits.append(line.replace(needle, b"<CANARY>")[:300].decode("utf-8", "replace"))
     return calls, hits
-
-
-def recap(output: str) -> dict[str, int]:
-    """The PLAY RECAP counters of the last play for localhost (ok, changed, failed, ...)."""
-    import re
-    found = re.findall(r"^localhost\s*:\s*(.*)$", output, re.M)
-    if not found:
-        return {}
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", found[-1])}

@@ -18,12 +18,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 out="$repo/tests/output/faults"
-py="$repo/.venv/bin/python"
+venv="${VENV:-$repo/.venv}"
+py="$venv/bin/python"
 
 if [ "${1:-}" != "--inside" ]; then
   cd "$repo"
-  [ -x "$py" ] || make -s venv collection </dev/null
-  [ -e "$repo/build/collections/ansible_collections/llmcloud/factory_droid" ] || make -s collection </dev/null
+  [ -x "$py" ] || make -s VENV="$venv" venv collection </dev/null
+  [ -e "$repo/build/collections/ansible_collections/llmcloud/factory_droid" ] || make -s VENV="$venv" collection </dev/null
 
   # Debian tools the suites drive (strace for syscall fault injection and tracing, chattr,
   # unshare/mount, pass + gnupg for the keychain mode, zsh and fish for the profile blocks).
@@ -45,15 +46,15 @@ if [ "${1:-}" != "--inside" ]; then
 
   # Python test tools, pinned in requirements/ (installed by make venv; re-checked here).
   if ! "$py" -c 'import hypothesis' 2>/dev/null; then
-    "$repo/.venv/bin/pip" install --quiet --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints.txt
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints.txt
   fi
   if ! "$py" -c 'import atheris' 2>/dev/null; then
-    "$repo/.venv/bin/pip" install --quiet --disable-pip-version-check -c requirements/constraints.txt atheris \
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -c requirements/constraints.txt atheris \
       || echo "faults: atheris does not install here; the atheris run is skipped (hypothesis still runs)" >&2
   fi
 
   # The real droid client, for the keychain test (cached outside the checkout).
-  FAULTS_DROID=$("$repo/tests/support/install-droid.sh" "${DROID_VERSION:-0.225.2}")
+  FAULTS_DROID=$("$repo/hacking/install-droid.sh" "${DROID_VERSION:-0.225.2}")
   export FAULTS_DROID
 
   rm -rf "$out"
@@ -71,7 +72,7 @@ export FAULTS_METRICS="$out/metrics.jsonl"
 FAULTS_CANARY=${FAULTS_CANARY:-llmc-canary-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')}
 export FAULTS_CANARY
 export FAULTS_OUTPUT="$out"
-export PATH="$repo/.venv/bin:$PATH"
+export PATH="$venv/bin:$PATH"
 export ANSIBLE_CONFIG="$repo/ansible.cfg" ANSIBLE_COLLECTIONS_PATH="$repo/build/collections"
 export PYTHONDONTWRITEBYTECODE=1
 

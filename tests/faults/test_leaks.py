@@ -210,5 +210,5 @@ def test_module_invocation_log_is_masked(tmp_path):
     # the unique temporary path identifies this run's line
     mine = [line for line in logged.splitlines() if b"Invoked with" in line and str(path).encode() in line]
     assert mine, "json_merge logged no invocation to syslog: %r" % logged[-500:]
-    assert NEEDLE not in logged, "the key reached syslog: %r" % [l for l in logged.splitlines() if NEEDLE in l]
+    assert NEEDLE not in logged, "the key reached syslog: %r" % [entry for entry in logged.splitlines() if NEEDLE in entry]
     record("canary_checks", len(mine), hits=0, scenario="json_merge invocation log (direct run)")

@@ -2,9 +2,10 @@
 
 Every test runs the real `ansible-playbook playbooks/onboard.yml` on a sandbox home (a temporary
 folder, never the real ~), with its variables in a throw-away inventory whose key sits in a
-vault encrypted by the real `ansible-vault`. The result is judged by the real droid client (the
-npm platform package, cached outside the checkout) run with HOME=<sandbox>, and by the loopback
-stand-in for LLMCloud's API (tests/support/llmcloud_standin.py), which records every request.
+vault encrypted by the real `ansible-vault` (the harness shared with tests/faults:
+tests/support/sandbox.py). The result is judged by the real droid client (the npm platform
+package, cached outside the checkout) run with HOME=<sandbox>, and by the loopback stand-in for
+LLMCloud's API (tests/support/llmcloud_standin.py), which records every request.
 """
 
 from __future__ import annotations
@@ -19,16 +20,20 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+
+from sandbox import ROOT, PlaybookRun, SandboxHome, encrypt_vault, local_inventory, strip_comments, write_password  # noqa: E402
+# Re-exported: the tests import it from here (from conftest import ansible_env).
+from sandbox import ansible_env  # noqa: E402,F401  # pylint: disable=unused-import
+
 STANDIN = ROOT / "tests" / "support" / "llmcloud_standin.py"
-INSTALL_DROID = ROOT / "tests" / "support" / "install-droid.sh"
+INSTALL_DROID = ROOT / "hacking" / "install-droid.sh"
 DROID_VERSION = os.environ.get("DROID_VERSION", "0.225.2")
 LEGACY_DROID_VERSION = "0.109.3"
 CATALOG = yaml.safe_load((ROOT / "roles" / "byok" / "defaults" / "main.yml").read_text())["byok_catalog"]
@@ -44,21 +49,6 @@ KEY = "llmc-test-" + secrets.token_hex(16)
 OTHER_KEY = "llmc-other-" + secrets.token_hex(16)
 
 
-def ansible_env(extra=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update({
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / "build" / "collections"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
-    })
-    if extra:
-        env.update(extra)
-    return env
-
-
 # -- the vault ----------------------------------------------------------------------------------
 
 @dataclass
@@ -72,13 +62,10 @@ class Vault:
 def vault(tmp_path_factory):
     """A vault (real ansible-vault) holding KEY as vault_llmcloud_api_key and OTHER_KEY."""
     folder = tmp_path_factory.mktemp("vault")
-    password = folder / "password"
-    password.write_text(secrets.token_urlsafe(24) + "\n")
-    password.chmod(0o600)
+    password = write_password(folder / "password")
     plain = folder / "vault.yml"
     plain.write_text(yaml.safe_dump({"vault_llmcloud_api_key": KEY, "vault_llmcloud_other_key": OTHER_KEY}))
-    subprocess.run(["ansible-vault", "encrypt", "--vault-id", "test@%s" % password, str(plain)], check=True,
-                   stdin=subprocess.DEVNULL, capture_output=True, env=ansible_env())
+    encrypt_vault(plain, password, vault_id="test")
     text = plain.read_text()
     assert text.startswith("$ANSIBLE_VAULT;1.2;AES256;test") and KEY not in text
     return Vault(password, plain, "test@%s" % password)
@@ -86,48 +73,21 @@ def vault(tmp_path_factory):
 
 # -- running the playbook ---------------------------------------------------------------------
 
-@dataclass
-class Run:
-    rc: int
-    output: str
-    seconds: float
-
-    @property
-    def recap(self):
-        match = re.search(r"^\S+\s*: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)",
-                          self.output, re.MULTILINE)
-        assert match, "no PLAY RECAP in:\n" + self.output
-        return dict(zip(("ok", "changed", "unreachable", "failed", "skipped"), map(int, match.groups())))
-
-    @property
-    def changed(self):
-        return self.recap["changed"]
+# A run of the playbook: rc, output, seconds, recap and changed (tests/support/sandbox.py).
+Run = PlaybookRun
 
 
-class Sandbox:
+class Sandbox(SandboxHome):
     """A sandbox home plus a throw-away inventory whose variables the test sets."""
 
     def __init__(self, base: Path, vault: Vault):
-        self.base = base
-        self.home = base / "home"
-        self.home.mkdir()
+        super().__init__(base)
         self.inventory = base / "inventory"
         (self.inventory / "group_vars" / "all").mkdir(parents=True)
         shutil.copy(vault.vault_file, self.inventory / "group_vars" / "all" / "vault.yml")
-        (self.inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"sandbox": {
-            "ansible_connection": "local",
-            "ansible_python_interpreter": sys.executable,
-        }}}}))
+        local_inventory(self.inventory / "hosts.yml", host="sandbox")
         self.vault = vault
         self.runs = []
-
-    @property
-    def factory(self):
-        return self.home / ".factory"
-
-    @property
-    def settings_path(self):
-        return self.factory / "settings.json"
 
     def settings(self):
         return json.loads(strip_comments(self.settings_path.read_text()))
@@ -146,12 +106,8 @@ class Sandbox:
         extra_env = dict(env or {})
         if default_user:
             extra_env["HOME"] = str(self.home)  # the connecting user's ~ is the sandbox
-        command = ["ansible-playbook", "-i", str(self.inventory / "hosts.yml"), "--vault-id", self.vault.vault_id,
-                   str(ROOT / "playbooks" / "onboard.yml"), *args]
-        start = time.monotonic()
-        done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, env=ansible_env(extra_env), cwd=str(self.base), timeout=300, check=False)
-        run = Run(done.returncode, done.stdout, time.monotonic() - start)
+        run = self.run_onboard("-i", str(self.inventory / "hosts.yml"), "--vault-id", self.vault.vault_id, *args,
+                               env=extra_env, cwd=self.base, timeout=300)
         self.runs.append(run)
         assert KEY not in run.output and OTHER_KEY not in run.output, "the key leaked into Ansible's output"
         if check:
@@ -174,34 +130,6 @@ class Sandbox:
 @pytest.fixture
 def sandbox(tmp_path, vault):
     return Sandbox(tmp_path, vault)
-
-
-def strip_comments(text):
-    """JSONC -> JSON (// and /* */ outside strings), enough for the files these tests write."""
-    out, i, in_string = [], 0, False
-    while i < len(text):
-        char = text[i]
-        if in_string:
-            out.append(char)
-            if char == "\\":
-                out.append(text[i + 1])
-                i += 1
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-            out.append(char)
-        elif text.startswith("//", i):
-            i = text.find("\n", i)
-            i = len(text) if i < 0 else i
-            continue
-        elif text.startswith("/*", i):
-            i = text.index("*/", i) + 2
-            continue
-        else:
-            out.append(char)
-        i += 1
-    return "".join(out)
 
 
 # -- the droid client ---------------------------------------------------------------------------

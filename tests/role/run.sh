@@ -29,7 +29,7 @@ link="$ROOT/build/collections/ansible_collections/llmcloud/factory_droid"
 
 echo "== droid clients (cache: $LLMCLOUD_CACHE_DIR)"
 for version in "$DROID_VERSION" 0.109.3; do
-  printf '  %s: %s\n' "$version" "$(tests/support/install-droid.sh "$version")"
+  printf '  %s: %s\n' "$version" "$(hacking/install-droid.sh "$version")"
 done
 
 workers=()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the real Factory Droid client (the platform package, pinned) into a cache outside the
 # checkout and print the path of its binary. The registry comes from npm's own configuration.
-#   tests/support/install-droid.sh [VERSION]
+#   hacking/install-droid.sh [VERSION]
 set -euo pipefail
 version=${1:-${DROID_VERSION:-0.225.2}}
 cache=${LLMCLOUD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/llmcloud-factory-droid}

@@ -1,6 +1,6 @@
 # Copyright: contributors to llmcloud.factory_droid
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Turn the README's fleet examples into files and scripts that tests/build-check.sh runs.
+"""Turn a guide's fleet examples (docs/fleet.md) into files and scripts that tests/build-check.sh runs.
 
 A fenced code block right after a ``<!-- build-check: NAME -->`` comment is one example:
 
@@ -11,7 +11,7 @@ A fenced code block right after a ``<!-- build-check: NAME -->`` comment is one 
 * ``*.plist``: a launchd agent, checked for the keys a daily agent needs. Its
   ``ProgramArguments`` become ``launchd-agent.sh``.
 
-Usage: python tests/support/readme_blocks.py README.md OUTPUT_DIR
+Usage: python hacking/doc_examples.py docs/fleet.md OUTPUT_DIR
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ REQUIRED = ('ansible-pull', '.service', '.timer', '.plist')
 
 
 class ExampleError(Exception):
-    """An example in the README is missing or malformed."""
+    """An example in the guide is missing or malformed."""
 
 
 def unit_settings(text):
@@ -106,7 +106,7 @@ def plist_script(text):
 
 
 def main(argv):
-    """Write the examples of a README into a folder; return the exit status."""
+    """Write the examples of a guide into a folder; return the exit status."""
     if len(argv) != 2:
         print(__doc__.strip().splitlines()[-1], file=sys.stderr)
         return 2
