@@ -448,7 +448,7 @@ def check_owner(info, uid, path, target):
                      target))
 
 
-def apply_attributes(module, target, info, written, changed, names):
+def apply_attributes(module, target, info, written, changed, holds_secrets):
     """Owner, group, mode, SELinux and attributes of the file as the task asks; warns about loose modes."""
     params = module.params
     if not os.path.exists(target):
@@ -465,7 +465,7 @@ def apply_attributes(module, target, info, written, changed, names):
     if after is not None and before & 0o077 & ~after:
         module.warn('%s the mode of %s from %04o to %04o: it was open to group or others'
                     % ('Would tighten' if module.check_mode else 'Tightened', params['path'], before, after))
-    elif before & 0o044 and params['mode'] is None and written is not None and written.has_keys(names):
+    elif before & 0o044 and params['mode'] is None and holds_secrets(written):
         module.warn('%s holds secrets and is readable by group or others (mode %04o); set mode: "0600"'
                     % (params['path'], before))
     return changed
