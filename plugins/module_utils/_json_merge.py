@@ -481,9 +481,9 @@ def _high_entropy(text):
     """A long run of token characters that reads as random, not as words and numbers."""
     if len(text) < 20 or not _TOKENISH.fullmatch(text):
         return False
-    upper = sum(1 for c in text if c.isupper())
-    lower = sum(1 for c in text if c.islower())
-    digits = sum(1 for c in text if c.isdigit())
+    upper = sum(map(str.isupper, text))
+    lower = sum(map(str.islower, text))
+    digits = sum(map(str.isdigit, text))
     if upper >= 2 and lower >= 2 and digits >= 2:
         # mixed case: not when most of it is words (Qwen/Qwen2.5-Coder-32B-Instruct, paths)
         if sum(len(word) for word in _WORDISH.findall(text)) >= 0.6 * len(text):
@@ -551,6 +551,8 @@ class Masking(object):
     def __init__(self, names=None, exclude=None):
         self.names = set(name.lower() for name in (names or ()) if isinstance(name, str))
         self.exclude = set(name.lower() for name in (exclude or ()) if isinstance(name, str))
+        self._looks = {}          # string -> verdict of the value rule (files repeat their strings)
+        self._named = {}          # key -> verdict of the name rules
 
     def _excluded(self, key):
         return isinstance(key, str) and key.lower() in self.exclude
@@ -568,15 +570,28 @@ class Masking(object):
         """None (shown), 'whole' (masked) or 'url' (only the password inside a URL is masked)."""
         if item is None or isinstance(item, bool) or isinstance(item, (dict, list, tuple)):
             return None
-        if isinstance(key, str) and self._excluded(key):
-            return None
-        if secret_map or (isinstance(key, str) and (key.lower() in self.names or is_secret_name(key))):
+        if isinstance(key, str):
+            named = self._named.get(key)
+            if named is None:
+                lowered = key.lower()
+                named = self._named[key] = ('excluded' if lowered in self.exclude else
+                                            'secret' if lowered in self.names or is_secret_name(key) else 'no')
+            if named == 'excluded':
+                return None
+            if named == 'secret':
+                return 'whole'
+        if secret_map:
             return 'whole'
         if not isinstance(item, str) or len(item) < 8:
             return None
-        if _CREDENTIAL.search(item) or _high_entropy(item.strip()):
-            return 'whole'
-        return 'url' if _URL_PASSWORD.search(item) else None
+        verdict = self._looks.get(item, False)
+        if verdict is False:
+            if _CREDENTIAL.search(item) or _high_entropy(item.strip()):
+                verdict = 'whole'
+            else:
+                verdict = 'url' if '://' in item and _URL_PASSWORD.search(item) else None
+            self._looks[item] = verdict
+        return verdict
 
     def walk(self, value):
         """(path tuple, leaf, verdict) of every secret leaf of ``value``."""
@@ -636,9 +651,14 @@ class Masking(object):
         edits = []
         replacement = json.dumps(mask)
         tree = {}
-        for path, _leaf, verdict in self.walk(doc.value):
+        found = set(secrets)
+        for path, leaf, verdict in self.walk(doc.value):
             if verdict == 'url':
+                found.update(match.group(1) for match in _URL_PASSWORD.finditer(leaf))
                 continue          # the password alone: masked below with the text's credentials
+            text = leaf if isinstance(leaf, str) else json.dumps(leaf)
+            if len(text) >= MIN_SECRET_LENGTH and text != MASK:
+                found.add(text)
             node = tree
             for part in path[:-1]:
                 node = node.setdefault(part, {})
@@ -663,10 +683,16 @@ class Masking(object):
                 continue
             kept.append(edit)
         text = apply_edits(doc.text, kept)
-        found = set(secrets) | self.secrets(doc.value)
+        given = set(secret for secret in secrets if isinstance(secret, str) and secret)
         if doc.has_comments:
-            found |= set(token for token in credentials_in_text(doc.text) if self._in_comment(doc, token))
-        return mask_secrets(text, found, mask)
+            given |= set(token for token in credentials_in_text(doc.text) if self._in_comment(doc, token))
+        own = found - given
+        if len(own) > _MANY_OWN_SECRETS:
+            # a big file's own secrets are masked in place above; their copies elsewhere are caught
+            # as whole strings (one pass), not inside longer strings (that would cost a scan per secret)
+            text = _STRING.sub(lambda m: replacement if _unquote(m.group(0)) in own else m.group(0), text)
+            return mask_text(text, given, mask)
+        return mask_text(text, found | given, mask)
 
     @staticmethod
     def _in_comment(doc, token):
@@ -716,5 +742,61 @@ def redact_text(doc, names=None, secrets=(), exclude=None, mask=MASK):
 
 
 def mask_text(text, secrets, mask=MASK):
-    """``text`` with every secret replaced by ``mask`` (raw and JSON-escaped forms, longest first)."""
-    return mask_secrets(text, secrets, mask)
+    """``text`` with every secret replaced by ``mask`` (raw and JSON-escaped forms, longest first).
+
+    Many secrets (a big file's own) are found in one pass of a trie-shaped regular expression
+    instead of one scan of the text per secret.
+    """
+    secrets = [secret for secret in secrets if isinstance(secret, str) and secret]
+    if len(secrets) <= _FEW_SECRETS or len(text) < MIB_TEXT:
+        return mask_secrets(text, secrets, mask)
+    forms = set(secrets)
+    for secret in secrets:
+        if not _PLAIN.match(secret):            # the JSON-escaped forms differ only for these
+            forms.update((json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]))
+    try:
+        pattern = re.compile(_trie_pattern(forms))
+    except (RecursionError, re.error, OverflowError):
+        return mask_secrets(text, secrets, mask)
+    return pattern.sub(mask, text)
+
+
+_FEW_SECRETS = 16
+MIB_TEXT = 1024 * 1024      # below this, one scan per secret is cheaper than compiling a trie
+_MANY_OWN_SECRETS = 200
+_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+
+
+def _unquote(literal):
+    if '\\' not in literal:
+        return literal[1:-1]
+    try:
+        return json.loads(literal)
+    except ValueError:
+        return literal[1:-1]
+_PLAIN = re.compile(r'[ !#-\[\]-~]*\Z')      # printable ASCII without " and \\: JSON writes it as is
+
+
+def _trie_pattern(words):
+    """A regular expression matching any of ``words``, the longest at each position (a trie:
+    one test per character instead of one per word)."""
+    trie = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[''] = True
+
+    def build(node):
+        literal = []
+        while '' not in node and len(node) == 1:       # a chain: plain text, no group
+            (char, node), = node.items()
+            literal.append(re.escape(char))
+        branches = sorted(char for char in node if char)
+        if not branches:
+            return ''.join(literal)
+        alternatives = [re.escape(char) + build(node[char]) for char in branches]
+        body = alternatives[0] if len(alternatives) == 1 else '(?:%s)' % '|'.join(alternatives)
+        return ''.join(literal) + ('(?:%s)?' % body if '' in node else body)
+
+    return build(trie)

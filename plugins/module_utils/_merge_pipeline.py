@@ -267,7 +267,7 @@ def plan(doc, params, redaction, indent, diff=False, header=None, file_secrets=F
                       'nothing was written (please report this)')
     result.changed, result.new_text, result.written = True, new_text, written
     if diff:
-        secrets = redaction.secrets | result.secrets
+        secrets = redaction.secrets             # each text masks its own document's secrets too
         result.diff = {
             'before': redaction.text(doc, secrets) if doc is not None else '',
             'after': redaction.text(written, secrets),

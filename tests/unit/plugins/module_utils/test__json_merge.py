@@ -388,6 +388,29 @@ def test_redact_text_masks_in_place_keeps_layout_and_comments():
     assert 'custom:x-0' not in redact_text(doc, secrets={'custom:x-0'})
 
 
+def test_many_secrets_are_masked_in_one_pass():
+    models = [{'model': 'm%d' % i, 'apiKey': 'key-number-%04d' % i} for i in range(300)]
+    text = json.dumps({'customModels': models, 'copy': 'key-number-0042', 'inside': 'x key-number-0007 y'}, indent=1)
+    out = redact_text(parse(text), secrets={'key-number-0007'})
+    assert 'key-number-' not in out and out.count('"********"') == 301 and '"x ******** y"' in out
+    big = ('filler ' * 200000) + ' '.join('tok-%03d-secret' % i for i in range(40)) + ' "tok-\\u00e9"'
+    masked = mask_text(big, ['tok-%03d-secret' % i for i in range(40)] + ['tok-\u00e9'])
+    assert 'tok-' not in masked and masked.count(MASK) == 41
+
+
+@PROPERTY
+@given(documents, st.lists(st.sampled_from(['apiKey', 'sessionToken', 'X-Auth', 'password', 'note', 'model']),
+                           min_size=1, max_size=3), st.text(min_size=4, max_size=12))
+def test_property_redacted_text_parses_and_holds_no_secret_leaf(doc, names, secret):
+    value = dict(doc)
+    for index, name in enumerate(names):
+        value[name] = secret + str(index)
+    value['extraHeaders'] = {'X-Any': secret + 'h'}
+    out = redact_text(parse(render(value, 0).text))
+    for leaf in collect_secrets(value):           # 4 characters or more: masked wherever they appear
+        assert leaf not in out and json.dumps(leaf)[1:-1] not in out
+
+
 # ---------------------------------------------------------------- properties
 def _keyed_documents():
     item = st.fixed_dictionaries(
