@@ -774,6 +774,8 @@ def _unquote(literal):
         return json.loads(literal)
     except ValueError:
         return literal[1:-1]
+
+
 _PLAIN = re.compile(r'[ !#-\[\]-~]*\Z')      # printable ASCII without " and \\: JSON writes it as is
 
 

@@ -291,8 +291,8 @@ def test_session_default_settings_stays_readable_its_secret_leaves_do_not():
 
 
 def test_every_value_of_a_header_map_is_masked_whatever_its_name():
-    value = {'customModels': [{'model': 'azure/gpt-5', 'extraHeaders': {'X-Proxy-Token': 'sk-HEADERCANARY-7777777777',
-                                                                          'X-Org': 'acme-org', 'X-Count': 3}}],
+    headers = {'X-Proxy-Token': 'sk-HEADERCANARY-7777777777', 'X-Org': 'acme-org', 'X-Count': 3}
+    value = {'customModels': [{'model': 'azure/gpt-5', 'extraHeaders': headers}],
              'extra_headers': {'X-Plain': 'plain-value'}, 'headers': [{'name': 'X-A', 'value': 'list-form'}],
              'cookies': {'sid': 'cookie-value'}, 'credentials': {'user': 'bob', 'flag': True}}
     masked = redact(value)
