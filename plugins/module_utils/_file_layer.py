@@ -408,8 +408,6 @@ def write_atomic(module, folder, name, data, info, uid, gid, mode, before_rename
             _unlink_quietly(folder, temp)
 
 
-
-
 # ------------------------------------------------------------------ accounts and paths
 def account(name):
     """The passwd entry of ``name`` (or of a numeric uid), looked up with Python's pwd: no getent needed."""
