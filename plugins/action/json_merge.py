@@ -226,7 +226,7 @@ class WindowsRun(object):
                 msg = 'Unsupported parameters for (%s) module: %s' % (MODULE, msg)
             raise found.Failure(msg)
         params = validation.validated_parameters
-        redaction = found.Redaction(params['value'] or {}, params['redact'])
+        redaction = found.Redaction(params['value'] or {}, params['redact'], params['redact_exclude'])
         redaction.secrets |= self.redaction.secrets
         self.params, self.redaction = params, redaction
         given = [name for name in found.POSIX_ONLY if params.get(name) is not None]

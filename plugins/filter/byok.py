@@ -25,12 +25,12 @@ def _guard(function, *args, **kwargs):
 
 def byok_problems(catalog, models=None, extra_models=None, url=None, api_key=None, key_mode="inline",
                   openai_provider="openai", file_format="current", default_model="", users=None,
-                  preflight=False, prune=True):
+                  preflight=False, prune=True, allow_insecure_http=False):
     """Every problem with the byok_* variables (empty list: all good)."""
     return _byok.problems(
         catalog, models if models is not None else [], extra_models if extra_models is not None else [], url,
         api_key, key_mode, openai_provider=openai_provider, fmt=file_format, default_model=default_model,
-        users=users, preflight=preflight, prune=prune,
+        users=users, preflight=preflight, prune=prune, allow_insecure_http=allow_insecure_http,
     )
 
 

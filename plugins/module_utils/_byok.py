@@ -19,7 +19,9 @@ What the functions encode (measured on the real droid client, see the collection
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from urllib.parse import urlsplit
 
 PROVIDERS = (
     "anthropic",
@@ -95,6 +97,26 @@ def prune_pattern(url):
     """An anchored regex matching exactly the role's two base URLs (and nothing else)."""
     anthropic, openai = base_urls(url)
     return "^(?:%s|%s)$" % (re.escape(anthropic), re.escape(openai))
+
+
+def insecure_http_problem(name, url):
+    """A sentence if ``url`` is plain http:// to a host other than a loopback address, else None.
+
+    The key travels with every request droid (and the preflight) sends there: in clear text on
+    plain http, to anyone on the path. Loopback (a local proxy or a test stand-in) stays allowed.
+    """
+    if not _is_text(url) or not url.strip().lower().startswith("http://"):
+        return None
+    host = (urlsplit(url.strip()).hostname or "").rstrip(".").lower()
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost" or host.endswith(".localhost")
+    if loopback:
+        return None
+    return ("%s is plain http:// to %s: the API key would travel in clear text. Use https://, or set "
+            "byok_allow_insecure_http: true if this network path is trusted (e.g. a proxy on the host)."
+            % (name, host or url))
 
 
 def url_problem(name, url):
@@ -188,7 +210,7 @@ def _check_catalog(catalog, problems):
 
 
 def problems(catalog, models, extra_models, url, api_key, key_mode, openai_provider="openai",
-             fmt="current", default_model="", users=None, preflight=False, prune=True):
+             fmt="current", default_model="", users=None, preflight=False, prune=True, allow_insecure_http=False):
     """Every problem with the role's variables, one sentence each naming the variable.
 
     An empty list means the input is good. No sentence contains an API key.
@@ -237,6 +259,12 @@ def problems(catalog, models, extra_models, url, api_key, key_mode, openai_provi
     preflight = flags["byok_preflight"]
 
     extra_ids = _check_extra_models(extra_models, found)
+    if not _convert_or(allow_insecure_http, False):
+        urls = [("byok_llmcloud_url", url)] + [
+            ("byok_extra_models[%d].base_url" % index, item.get("base_url"))
+            for index, item in enumerate(extra_models if isinstance(extra_models, list) else [])
+            if isinstance(item, dict)]
+        found.extend(problem for problem in (insecure_http_problem(name, value) for name, value in urls) if problem)
 
     configured = [m for m in models if _is_text(m)] + extra_ids
     if default_model not in (None, ""):
@@ -269,6 +297,13 @@ def problems(catalog, models, extra_models, url, api_key, key_mode, openai_provi
             "byok_api_key at it, or give every entry of byok_users its own api_key." % reason
         )
     return found
+
+
+def _convert_or(value, fallback):
+    try:
+        return _convert("bool", value)
+    except ValueError:
+        return fallback
 
 
 def _check_key(name, key, found, required):
@@ -582,6 +617,14 @@ def preflight_problems(results, wanted, url):
                 "base URL, without /v1) and the network, proxy and TLS trust of the host." % (endpoint, detail)
             )
             continue
+        if 300 <= status < 400:
+            found.append(
+                "Unable to connect to API%s: GET %s answered HTTP %d, a redirect to %s. The key is only sent to "
+                "byok_llmcloud_url itself, so the preflight did not follow it: set byok_llmcloud_url to the address "
+                "LLMCloud answers at (or fix the proxy in between)." % (who, endpoint, status,
+                                                                        _redirect_target(result, endpoint))
+            )
+            continue
         if status != 200:
             found.append(
                 "LLMCloud answered HTTP %d to GET %s%s; expected 200. Check byok_llmcloud_url and LLMCloud's "
@@ -603,6 +646,21 @@ def preflight_problems(results, wanted, url):
                 % (who, ", ".join(missing), endpoint)
             )
     return found
+
+
+def _redirect_target(result, endpoint):
+    """Where a redirect points, as scheme://host[:port][/path]: no user, password or query shown."""
+    location = result.get("location") or ""
+    if not _is_text(location) or not location.strip():
+        return "an address it did not name"
+    parts = urlsplit(location.strip())
+    if not parts.netloc:
+        parts = urlsplit(endpoint)._replace(path=parts.path)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = "[%s]" % host
+    port = ":%d" % parts.port if parts.port else ""
+    return "%s://%s%s%s" % (parts.scheme or "http", host, port, parts.path)
 
 
 def _connection_detail(message):

@@ -408,8 +408,6 @@ def write_atomic(module, folder, name, data, info, uid, gid, mode, before_rename
             _unlink_quietly(folder, temp)
 
 
-
-
 # ------------------------------------------------------------------ accounts and paths
 def account(name):
     """The passwd entry of ``name`` (or of a numeric uid), looked up with Python's pwd: no getent needed."""
@@ -668,7 +666,7 @@ def _raise_failure(msg='', **_kwargs):
     raise _AttributeFailure(msg)
 
 
-def apply_attributes(module, target, info, written, changed, names, warn):
+def apply_attributes(module, target, info, written, changed, holds_secrets, warn):
     """Owner, group, mode, SELinux and attributes of the file as the task asks; warns about loose modes.
 
     A failure here (for example chattr refusing an attribute on this file system) fails the task
@@ -697,7 +695,7 @@ def apply_attributes(module, target, info, written, changed, names, warn):
     if after is not None and before & 0o077 & ~after:
         warn('%s the mode of %s from %04o to %04o: it was open to group or others'
              % ('Would tighten' if module.check_mode else 'Tightened', params['path'], before, after))
-    elif before & 0o044 and params['mode'] is None and written is not None and written.has_keys(names):
+    elif before & 0o044 and params['mode'] is None and holds_secrets(written):
         warn('%s holds secrets and is readable by group or others (mode %04o); set mode: "0600"'
              % (params['path'], before))
     return changed

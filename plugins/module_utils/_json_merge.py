@@ -22,6 +22,7 @@ import re
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import (
     MASK,
     MAX_DEPTH,
+    apply_edits,
     escape_token,
     json_equal,
     mask_secrets,
@@ -31,9 +32,9 @@ __all__ = [
     'DEFAULT_REDACT', 'MASK', 'MIN_SECRET_LENGTH', 'MergeError',
     'merge', 'make_aligner', 'normalize', 'parse_pointer', 'format_pointer',
     'redact', 'collect_secrets', 'mask_text', 'json_equal',
+    'Masking', 'holds_secrets', 'redact_text', 'looks_like_credential', 'credentials_in_text', 'is_secret_name',
 ]
 
-DEFAULT_REDACT = ('apiKey', 'api_key', 'apiKeyHelper', 'token', 'secret', 'password', 'authorization')
 # Secrets shorter than this are masked by key name only: masking a 2-letter string everywhere
 # would garble every output without protecting anything worth protecting.
 MIN_SECRET_LENGTH = 4
@@ -424,44 +425,380 @@ def make_aligner(keyed_lists):
 
 
 # ------------------------------------------------------------------ redaction
-def _names(names):
-    return set(name.lower() for name in (DEFAULT_REDACT if names is None else names))
+# The masking rule (docs/security-masking.md explains it and its trade-off): a scalar leaf of a
+# document (a string or a number; never true/false/null, never a whole object or list) is a
+# secret when
+#   1. a word of its own key names a secret: the key is split into words at camelCase humps,
+#      digits and any of - _ . / space (apiKey -> api key, X-Proxy-Token -> x proxy token) and a
+#      word is in SECRET_WORDS or ends in one (apikey, accesstoken, oauth) - unless the last word
+#      says the value describes the secret rather than being it (authMode, tokenLimit,
+#      apiKeyHelperTtlMs: NOT_SECRET_LAST_WORDS);
+#   2. or it sits anywhere below a map of secrets: a key whose last word is in SECRET_MAP_WORDS
+#      (extraHeaders, extra_headers, headers, cookies, credentials ...), whatever the leaf's name;
+#   3. or its own key is one of the extra names given (``names``, any case, the whole key);
+#   4. or its value looks like a credential whatever its key (looks_like_credential): well-known
+#      token prefixes (sk-, ghp_, AKIA, xox*-, glpat-, ...), "Bearer <token>", a JWT, a private key,
+#      a password in a URL, or a long high-entropy string.
+# A key named in ``exclude`` (any case, the whole key) turns 1-4 off for the leaves directly under
+# it and stops a map of secrets there. Containers are never masked whole: their keys stay
+# readable, so is sessionDefaultSettings.model (the leaf's own key is "model").
+SECRET_WORDS = frozenset((
+    'key', 'keys', 'apikey', 'token', 'secret', 'secrets', 'password', 'passwords', 'passwd', 'pass', 'pwd',
+    'passphrase', 'auth', 'authorization', 'credential', 'credentials', 'cookie', 'cookies', 'session', 'bearer',
+))
+# a single lowercase word that ends in one of these is a secret name too (apikey, accesstoken, oauth)
+SECRET_SUFFIXES = ('key', 'token', 'secret', 'password', 'passwd', 'auth', 'credential', 'credentials', 'cookie',
+                   'bearer')
+NOT_SECRET_LAST_WORDS = frozenset((
+    'mode', 'type', 'kind', 'ttl', 'ms', 'seconds', 'timeout', 'url', 'uri', 'endpoint', 'enabled', 'disabled',
+    'required', 'count', 'limit', 'max', 'min', 'length', 'size', 'format', 'name', 'path', 'file', 'env', 'var',
+))
+SECRET_MAP_WORDS = frozenset(('headers', 'cookies', 'credentials', 'secrets', 'tokens', 'passwords'))
+# Names the rule always covers (and the old default of the ``redact`` option): kept for callers.
+DEFAULT_REDACT = ('apiKey', 'api_key', 'apiKeyHelper', 'token', 'secret', 'password', 'authorization')
+
+_WORDS = re.compile(r'[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+')
+_CREDENTIAL = re.compile(
+    r'(?<![A-Za-z0-9])(?:'
+    r'(?:sk|rk)[-_](?:[A-Za-z0-9]+[-_])?[A-Za-z0-9_-]{12,}'      # OpenAI, Anthropic, Stripe, LLMCloud style
+    r'|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}'  # GitHub
+    r'|(?:AKIA|ASIA)[A-Z0-9]{16}'                                # AWS access key id
+    r'|xox[abposr]-[A-Za-z0-9-]{10,}'                            # Slack
+    r'|glpat-[A-Za-z0-9_-]{20,}'                                 # GitLab
+    r'|AIza[0-9A-Za-z_-]{35}'                                    # Google API key
+    r'|hf_[A-Za-z0-9]{30,}|npm_[A-Za-z0-9]{36}|pypi-[A-Za-z0-9_-]{50,}'
+    r'|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*'  # JWT
+    r'|(?i:bearer|basic|token)[ \t]+[A-Za-z0-9._~+/=-]{8,}'      # an Authorization header value
+    r'|-----BEGIN[A-Z ]*PRIVATE KEY-----'
+    r')'
+)
+_URL_PASSWORD = re.compile(r'://[^/\s:@"]*:([^/\s@"]+)@')      # https://user:password@host
+_TOKENISH = re.compile(r'[A-Za-z0-9+/=_.~-]{20,}')
+_WORDISH = re.compile(r'[A-Z]?[a-z]{3,}')
 
 
-def redact(value, names=None, mask=MASK):
-    """A copy of ``value`` whose values under keys named in ``names`` (any case, any depth) are masked."""
-    wanted = _names(names)
-    return _redact(value, wanted, mask)
+def _high_entropy(text):
+    """A long run of token characters that reads as random, not as words and numbers."""
+    if len(text) < 20 or not _TOKENISH.fullmatch(text):
+        return False
+    upper = sum(map(str.isupper, text))
+    lower = sum(map(str.islower, text))
+    digits = sum(map(str.isdigit, text))
+    if upper >= 2 and lower >= 2 and digits >= 2:
+        # mixed case: not when most of it is words (Qwen/Qwen2.5-Coder-32B-Instruct, paths)
+        if sum(len(word) for word in _WORDISH.findall(text)) >= 0.6 * len(text):
+            return False
+    elif len(text) >= 32 and digits >= 4 and (upper == 0 or lower == 0) and text.isalnum():
+        # one case, letters and digits only (hex, base32/36): letters and digits alternate often
+        changes = sum(1 for a, b in zip(text, text[1:]) if a.isdigit() != b.isdigit())
+        if changes < 0.3 * len(text):
+            return False
+    else:
+        return False
+    counts = {}
+    for char in text:
+        counts[char] = counts.get(char, 0) + 1
+    entropy = -sum(n / float(len(text)) * math.log(n / float(len(text)), 2) for n in counts.values())
+    return entropy >= 3.0
 
 
-def _redact(value, wanted, mask):
-    if isinstance(value, dict):
-        return dict((key, mask if isinstance(key, str) and key.lower() in wanted and item is not None
-                     else _redact(item, wanted, mask)) for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_redact(item, wanted, mask) for item in value]
-    return value
+def looks_like_credential(text):
+    """True when ``text`` holds a well-known token form, a Bearer value, a URL password or random-looking text."""
+    if not isinstance(text, str) or len(text) < 8:
+        return False
+    if _CREDENTIAL.search(text) or _URL_PASSWORD.search(text):
+        return True
+    return _high_entropy(text.strip())
 
 
-def collect_secrets(value, names=None, min_length=MIN_SECRET_LENGTH):
-    """Every string (and number) held under a key named in ``names``, as text, at least ``min_length`` long."""
-    wanted = _names(names)
-    found = set()
-    stack = [(value, False)]
-    while stack:
-        item, secret = stack.pop()
-        if isinstance(item, dict):
-            for key, child in item.items():
-                stack.append((child, secret or (isinstance(key, str) and key.lower() in wanted)))
-        elif isinstance(item, (list, tuple)):
-            stack.extend((child, secret) for child in item)
-        elif secret and item is not None and not isinstance(item, bool):
-            text = item if isinstance(item, str) else json.dumps(item)
+def _mask_url_passwords(text, mask):
+    return _URL_PASSWORD.sub(lambda m: m.group(0)[:m.start(1) - m.start(0)] + mask + '@', text)
+
+
+def credentials_in_text(text):
+    """Every credential-looking token in free text (a file with comments, a message)."""
+    found = set(match.group(1) for match in _URL_PASSWORD.finditer(text))
+    for match in _CREDENTIAL.finditer(text):
+        found.add(match.group(0))
+    for match in _TOKENISH.finditer(text):
+        if _high_entropy(match.group(0)):
+            found.add(match.group(0))
+    return set(token for token in found if len(token) >= MIN_SECRET_LENGTH)
+
+
+def key_words(name):
+    """The lowercase words of a key name: apiKeyHelper -> [api, key, helper], X-Proxy-Token -> [x, proxy, token]."""
+    return [word.lower() for word in _WORDS.findall(name)]
+
+
+def is_secret_name(name):
+    """Rule 1: a word of the key names a secret (and the last word does not say it only describes one)."""
+    words = key_words(name) if isinstance(name, str) else []
+    if not words or words[-1] in NOT_SECRET_LAST_WORDS:
+        return False
+    return any(word in SECRET_WORDS or word.endswith(SECRET_SUFFIXES) for word in words)
+
+
+def is_secret_map_name(name):
+    """Rule 2: every leaf below this key is a secret (headers, cookies, credentials ...)."""
+    words = key_words(name) if isinstance(name, str) else []
+    return bool(words) and words[-1] in SECRET_MAP_WORDS
+
+
+class Masking(object):
+    """The masking rule with a task's extra names and exclusions (both compared without case)."""
+
+    def __init__(self, names=None, exclude=None):
+        self.names = set(name.lower() for name in (names or ()) if isinstance(name, str))
+        self.exclude = set(name.lower() for name in (exclude or ()) if isinstance(name, str))
+        self._looks = {}          # string -> verdict of the value rule (files repeat their strings)
+        self._named = {}          # key -> verdict of the name rules
+
+    def _excluded(self, key):
+        return isinstance(key, str) and key.lower() in self.exclude
+
+    def _under(self, key, secret_map):
+        """Is everything below ``key`` a secret (a map of secrets, or a container named as one)?"""
+        if not isinstance(key, str) or self._excluded(key):
+            return False
+        return secret_map or is_secret_map_name(key) or key.lower() in self.names
+
+    def leaf_is_secret(self, key, item, secret_map=False):
+        return self._verdict(key, item, secret_map) is not None
+
+    def _verdict(self, key, item, secret_map=False):
+        """None (shown), 'whole' (masked) or 'url' (only the password inside a URL is masked)."""
+        if item is None or isinstance(item, bool) or isinstance(item, (dict, list, tuple)):
+            return None
+        if isinstance(key, str):
+            named = self._named.get(key)
+            if named is None:
+                lowered = key.lower()
+                named = self._named[key] = ('excluded' if lowered in self.exclude else
+                                            'secret' if lowered in self.names or is_secret_name(key) else 'no')
+            if named == 'excluded':
+                return None
+            if named == 'secret':
+                return 'whole'
+        if secret_map:
+            return 'whole'
+        if not isinstance(item, str) or len(item) < 8:
+            return None
+        verdict = self._looks.get(item, False)
+        if verdict is False:
+            if _CREDENTIAL.search(item) or _high_entropy(item.strip()):
+                verdict = 'whole'
+            else:
+                verdict = 'url' if '://' in item and _URL_PASSWORD.search(item) else None
+            self._looks[item] = verdict
+        return verdict
+
+    def walk(self, value):
+        """(path tuple, leaf, verdict) of every secret leaf of ``value``."""
+        stack = [((), None, value, False)]
+        while stack:
+            path, key, item, secret_map = stack.pop()
+            if isinstance(item, dict):
+                below = self._under(key, secret_map) if key is not None else False
+                for child_key, child in item.items():
+                    stack.append((path + (child_key,), child_key, child, below))
+            elif isinstance(item, (list, tuple)):
+                below = self._under(key, secret_map) if key is not None else secret_map
+                for index, child in enumerate(item):
+                    # a list's items are judged by the list's key (apiKeys: [..] are secrets)
+                    stack.append((path + (index,), key, child, below))
+            else:
+                verdict = self._verdict(key, item, secret_map)
+                if verdict is not None:
+                    yield path, item, verdict
+
+    def redact(self, value, mask=MASK):
+        return self._redact(value, None, False, mask)
+
+    def _redact(self, value, key, secret_map, mask):
+        if isinstance(value, dict):
+            below = self._under(key, secret_map) if key is not None else False
+            return dict((k, self._redact(item, k, below, mask)) for k, item in value.items())
+        if isinstance(value, (list, tuple)):
+            below = self._under(key, secret_map) if key is not None else secret_map
+            return [self._redact(item, key, below, mask) for item in value]
+        verdict = self._verdict(key, value, secret_map)
+        if verdict == 'url':
+            return _mask_url_passwords(value, mask)
+        return value if verdict is None else mask
+
+    def secrets(self, value, min_length=MIN_SECRET_LENGTH):
+        found = set()
+        for _path, leaf, verdict in self.walk(value):
+            if verdict == 'url':
+                found.update(match.group(1) for match in _URL_PASSWORD.finditer(leaf))
+                continue
+            text = leaf if isinstance(leaf, str) else json.dumps(leaf)
             if len(text) >= min_length and text != MASK:
                 found.add(text)
-    return found
+        return found
+
+    def holds_secrets(self, value):
+        for _found in self.walk(value):
+            return True
+        return False
+
+    def text(self, doc, secrets=(), mask=MASK):
+        """The text of a parsed JSONC ``doc`` with every secret leaf masked in place (any length) and
+        secret-named values in comments (a commented-out old key) masked; then every secret string
+        (``secrets``, the document's own secret leaves, credential-looking tokens in comments) is
+        masked wherever it still appears."""
+        edits = []
+        replacement = json.dumps(mask)
+        tree = {}
+        found = set(secrets)
+        for path, leaf, verdict in self.walk(doc.value):
+            if verdict == 'url':
+                found.update(match.group(1) for match in _URL_PASSWORD.finditer(leaf))
+                continue          # the password alone: masked below with the text's credentials
+            text = leaf if isinstance(leaf, str) else json.dumps(leaf)
+            if len(text) >= MIN_SECRET_LENGTH and text != MASK:
+                found.add(text)
+            node = tree
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            node[path[-1]] = True
+        if tree and doc.root is not None:
+            self._text_edits(doc.root, tree, edits, replacement)
+        if doc.has_comments:
+            for match in _COMMENTED_PAIR.finditer(doc.text):
+                if doc.blank[match.start()] != ' ':
+                    continue          # not inside a comment
+                try:
+                    key = json.loads(match.group(1))
+                    item = json.loads(match.group(2))
+                except ValueError:
+                    continue
+                if self.leaf_is_secret(key, item):
+                    edits.append((match.start(2), match.end(2), replacement))
+        edits.sort()
+        kept = []
+        for edit in edits:
+            if kept and edit[0] < kept[-1][1]:
+                continue
+            kept.append(edit)
+        text = apply_edits(doc.text, kept)
+        given = set(secret for secret in secrets if isinstance(secret, str) and secret)
+        if doc.has_comments:
+            given |= set(token for token in credentials_in_text(doc.text) if self._in_comment(doc, token))
+        own = found - given
+        if len(own) > _MANY_OWN_SECRETS:
+            # a big file's own secrets are masked in place above; their copies elsewhere are caught
+            # as whole strings (one pass), not inside longer strings (that would cost a scan per secret)
+            text = _STRING.sub(lambda m: replacement if _unquote(m.group(0)) in own else m.group(0), text)
+            return mask_text(text, given, mask)
+        return mask_text(text, found | given, mask)
+
+    @staticmethod
+    def _in_comment(doc, token):
+        start = doc.text.find(token)
+        while start >= 0:
+            if doc.blank[start] == ' ' and doc.text[start] != ' ':
+                return True
+            start = doc.text.find(token, start + 1)
+        return False
+
+    def _text_edits(self, node, tree, edits, replacement):
+        children = node.children
+        for part, below in tree.items():
+            if node.kind == 'object':
+                child = node.child(part)
+            else:
+                child = children[part] if isinstance(part, int) and 0 <= part < len(children) else None
+            if child is None:
+                continue
+            if below is True:
+                edits.append((child.value.start, child.value.end, replacement))
+            else:
+                self._text_edits(child.value, below, edits, replacement)
+
+
+_COMMENTED_PAIR = re.compile(r'("(?:[^"\\\n]|\\.)*")[ \t]*:[ \t]*("(?:[^"\\\n]|\\.)*"|-?[0-9][0-9.eE+-]*)')
+
+
+def redact(value, names=None, mask=MASK, exclude=None):
+    """A copy of ``value`` with every secret leaf (the masking rule, plus ``names``, minus ``exclude``) masked."""
+    return Masking(names, exclude).redact(value, mask)
+
+
+def collect_secrets(value, names=None, min_length=MIN_SECRET_LENGTH, exclude=None):
+    """The text of every secret leaf of ``value`` (the masking rule), at least ``min_length`` long."""
+    return Masking(names, exclude).secrets(value, min_length)
+
+
+def holds_secrets(value, names=None, exclude=None):
+    """Does ``value`` hold any secret leaf (for backups and mode warnings)?"""
+    return Masking(names, exclude).holds_secrets(value)
+
+
+def redact_text(doc, names=None, secrets=(), exclude=None, mask=MASK):
+    """The text of the parsed JSONC ``doc`` with its secrets masked (see Masking.text)."""
+    return Masking(names, exclude).text(doc, secrets, mask)
 
 
 def mask_text(text, secrets, mask=MASK):
-    """``text`` with every secret replaced by ``mask`` (raw and JSON-escaped forms, longest first)."""
-    return mask_secrets(text, secrets, mask)
+    """``text`` with every secret replaced by ``mask`` (raw and JSON-escaped forms, longest first).
+
+    Many secrets (a big file's own) are found in one pass of a trie-shaped regular expression
+    instead of one scan of the text per secret.
+    """
+    secrets = [secret for secret in secrets if isinstance(secret, str) and secret]
+    if len(secrets) <= _FEW_SECRETS or len(text) < MIB_TEXT:
+        return mask_secrets(text, secrets, mask)
+    forms = set(secrets)
+    for secret in secrets:
+        if not _PLAIN.match(secret):            # the JSON-escaped forms differ only for these
+            forms.update((json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]))
+    try:
+        pattern = re.compile(_trie_pattern(forms))
+    except (RecursionError, re.error, OverflowError):
+        return mask_secrets(text, secrets, mask)
+    return pattern.sub(mask, text)
+
+
+_FEW_SECRETS = 16
+MIB_TEXT = 1024 * 1024      # below this, one scan per secret is cheaper than compiling a trie
+_MANY_OWN_SECRETS = 200
+_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+
+
+def _unquote(literal):
+    if '\\' not in literal:
+        return literal[1:-1]
+    try:
+        return json.loads(literal)
+    except ValueError:
+        return literal[1:-1]
+
+
+_PLAIN = re.compile(r'[ !#-\[\]-~]*\Z')      # printable ASCII without " and \\: JSON writes it as is
+
+
+def _trie_pattern(words):
+    """A regular expression matching any of ``words``, the longest at each position (a trie:
+    one test per character instead of one per word)."""
+    trie = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[''] = True
+
+    def build(node):
+        literal = []
+        while '' not in node and len(node) == 1:       # a chain: plain text, no group
+            (char, node), = node.items()
+            literal.append(re.escape(char))
+        branches = sorted(char for char in node if char)
+        if not branches:
+            return ''.join(literal)
+        alternatives = [re.escape(char) + build(node[char]) for char in branches]
+        body = alternatives[0] if len(alternatives) == 1 else '(?:%s)' % '|'.join(alternatives)
+        return ''.join(literal) + ('(?:%s)?' % body if '' in node else body)
+
+    return build(trie)

@@ -29,18 +29,17 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc impo
     parse,
 )
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import (
-    DEFAULT_REDACT,
+    Masking,
     MergeError,
-    collect_secrets,
     make_aligner,
     mask_text,
     merge,
     parse_pointer,
-    redact,
 )
 
 MIB = 1024 * 1024
 MASK = '********'
+NO_LOG_VALUE = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'     # what Ansible shows for a no_log option
 
 # The file options of ansible.builtin.files that the module honours. ``unsafe_writes`` is left
 # out on purpose: the module never writes a settings file in place, so it does not accept the option.
@@ -79,7 +78,8 @@ def argument_spec():
         prune=dict(type='dict', default={}),
         create=dict(type='bool', default=True),
         backup=dict(type='bool', default=False),
-        redact=dict(type='list', elements='str', default=list(DEFAULT_REDACT)),
+        redact=dict(type='list', elements='str', default=[]),
+        redact_exclude=dict(type='list', elements='str', default=[]),
         indent=dict(type='str', default='auto'),
         lock_timeout=dict(type='float', default=30),
         max_size=dict(type='int', default=32 * MIB),
@@ -191,28 +191,38 @@ def numeric_mode(mode):
 
 # ------------------------------------------------------------------ redaction plumbing
 class Redaction(object):
-    """The secrets of one task and the key names to mask; masks text and whole results.
+    """The secrets of one task (the masking rule of _json_merge, with the task's ``redact`` names
+    and ``redact_exclude``); masks text and whole results.
 
     Ansible masks every leaf string of a no_log option in all output (so "anthropic" would vanish
     from every diff); the module masks the real secrets instead, everywhere.
     """
 
-    def __init__(self, value, names):
-        self.names = list(names) if names is not None else list(DEFAULT_REDACT)
-        self.secrets = collect_secrets(value, self.names) if isinstance(value, dict) else set()
+    def __init__(self, value, names, exclude=None):
+        self.masking = Masking(names, exclude)
+        self.secrets = self.masking.secrets(value) if isinstance(value, dict) else set()
 
     @classmethod
     def of_raw_args(cls, args):
         """Secrets of arguments not validated yet: the key is masked even in argument errors."""
-        names = args.get('redact') if isinstance(args.get('redact'), list) else DEFAULT_REDACT
-        return cls(args.get('value'), names)
+        def names(option):
+            given = args.get(option)
+            return [name for name in given if isinstance(name, str)] if isinstance(given, list) else []
+        return cls(args.get('value'), names('redact'), names('redact_exclude'))
 
     def invocation(self, params):
-        """``invocation`` as the module returns it: ``value`` redacted."""
+        """``invocation`` as the module returns it: ``value`` hidden as Ansible hides a no_log option,
+        whatever the masking rule says of its parts (it is the whole desired document)."""
         args = dict(params)
-        value = args.get('value') or {}
-        args['value'] = redact(value, self.names) if isinstance(value, dict) else MASK
+        args['value'] = NO_LOG_VALUE
         return {'module_args': args}
+
+    def holds_secrets(self, doc):
+        """Does the parsed document hold a secret (backups 0600, mode warnings)?"""
+        return doc is not None and self.masking.holds_secrets(doc.value)
+
+    def text(self, doc, secrets):
+        return self.masking.text(doc, secrets)
 
     def mask(self, text):
         return mask_text(text, self.secrets)
@@ -273,9 +283,8 @@ def plan(doc, params, redaction, indent, diff=False, header=None, file_secrets=F
         return result                           # nothing there, nothing to remove
     keyed, prune = params['keyed_lists'] or {}, params['prune'] or {}
     value = params['value'] or {}
-    names = redaction.names
     if doc is not None and (diff or file_secrets):
-        result.secrets = collect_secrets({'k': doc.values_at_keys(names)}, ['k'])
+        result.secrets = redaction.masking.secrets(doc.value)
     new_doc, operations = merge(doc.value if doc is not None else {}, value, keyed, prune, state)
     result.operations = operations
     if not (operations or doc is None or (doc.empty and state == 'present')):
@@ -290,10 +299,10 @@ def plan(doc, params, redaction, indent, diff=False, header=None, file_secrets=F
                       'nothing was written (please report this)')
     result.changed, result.new_text, result.written = True, new_text, written
     if diff:
-        secrets = redaction.secrets | result.secrets
+        secrets = redaction.secrets             # each text masks its own document's secrets too
         result.diff = {
-            'before': doc.redacted_text(names, secrets) if doc is not None else '',
-            'after': written.redacted_text(names, secrets),
+            'before': redaction.text(doc, secrets) if doc is not None else '',
+            'after': redaction.text(written, secrets),
             'before_header': header,
             'after_header': header,
         }

@@ -24,8 +24,9 @@ description:
   - Writes are atomic and durable (a C(0600) temporary file in the same folder, fsync, rename, fsync of the folder) and
     happen under an advisory lock (a C(.<name>.lock) file beside the file), so concurrent runs lose no update.
     A symlink at O(path) is followed; its target is updated and the link stays a link.
-  - Values of keys named in O(redact) are masked as C(********) in the diff, the returned values, error messages and
-    the module invocation that Ansible logs on the target; O(value) itself is never logged.
+  - Secrets are masked as C(********) in the diff, the returned values and error messages, by a documented rule
+    (see O(redact)); O(value) itself is never logged and shows as C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER) in the
+    invocation the module returns.
 author:
   - LLMCloud Factory Droid collection maintainers (@llmcloud)
 extends_documentation_fragment:
@@ -129,20 +130,40 @@ options:
     description:
       - Before changing the file, copy it beside itself under a name that includes a timestamp, as
         M(ansible.builtin.copy) does.
-      - The backup is never readable by more users than the original, and is C(0600) when the original holds a key
-        named in O(redact).
+      - The backup is never readable by more users than the original, and is C(0600) when the original holds a secret
+        (see O(redact)).
     type: bool
     default: false
   redact:
     description:
-      - Names of keys whose values are secrets, compared without regard to case, at any depth (inside keyed-list items
-        too).
-      - Their values show as C(********) in the diff, in the returned values and in error messages, and their text is
-        masked wherever else it would appear in the module's output. Secrets shorter than 4 characters are masked by
-        key only.
+      - More names of keys whose values are secrets (the whole name, compared without regard to case, at any depth),
+        in addition to the built-in rule. A key named here that holds an object or list makes every value below it
+        a secret.
+      - 'The built-in rule masks a string or number (never a whole object or list, never V(true), V(false) or V(null))
+        when a word of its own key (words split at camelCase humps, digits and C(-_./)) is, or ends in, one of key,
+        token, secret, password, passwd, pass, pwd, passphrase, auth, authorization, credential, cookie, session,
+        bearer (plural forms too), unless the last word is one that describes a secret rather than holding it (mode,
+        type, ttl, ms, timeout, url, limit, max, name, path, file, env and a few more: C(authMode), C(tokenLimit));
+        when it sits below a key whose last word is headers, cookies, credentials, secrets, tokens or passwords
+        (C(extraHeaders): every header value); or when the value looks like a credential whatever its key
+        (C(sk-), C(ghp_), C(AKIA), C(xox*-), C(glpat-) and other well-known prefixes, C(Bearer <token>), a JWT, a
+        private key, a long random-looking string; a password inside a URL masks only the password).'
+      - Secrets show as C(********) in the diff, in the returned values and in error messages, and their text is
+        masked wherever else it would appear in the module's output. Secrets shorter than 4 characters are masked in
+        place only. The rule over-masks on purpose; see docs/security-masking.md of the collection.
     type: list
     elements: str
-    default: [apiKey, api_key, apiKeyHelper, token, secret, password, authorization]
+    default: []
+  redact_exclude:
+    description:
+      - Names of keys (the whole name, compared without regard to case) whose values are shown even though the
+        masking rule of O(redact) would mask them, for example V(sessionId) when it is not a secret in your file.
+      - Applies to the values directly under such a key; below an excluded header map its values are judged by their
+        own names.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
   indent:
     description:
       - Indentation of new text. V(auto) takes the unit the file already uses (2 spaces for a new file); V(tab) indents
@@ -468,7 +489,7 @@ def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry):
                         files.check_unchanged(folder, name, info)
                         if params['backup'] and outcome.exists:
                             result['backup_file'] = files.write_backup(folder, name, data, info,
-                                                                       outcome.doc.has_keys(redaction.names))
+                                                                       redaction.holds_secrets(outcome.doc))
                     try:
                         files.write_atomic(module, folder, name, encode_text(outcome.new_text), info, uid, gid,
                                            numeric_mode(params['mode']), before_rename)
@@ -494,12 +515,12 @@ def _apply(module, redaction, result, warnings, outcome, target, info):
         result['diff'] = outcome.diff
     result['changed'] = outcome.changed          # a failure setting attributes still says whether it wrote
     result['changed'] = files.apply_attributes(module, target, info, outcome.written, outcome.changed,
-                                               redaction.names, warnings.append)
+                                               redaction.holds_secrets, warnings.append)
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    redaction = Redaction(module.params['value'] or {}, module.params['redact'])
+    redaction = Redaction(module.params['value'] or {}, module.params['redact'], module.params['redact_exclude'])
     # Ansible masks every leaf string of a no_log option in all output (so "anthropic" would
     # vanish from every diff); mask the real secrets instead, everywhere.
     module.no_log_values = set(redaction.secrets)

@@ -17,12 +17,15 @@ import time
 
 import pytest
 
-from _standin import needs_root, standin, wait_until_open  # noqa: F401  (standin is a fixture)
+import _standin
+from _standin import needs_root, wait_until_open
 from _support import (CANARY, STRACE, finish, observed_locks, record, run_module, snapshot, start_module,
                       strace_prefix)
 
 WRITERS = int(os.environ.get("FAULTS_WRITERS", "12"))
 ROUNDS = int(os.environ.get("FAULTS_WRITER_ROUNDS", "4"))
+standin = _standin.standin  # the fixture, used by name below
+
 KEYED = {"/customModels": ["model", "baseUrl"]}
 
 

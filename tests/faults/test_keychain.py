@@ -25,7 +25,8 @@ from test_leaks import Checker
 ENTRY = "llmcloud/factory-droid-api-key"
 DROID = os.environ.get("FAULTS_DROID") or ""
 NEEDS = [t for t in ("pass", "gpg", "gpgconf", "bash", "zsh", "fish") if not shutil.which(t)]
-pytestmark = pytest.mark.skipif(bool(NEEDS), reason="missing %s (run.sh installs them)" % ", ".join(NEEDS))
+needs_all = pytest.mark.skipif(bool(NEEDS), reason="missing %s (run.sh installs them)" % ", ".join(NEEDS))
+needs_pass = pytest.mark.skipif(not shutil.which("pass"), reason="missing pass (run.sh installs it)")
 
 
 def _clean_env(home) -> dict:
@@ -73,6 +74,7 @@ def _plaintext_hits(home, needle: bytes) -> list:
     return hits
 
 
+@needs_all
 def test_keychain_mode_with_pass_and_the_real_droid(store, tmp_path):
     box = store
     key1, key2, key3 = ("%s-keychain-%d" % (CANARY, n) for n in (1, 2, 3))
@@ -168,6 +170,7 @@ def _droid_sends(home, tmp_path) -> set:
     return got
 
 
+@needs_all
 @pytest.mark.parametrize("mode", ["env", "keychain"])
 @pytest.mark.parametrize("fmt", ["legacy", "both"])
 def test_variable_key_modes_refuse_the_legacy_format(tmp_path, mode, fmt):
@@ -185,3 +188,33 @@ def test_variable_key_modes_refuse_the_legacy_format(tmp_path, mode, fmt):
     assert snapshot(box.settings) == before and sorted(os.listdir(box.factory)) == ["settings.json"]
     assert not (box.home / ".bashrc").exists(), "a profile was touched by a refused run"
     record("bad_role_var", "byok_key_mode %s with byok_format %s" % (mode, fmt))
+
+
+@needs_pass
+@pytest.mark.parametrize("backend, words", [
+    ("pass", ["the password store of root", "is not initialised", "pass init"]),
+    ("auto", ["no OS credential store for root", "pass init"]),
+    ("secret-tool", ["secret-tool is not installed for root", "byok_keychain_backend"]),
+])
+def test_a_store_that_cannot_take_the_key_says_who_and_how_to_fix_it(tmp_path, backend, words):
+    """Red team: a store that is not initialised (or a backend that is missing) was reported as
+    `non-zero return code` with the item censored. The failure names the user, the host and the
+    fix, and still never the key."""
+    if backend == "secret-tool" and shutil.which("secret-tool"):
+        pytest.skip("secret-tool is installed here")
+    box = RoleSandbox(tmp_path)
+    os.chmod(box.home, 0o700)
+    box.factory.mkdir(mode=0o700)
+    box.settings.write_text('{"theme": "dark"}\n')
+    os.chmod(box.settings, 0o600)
+    before = snapshot(box.settings)
+    box.set_key(CANARY + "-keychain-refused")
+    box.set_vars(byok_key_mode="keychain", byok_keychain_backend=backend)
+    check = Checker(box)
+    run = check.run("keychain store refuses (%s) -vvv" % backend, "-vvv", expect_failure=True)
+    for word in words:
+        assert word in run.output, "%r missing from the failure:\n%s" % (word, run.output[-3000:])
+    assert "Could not store the LLMCloud key for root on localhost" in run.output, run.output[-3000:]
+    assert snapshot(box.settings) == before, "settings.json changed although the key was not stored"
+    assert not (box.home / ".bashrc").exists(), "a profile exports a key that is not in the store"
+    record("keychain", "store refuses (%s): the failure names the user and the fix, no key" % backend)

@@ -212,3 +212,29 @@ def test_module_invocation_log_is_masked(tmp_path):
     assert mine, "json_merge logged no invocation to syslog: %r" % logged[-500:]
     assert NEEDLE not in logged, "the key reached syslog: %r" % [entry for entry in logged.splitlines() if NEEDLE in entry]
     record("canary_checks", len(mine), hits=0, scenario="json_merge invocation log (direct run)")
+
+
+def test_value_stays_hidden_in_the_invocation_whatever_the_names():
+    """Red team: a string of `value` not under a secret name was printed in
+    invocation.module_args.value at -vvv although `value` is no_log. The invocation hides value
+    whole, as Ansible does; the diff shows what the masking rule does not call a secret (the
+    documented trade-off) unless `redact` names it."""
+    import tempfile
+    from _support import run_module
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "settings.json")
+        plain = CANARY + "-plain"
+        value = {"customModels": [{"model": "vendor/model-x", "baseUrl": "https://example.invalid",
+                                   "apiKey": CANARY + "-key", "extraHeaders": {"X-Proxy-Token": CANARY + "-hdr"}}],
+                 "note": plain}
+        res = run_module({"path": path, "value": value}, diff=True)
+        assert res.rc == 0, str(res)
+        invocation = res.data["invocation"]["module_args"]
+        assert invocation["value"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER", invocation["value"]
+        shown = json.dumps(res.data)
+        assert CANARY + "-key" not in shown and CANARY + "-hdr" not in shown
+        assert shown.count(CANARY) == shown.count(plain) == 1, "only the diff may show the plain note"
+        assert '"note": "%s"' % plain in res.data["diff"]["after"]
+        res = run_module({"path": path + "2", "value": value, "redact": ["note"]}, diff=True)
+        assert res.rc == 0 and CANARY not in json.dumps(res.data), str(res)
+        record("canary_checks", 2, hits=0, scenario="json_merge invocation hides value (direct run)")

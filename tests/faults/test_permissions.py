@@ -17,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from _standin import needs_root, standin  # noqa: F401  (standin is a fixture)
+import _standin
+from _standin import needs_root
 from _support import CANARY, RoleSandbox, mode_of, recap, record, run_module, snapshot, warnings_of
+
+standin = _standin.standin  # the fixture, used by name below
 
 KEYED = {"/customModels": ["model", "baseUrl"]}
 VALUE = {"customModels": [{"model": "anthropic/claude-opus-4.6", "baseUrl": "https://llmcloud.studio",

@@ -4,7 +4,8 @@
 # 1. The ansible-test style target tests/integration/targets/json_merge (check mode, diff, backup,
 #    symlink, modes, owner, corrupt input, absent, prune, lock, JSONC comments, a 1.5 MiB file)
 #    runs as a role through a small playbook, with output_dir in a sandbox.
-# 2. The leak check: targets/json_merge/playbooks/leak.yml runs at -vvv with --diff, first with
+# 2. A subset of the target on target Pythons 3.8 and 3.9 (macOS ships 3.9), each skipped when absent.
+# 3. The leak check: targets/json_merge/playbooks/leak.yml runs at -vvv with --diff, first with
 #    --check and then for real, with canary keys given as extra vars (a 0600 file). The whole
 #    output is searched for the canaries and for a key that sat in the file before; the file, its
 #    backups and the sandbox must not hold a canary where group or others can read it.
@@ -53,7 +54,39 @@ recap="$(grep -A1 '^PLAY RECAP' "$OUT/target.log" | tail -n 1)"
 echo "   $recap"
 [[ "$recap" =~ failed=0 ]] || die "the target reported failures"
 
-# --- 2. the leak check ----------------------------------------------------------------------
+# --- 2. older target Pythons ------------------------------------------------------------------
+# macOS ships Python 3.9 and ansible-core still runs modules on 3.8: a subset of the target
+# (check mode, JSONC, symlinks, the user option with its forked child) with each interpreter found
+# (python3.X on PATH or under pyenv's versions folder); one that is absent is skipped, and said so.
+find_python() {
+  local version="$1" candidate
+  for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/python "$(command -v "python$version" || true)"; do
+    if [[ -n "$candidate" && -x "$candidate" ]] && "$candidate" -c 'import sys' 2>/dev/null; then
+      printf '%s\n' "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+for version in 3.8 3.9; do
+  if ! interpreter="$(find_python "$version")"; then
+    echo "== target Python $version: not installed here, skipped"
+    continue
+  fi
+  log="$OUT/python$version.log"
+  echo "== target Python $version ($interpreter; log: $log)"
+  if ! ansible-playbook -i "localhost," -c local -e "ansible_python_interpreter=$interpreter" \
+      "$TARGET/playbooks/interpreters.yml" -e "output_dir=$WORK/python$version" \
+      -e "json_merge_expected_python=$version" </dev/null >"$log" 2>&1; then
+    tail -n 60 "$log"
+    die "the json_merge subset failed on Python $version"
+  fi
+  recap="$(grep -A1 '^PLAY RECAP' "$log" | tail -n 1)"
+  echo "   $recap"
+  [[ "$recap" =~ failed=0 ]] || die "the subset reported failures on Python $version"
+done
+
+# --- 3. the leak check ----------------------------------------------------------------------
 echo "== leak check at -vvv with --diff (logs: $OUT/leak-check.log, $OUT/leak-real.log)"
 canary="llmc-canary-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 rotated="llmc-canary-rotated-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"

@@ -6,6 +6,8 @@ runs that would be most tempted to print it (diffs, verbose results, errors) act
 
 from __future__ import annotations
 
+import json
+
 from conftest import KEY, OTHER_KEY, needs_root
 
 
@@ -60,3 +62,68 @@ def test_vvv_failing_runs(sandbox, standin_factory):
     missing_user = sandbox.play({"byok_users": [{"name": "byok-no-such-user", "api_key": "{{ vault_llmcloud_other_key }}"}]},
                                 "-vvv", check=False)
     assert missing_user.rc != 0 and "byok-no-such-user" in missing_user.output
+
+
+# -- red-team findings (issue 11) ----------------------------------------------------------------
+
+class _Redirector:
+    """A loopback server on its own port that answers every request with a redirect to `target`
+    (another origin: same address, other port) and records the Authorization headers it got."""
+
+    def __init__(self, target, status=302):
+        import http.server
+        import threading
+
+        seen = self.authorizations = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - name fixed by the base class
+                seen.append(self.headers.get("Authorization"))
+                self.send_response(status)
+                self.send_header("Location", target + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_preflight_never_follows_a_redirect_to_another_origin(sandbox, standin_factory):
+    """Red team: a 302 from byok_llmcloud_url to another host carried `Authorization: Bearer <key>`
+    there and the preflight passed. The key goes to the configured origin only."""
+    elsewhere = standin_factory(keys=[KEY])          # would accept the key: a pass would prove the leak
+    for status in (302, 307):
+        redirector = _Redirector(elsewhere.url, status)
+        try:
+            run = sandbox.play({"byok_llmcloud_url": redirector.url, "byok_preflight": True}, check=False)
+        finally:
+            redirector.stop()
+        assert redirector.authorizations == ["Bearer %s" % KEY]     # the configured origin got the key
+        sent = sum(1 for r in elsewhere.requests() if KEY in json.dumps(r))
+        assert sent == 0, "HTTP %d: the key was sent %d times to the redirect target %s" % (status, sent, elsewhere.url)
+        assert run.rc != 0, "HTTP %d: the preflight passed through a redirect to another origin" % status
+        assert "redirect" in run.output and elsewhere.url in run.output, run.output[-3000:]
+        assert not sandbox.settings_path.exists(), "a failed preflight must not write settings"
+
+
+def test_plain_http_to_another_host_is_refused_unless_allowed(sandbox):
+    """Red team: byok_llmcloud_url http://... was accepted silently (the key in clear text)."""
+    refused = sandbox.play({"byok_llmcloud_url": "http://llmcloud.example.internal"}, check=False)
+    assert refused.rc != 0 and "byok_llmcloud_url is plain http:// to llmcloud.example.internal" in refused.output
+    assert "byok_allow_insecure_http" in refused.output and not sandbox.settings_path.exists()
+    extra = [{"model": "corp/model", "provider": "openai", "base_url": "http://gateway.example.internal/v1"}]
+    refused = sandbox.play({"byok_extra_models": extra}, check=False)
+    assert refused.rc != 0 and "byok_extra_models[0].base_url is plain http://" in refused.output
+    allowed = sandbox.play({"byok_llmcloud_url": "http://llmcloud.example.internal", "byok_extra_models": extra,
+                            "byok_allow_insecure_http": True})
+    assert allowed.changed == 1
+    assert '"baseUrl": "http://llmcloud.example.internal"' in sandbox.settings_path.read_text()

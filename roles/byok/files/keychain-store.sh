@@ -13,6 +13,7 @@ if [ -z "$key" ]; then
   exit 2
 fi
 account=$(id -un)
+host=$(uname -n)
 store_dir=${PASSWORD_STORE_DIR:-$HOME/.password-store}
 if [ "$backend" = auto ]; then
   if [ "$(uname -s)" = Darwin ]; then
@@ -22,7 +23,7 @@ if [ "$backend" = auto ]; then
   elif command -v secret-tool >/dev/null 2>&1; then
     backend=secret-tool
   else
-    echo "byok keychain: no OS credential store for $account on $(uname -n): install pass and run" \
+    echo "byok keychain: no OS credential store for $account on $host: install pass and run" \
       "'pass init <your gpg key id>' (or install secret-tool with a running Secret Service), set" \
       "byok_keychain_backend, or use byok_key_mode env" >&2
     exit 3
@@ -30,15 +31,24 @@ if [ "$backend" = auto ]; then
 fi
 case $backend in
   pass)
-    command -v pass >/dev/null 2>&1 || { echo "byok keychain: pass is not installed" >&2; exit 3; }
+    command -v pass >/dev/null 2>&1 || {
+      echo "byok keychain: pass is not installed for $account on $host: install it (package pass), or set" \
+        "byok_keychain_backend to another store, or use byok_key_mode env" >&2
+      exit 3
+    }
     [ -f "$store_dir/.gpg-id" ] || {
-      echo "byok keychain: the password store of $account ($store_dir) is not initialised: run 'pass init <gpg key id>'" >&2
+      echo "byok keychain: the password store of $account on $host ($store_dir) is not initialised: run" \
+        "'pass init <gpg key id>' as $account (create a key first with 'gpg --quick-gen-key' if there is none)" >&2
       exit 3
     }
     current=$(pass show "$entry" 2>/dev/null | head -n 1) || current=
     ;;
   secret-tool)
-    command -v secret-tool >/dev/null 2>&1 || { echo "byok keychain: secret-tool is not installed" >&2; exit 3; }
+    command -v secret-tool >/dev/null 2>&1 || {
+      echo "byok keychain: secret-tool is not installed for $account on $host: install it (package libsecret-tools)" \
+        "with a running Secret Service, or set byok_keychain_backend to another store, or use byok_key_mode env" >&2
+      exit 3
+    }
     current=$(secret-tool lookup service "$entry" account "$account" 2>/dev/null) || current=
     ;;
   macos)
@@ -58,10 +68,18 @@ if [ "$action" = store ]; then
   case $backend in
     pass)
       # printf is a shell builtin: the key goes down a pipe, not onto a command line
-      printf '%s\n' "$key" | pass insert --multiline --force "$entry" >/dev/null
+      printf '%s\n' "$key" | pass insert --multiline --force "$entry" >/dev/null || {
+        echo "byok keychain: pass could not store $entry for $account on $host (see gpg's message above): check" \
+          "that the key in $store_dir/.gpg-id exists and is trusted ('gpg --list-keys' as $account)" >&2
+        exit 5
+      }
       ;;
     secret-tool)
-      printf '%s' "$key" | secret-tool store --label="LLMCloud API key (Factory Droid)" service "$entry" account "$account"
+      printf '%s' "$key" | secret-tool store --label="LLMCloud API key (Factory Droid)" service "$entry" account "$account" || {
+        echo "byok keychain: secret-tool could not store $entry for $account on $host: is a Secret Service running" \
+          "and unlocked in $account's session?" >&2
+        exit 5
+      }
       ;;
     macos)
       # `security -i` reads its commands on stdin, so -w <key> never reaches a command line.
@@ -72,7 +90,11 @@ if [ "$action" = store ]; then
           ;;
       esac
       printf 'add-generic-password -U -a "%s" -s "%s" -l "LLMCloud API key (Factory Droid)" -w "%s"\n' \
-        "$account" "$entry" "$key" | security -i >/dev/null
+        "$account" "$entry" "$key" | security -i >/dev/null || {
+        echo "byok keychain: security could not store $entry in the login keychain of $account on $host: is it" \
+          "unlocked (security unlock-keychain)?" >&2
+        exit 5
+      }
       ;;
   esac
 fi

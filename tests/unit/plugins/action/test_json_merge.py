@@ -437,7 +437,7 @@ def test_diff_is_redacted_like_the_module(host):
     assert diff['after'].count('"apiKey": "********"') == 3
     assert '"theme": "dark"' in diff['after'] and diff['before'] != diff['after']
     assert_no_key(result, OLD_KEY, 'old-llmcloud-key-000')
-    assert result['invocation']['module_args']['value']['customModels'][0]['apiKey'] == '********'
+    assert result['invocation']['module_args']['value'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
 
 
 def test_the_key_never_appears_even_in_failures(host):
@@ -531,6 +531,9 @@ def test_absent_on_a_missing_file_reads_once_and_changes_nothing(host):
     ({'indent': 'wide'}, ['indent must be auto, tab or a number']),
     ({'prune': {'/customModels': {'baseUrl': '^x'}}}, ['prune works on keyed lists only']),
     ({'colour': 'blue'}, ['Unsupported parameters', 'colour']),
+    ({'unsafe_writes': True}, ['Unsupported parameters', 'unsafe_writes']),
+    ({'user': 'alice'}, ['user cannot be set on Windows targets']),
+    ({'mode': 'abc'}, ['mode abc is neither an octal mode']),
     ({'max_size': 10}, ['more than max_size']),
 ])
 def test_bad_input_is_a_clear_failure_before_any_write(host, args, words):
@@ -598,3 +601,16 @@ def test_windows_path_writes_the_same_bytes_as_the_module(host, tmp_path, name, 
     if expected['changed']:
         assert (got['diff']['before'], got['diff']['after']) == (expected['diff']['before'], expected['diff']['after'])
     assert got['invocation']['module_args']['value'] == expected['invocation']['module_args']['value']
+
+
+def test_only_if_keys_on_windows_reads_and_changes_nothing(host):
+    host.dirs.add(host.key(PROFILE + '\\.factory'))
+    host.put(SETTINGS, '{"theme": "dark"}')
+    result = run({'path': '~/.factory/settings.json', 'value': VALUE, 'keyed_lists': KEYED,
+                  'only_if_keys': ['/customModels']})
+    assert result['changed'] is False and result['applied'] is False and host.writes() == []
+    host.put(SETTINGS, '{"customModels": []}')
+    result = run({'path': '~/.factory/settings.json', 'value': VALUE, 'keyed_lists': KEYED,
+                  'only_if_keys': ['/customModels']})
+    assert result['changed'] is True and result['applied'] is True
+    assert json.loads(host.get(SETTINGS)) == VALUE

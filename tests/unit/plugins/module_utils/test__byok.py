@@ -302,3 +302,43 @@ def test_preflight_wanted_entries_only_at_llmcloud():
     entries = [{"model": "a", "baseUrl": URL}, {"model": "b", "baseUrl": URL + "/v1"},
                {"model": "c", "baseUrl": "https://elsewhere.example"}]
     assert _byok.llmcloud_models(entries, URL) == ["a", "b"]
+
+
+# -- issue 11: the key never travels in clear, never follows a redirect ------------------------
+
+@pytest.mark.parametrize("url, refused", [
+    ("http://llmcloud.studio", True),
+    ("HTTP://proxy.example.internal:8080", True),
+    ("http://10.0.0.5", True),
+    ("http://127.0.0.1:8080", False),
+    ("http://127.8.9.10", False),
+    ("http://[::1]:9000", False),
+    ("http://localhost:11434", False),
+    ("http://LOCALHOST.", False),
+    ("http://proxy.localhost", False),
+    ("https://llmcloud.studio", False),
+])
+def test_plain_http_is_refused_except_to_loopback(url, refused):
+    sentence = "is plain http:// to"
+    found = problems(url=url)
+    assert any(sentence in p and "byok_llmcloud_url" in p and "byok_allow_insecure_http" in p for p in found) is refused
+    extra = problems(extra_models=[{"model": "m", "provider": "openai", "base_url": url}])
+    assert any(sentence in p and "byok_extra_models[0].base_url" in p for p in extra) is refused
+    assert problems(url=url, allow_insecure_http=True) == []
+    assert problems(extra_models=[{"model": "m", "provider": "openai", "base_url": url}],
+                    allow_insecure_http="true") == []
+
+
+@pytest.mark.parametrize("location, shown", [
+    ("http://127.0.0.1:9999/v1/models", "a redirect to http://127.0.0.1:9999/v1/models"),
+    ("https://user:pw@elsewhere.example/v1/models?key=abc", "a redirect to https://elsewhere.example/v1/models."),
+    ("/v2/models?x=1", "a redirect to https://llmcloud.studio/v2/models."),
+    (None, "a redirect to an address it did not name"),
+])
+def test_preflight_reports_a_redirect_and_where_without_credentials(location, shown):
+    answer = _answer(302)
+    if location is not None:
+        answer["location"] = location
+    found = _byok.preflight_problems([answer], ALL, URL)
+    assert len(found) == 1 and shown in found[0] and "byok_llmcloud_url" in found[0], found
+    assert "pw" not in found[0] and "key=abc" not in found[0]

@@ -16,12 +16,16 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge
     MASK,
     MergeError,
     collect_secrets,
+    holds_secrets,
+    is_secret_name,
+    looks_like_credential,
     make_aligner,
     mask_text,
     merge,
     normalize,
     parse_pointer,
     redact,
+    redact_text,
 )
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import json_equal, parse
 
@@ -245,24 +249,166 @@ def test_aligner_matches_identity_and_appends():
 
 
 # ---------------------------------------------------------------- redaction
-def test_redact_masks_named_keys_at_any_depth_and_case():
+def test_redact_masks_secret_named_leaves_at_any_depth_and_case():
     value = {'customModels': [{'model': 'm', 'APIKEY': 'sk-1', 'extraHeaders': {'Authorization': 'Bearer x'}}],
              'nested': {'Secret': {'a': 1}, 'password': None}, 'token': 42, 'plain': 'anthropic'}
     masked = redact(value)
+    # containers are never masked whole: their keys stay readable, their leaves are judged
     assert masked == {'customModels': [{'model': 'm', 'APIKEY': MASK, 'extraHeaders': {'Authorization': MASK}}],
-                      'nested': {'Secret': MASK, 'password': None}, 'token': MASK, 'plain': 'anthropic'}
+                      'nested': {'Secret': {'a': 1}, 'password': None}, 'token': MASK, 'plain': 'anthropic'}
     assert value['customModels'][0]['APIKEY'] == 'sk-1'
-    assert redact(value, ['plain'])['plain'] == MASK and redact(value, [])['token'] == 42
+    assert redact(value, ['plain'])['plain'] == MASK
+    # redact names add to the rule; they never switch it off (redact_exclude does)
+    assert redact(value, [])['token'] == MASK and redact(value, exclude=['TOKEN'])['token'] == 42
 
 
-def test_collect_secrets_finds_every_leaf_under_a_named_key():
+@pytest.mark.parametrize('name', [
+    'apiKey', 'api_key', 'API_KEY', 'x-api-key', 'apiKeyHelper', 'token', 'accessToken', 'access_token', 'accesstoken',
+    'OAuthToken', 'oauth', 'secret', 'clientSecret', 'password', 'PASSWD', 'db_pass', 'pwd', 'passphrase', 'auth',
+    'Authorization', 'proxyAuth', 'credential', 'Cookie', 'session', 'sessionId', 'session_token', 'bearer',
+    'LLMCLOUD_API_KEY', 'X-Proxy-Token',
+])
+def test_secret_key_names_by_word(name):
+    assert is_secret_name(name)
+    assert redact({name: 'v'}) == {name: MASK}
+
+
+@pytest.mark.parametrize('name', [
+    'model', 'displayName', 'baseUrl', 'provider', 'maxOutputTokens', 'thinkingMaxTokens', 'maxContextLimit',
+    'authMode', 'apiKeyHelperTtlMs', 'tokenLimit', 'keyFile', 'apiKeyEnv', 'keyed', 'keybindings',
+    'reasoningEffort', 'id', 'index', 'passage', 'authorName',
+])
+def test_readable_key_names(name):
+    assert not is_secret_name(name)
+    assert redact({name: 'anthropic'}) == {name: 'anthropic'}
+
+
+def test_session_default_settings_stays_readable_its_secret_leaves_do_not():
+    value = {'sessionDefaultSettings': {'model': 'custom:Claude-Sonnet-4.6-0', 'reasoningEffort': 'high',
+                                        'sessionToken': 'abc'}}
+    assert redact(value) == {'sessionDefaultSettings': {'model': 'custom:Claude-Sonnet-4.6-0',
+                                                        'reasoningEffort': 'high', 'sessionToken': MASK}}
+
+
+def test_every_value_of_a_header_map_is_masked_whatever_its_name():
+    headers = {'X-Proxy-Token': 'sk-HEADERCANARY-7777777777', 'X-Org': 'acme-org', 'X-Count': 3}
+    value = {'customModels': [{'model': 'azure/gpt-5', 'extraHeaders': headers}],
+             'extra_headers': {'X-Plain': 'plain-value'}, 'headers': [{'name': 'X-A', 'value': 'list-form'}],
+             'cookies': {'sid': 'cookie-value'}, 'credentials': {'user': 'bob', 'flag': True}}
+    masked = redact(value)
+    assert masked['customModels'][0]['extraHeaders'] == {'X-Proxy-Token': MASK, 'X-Org': MASK, 'X-Count': MASK}
+    assert masked['customModels'][0]['model'] == 'azure/gpt-5'
+    assert masked['extra_headers'] == {'X-Plain': MASK}
+    assert masked['headers'] == [{'name': MASK, 'value': MASK}]
+    assert masked['cookies'] == {'sid': MASK} and masked['credentials'] == {'user': MASK, 'flag': True}
+    assert collect_secrets(value) == {'sk-HEADERCANARY-7777777777', 'acme-org', 'plain-value', 'list-form',
+                                      'cookie-value'}
+
+
+@pytest.mark.parametrize('text', [
+    'sk-HEADERCANARY-7777777777', 'sk-ant-api03-abcdefghijklmnop', 'sk_live_0123456789abcdef',
+    'ghp_0123456789abcdefABCDEF0123456789abcd', 'github_pat_11ABCDEFG0123456789_abcdefghij', 'AKIAIOSFODNN7EXAMPLE',
+    'xoxb-1234-5678-abcdefgh', 'glpat-abcdefghij0123456789', 'AIzaSyA0123456789abcdefghijklmnopqrstuv',
+    'Bearer abcdefgh12345', 'bearer abcdefgh12345', 'Basic dXNlcjpwYXNzd29yZA==',
+    'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig',
+    '-----BEGIN OPENSSH PRIVATE KEY-----\nabc', 'Zx8kQ2mN7pL4vR9tW3yB6cD1', '5f4dcc3b5aa765d61d8327deb882cf99a1b2c3d4',
+    'prefix sk-abcdefghijkl0123 suffix', 'echo ghp_0123456789abcdefABCDEF0123456789abcd',
+])
+def test_values_that_look_like_credentials_are_masked_under_any_key(text):
+    assert looks_like_credential(text)
+    assert redact({'note': text, 'list': [text]}) == {'note': MASK, 'list': [MASK]}
+    assert text in collect_secrets({'note': text})
+
+
+@pytest.mark.parametrize('text', [
+    'anthropic/claude-opus-4.6', 'anthropic/claude-opus-4.5-thinking', 'google/gemini-3-flash-preview',
+    'claude-sonnet-4-5-20250929', 'anthropic/claude-sonnet-4-5-20250929-thinking', 'gpt-4o-2024-08-06',
+    'https://llmcloud.studio/v1', 'https://llmcloud.studio', 'http://localhost:11434/v1', 'Claude Sonnet 4.5 Thinking',
+    'custom:Claude-Sonnet-4.6-0', '123e4567-e89b-12d3-a456-426614174000', '/Users/Alice/Projects2024/settings.json',
+    '${LLMCLOUD_API_KEY}', 'generic-chat-completion-api', 'deepseek/deepseek-v3.2',
+    'meta-llama/Llama-3.3-70B-Instruct-Turbo', 'Qwen/Qwen2.5-Coder-32B-Instruct', 'mistralai/Mixtral-8x22B-Instruct-v0.1',
+    'us.anthropic.claude-3-7-sonnet-20250219-v1:0', 'GPT-5 via company proxy', 'skills-directory-for-agents',
+])
+def test_values_needed_to_review_a_change_stay_readable(text):
+    assert not looks_like_credential(text)
+    assert redact({'model': text}) == {'model': text}
+
+
+def test_a_password_in_a_url_is_masked_and_the_url_stays_readable():
+    value = {'baseUrl': 'https://bob:hunter2-pw@proxy.internal/v1'}
+    assert looks_like_credential(value['baseUrl'])
+    assert redact(value) == {'baseUrl': 'https://bob:********@proxy.internal/v1'}
+    assert collect_secrets(value) == {'hunter2-pw'}
+
+
+def test_redact_exclude_opts_a_name_out_and_redact_names_add_whole_names():
+    value = {'sessionId': 'visible-session', 'extraHeaders': {'X-Org': 'acme'}, 'myPin': 1234,
+             'note': 'sk-abcdefghijkl0123'}
+    masked = redact(value, names=['MYPIN'], exclude=['sessionid', 'extraHeaders', 'note'])
+    assert masked == {'sessionId': 'visible-session', 'extraHeaders': {'X-Org': 'acme'}, 'myPin': MASK,
+                      'note': 'sk-abcdefghijkl0123'}
+    assert collect_secrets(value, ['myPin'], exclude=['sessionId', 'extraHeaders', 'note']) == {'1234'}
+    # a name given in redact that holds a container: every leaf below it is masked, keys stay
+    assert redact({'vault': {'a': 'x', 'b': [1]}}, ['vault']) == {'vault': {'a': MASK, 'b': [MASK]}}
+
+
+def test_collect_secrets_finds_every_secret_leaf():
     value = {'customModels': [{'apiKey': 'sk-abcdef'}, {'apiKey': 'sk-abcdef'}], 'secret': {'a': ['deep-secret', 7]},
-             'token': 123456, 'password': 'abc', 'other': 'not-a-secret', 'apiKeyHelper': MASK}
-    assert collect_secrets(value) == {'sk-abcdef', 'deep-secret', '123456'}
-    assert collect_secrets(value, min_length=1) == {'sk-abcdef', 'deep-secret', '123456', '7', 'abc'}
+             'token': 123456, 'password': 'abc', 'other': 'not-a-secret', 'apiKeyHelper': MASK,
+             'apiKeys': ['listed-key-1']}
+    assert collect_secrets(value) == {'sk-abcdef', '123456', 'listed-key-1'}
+    assert collect_secrets(value, min_length=1) == {'sk-abcdef', '123456', 'abc', 'listed-key-1'}
+    assert holds_secrets(value) and not holds_secrets({'model': 'm', 'secret': {'a': 1}, 'token': None})
     text = json.dumps(value) + ' raw sk-abcdef'
     masked = mask_text(text, collect_secrets(value))
-    assert 'sk-abcdef' not in masked and 'deep-secret' not in masked and 'not-a-secret' in masked
+    assert 'sk-abcdef' not in masked and 'listed-key-1' not in masked and 'not-a-secret' in masked
+
+
+def test_redact_text_masks_in_place_keeps_layout_and_comments():
+    text = ('{\n  // old key: "apiKey": "sk-old-commented-0001"\n  /* "password": "pw1" */\n'
+            '  "customModels": [\n    {"model": "anthropic/claude-opus-4.6", "apiKey": "k1",\n'
+            '     "extraHeaders": {"X-Proxy-Token": "hdr-value", "X-N": 7}},\n'
+            '    {"model": "own/model", "baseUrl": "https://u:pw-in-url@proxy.example/v1"}\n  ],\n'
+            '  "sessionDefaultSettings": {"model": "custom:x-0"},\n'
+            '  "myNote": "ghp_0123456789abcdefABCDEF0123456789abcd",\n  "authMode": "api-key",\n'
+            '  "secret": {"inner": "stays-visible-key-below-a-singular-name"}\n}\n')
+    doc = parse(text)
+    out = redact_text(doc)
+    for gone in ('sk-old-commented-0001', '"pw1"', '"k1"', 'hdr-value', 'pw-in-url', 'ghp_0123', '"X-N": 7'):
+        assert gone not in out, gone
+    for kept in ('"model": "anthropic/claude-opus-4.6"', '"X-Proxy-Token": "********"', '"X-N": "********"',
+                 '"apiKey": "********"', '"model": "custom:x-0"', '"authMode": "api-key"', '// old key:',
+                 '"myNote": "********"', 'proxy.example/v1', 'stays-visible-key-below-a-singular-name'):
+        assert kept in out, kept
+    assert out.count('\n') == text.count('\n')
+    parse(out)  # still a valid document
+    assert redact_text(doc, exclude=['authMode', 'myNote']).count('ghp_0123') == 1
+    assert '"k1"' in redact_text(doc, exclude=['apiKey']) and 'hdr-value' not in redact_text(doc, exclude=['apiKey'])
+    # secrets given by the caller are masked wherever they still appear
+    assert 'custom:x-0' not in redact_text(doc, secrets={'custom:x-0'})
+
+
+def test_many_secrets_are_masked_in_one_pass():
+    models = [{'model': 'm%d' % i, 'apiKey': 'key-number-%04d' % i} for i in range(300)]
+    text = json.dumps({'customModels': models, 'copy': 'key-number-0042', 'inside': 'x key-number-0007 y'}, indent=1)
+    out = redact_text(parse(text), secrets={'key-number-0007'})
+    assert 'key-number-' not in out and out.count('"********"') == 301 and '"x ******** y"' in out
+    big = ('filler ' * 200000) + ' '.join('tok-%03d-secret' % i for i in range(40)) + ' "tok-\\u00e9"'
+    masked = mask_text(big, ['tok-%03d-secret' % i for i in range(40)] + ['tok-\u00e9'])
+    assert 'tok-' not in masked and masked.count(MASK) == 41
+
+
+@PROPERTY
+@given(documents, st.lists(st.sampled_from(['apiKey', 'sessionToken', 'X-Auth', 'password', 'note', 'model']),
+                           min_size=1, max_size=3), st.text(min_size=4, max_size=12))
+def test_property_redacted_text_parses_and_holds_no_secret_leaf(doc, names, secret):
+    value = dict(doc)
+    for index, name in enumerate(names):
+        value[name] = secret + str(index)
+    value['extraHeaders'] = {'X-Any': secret + 'h'}
+    out = redact_text(parse(render(value, 0).text))
+    for leaf in collect_secrets(value):           # 4 characters or more: masked wherever they appear
+        assert leaf not in out and json.dumps(leaf)[1:-1] not in out
 
 
 # ---------------------------------------------------------------- properties

@@ -193,8 +193,7 @@ def test_diff_invocation_and_log_never_show_a_key(run, tmp_path):
         assert OLD_KEY not in text and 'top-level-token-123' not in text and '"apiKey": "********"' in text
     assert '"provider": "anthropic"' in diff['after'] and '"baseUrl": "https://llmcloud.studio"' in diff['after']
     args = out.result['invocation']['module_args']
-    assert args['value']['customModels'][0]['apiKey'] == '********'
-    assert args['value']['customModels'][0]['provider'] == 'anthropic'
+    assert args['value'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'     # no_log: hidden whole, whatever the names
     assert OLD_KEY not in out.stdout
     assert_no_canary(out)
     invoked = [line for line in out.logged if line.startswith('Invoked with')]
@@ -203,7 +202,7 @@ def test_diff_invocation_and_log_never_show_a_key(run, tmp_path):
 
 
 def test_secret_elsewhere_in_value_and_in_errors_is_masked(run, tmp_path, monkeypatch):
-    value = {'customModels': VALUE['customModels'], 'extraHeaders': {'X-Copy': 'prefix %s suffix' % CANARY}}
+    value = {'customModels': VALUE['customModels'], 'notes': {'copy': 'prefix %s suffix' % CANARY}}
     path = settings_file(tmp_path, '{}')
     out = run({'path': str(path), 'value': value}, diff=True)
     assert 'prefix ******** suffix' in out.result['diff']['after']
