@@ -259,8 +259,7 @@ class WindowsRun(object):
         data = doc = None
         if stat.get('exists'):
             if stat.get('isdir'):
-                raise found.Failure('%s is a folder, not a file: give the path of the file inside it, e.g. %s'
-                                    % (given, ntpath.join(path, 'settings.json')))
+                raise found.is_a_folder(given, ntpath.join)
             path = stat.get('path') or path       # absolute, variables expanded, a link's target
             self.result['path'] = path
             if (stat.get('size') or 0) > params['max_size']:
@@ -274,7 +273,7 @@ class WindowsRun(object):
                 raise found.grew_too_big(path, params['max_size'])
             doc = found.read_document(data, given)
         elif not params['create']:
-            raise found.Failure('%s does not exist and create is false' % given)
+            raise found.missing(given)
         outcome = found.plan(doc, params, self.redaction, indent, diff=bool(self.task.diff), header=given,
                              file_secrets=True)
         self.redaction.secrets |= outcome.secrets

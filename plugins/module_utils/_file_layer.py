@@ -38,6 +38,7 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipe
     USER_ERRORS,
     Failure,
     grew_too_big,
+    is_a_folder,
     number,
     numeric_mode,
     too_big,
@@ -261,13 +262,12 @@ def read_file(folder, name, max_size):
         if exc.errno == errno.ELOOP:
             raise Failure('%s became a symlink while the task ran; refusing to follow it' % path)
         if exc.errno == errno.EISDIR:
-            raise Failure('%s is a folder, not a file: give the path of the file inside it' % path)
+            raise is_a_folder(path, os.path.join)
         raise _os_error('could not read', path, exc)
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise Failure('%s is a folder, not a file: give the path of the file inside it, e.g. %s'
-                          % (path, os.path.join(path, 'settings.json')))
+            raise is_a_folder(path, os.path.join)
         if not stat.S_ISREG(info.st_mode):
             raise Failure('%s is not a regular file' % path)
         if info.st_size > max_size:
@@ -595,8 +595,7 @@ def locate(path):
         lock_folder = None
     folder_path, name = os.path.split(target)
     if os.path.isdir(target):
-        raise Failure('%s is a folder, not a file: give the path of the file inside it, e.g. %s'
-                      % (path, os.path.join(path, 'settings.json')))
+        raise is_a_folder(path, os.path.join)
     if os.path.lexists(folder_path) and not os.path.isdir(folder_path):
         raise Failure('%s (the folder of path) exists but is not a folder' % folder_path)
     # the folder of a symlinked file, or a symlinked folder: work in the real folder

@@ -168,6 +168,16 @@ def holds_keys(value, pointers):
     return True
 
 
+def is_a_folder(path, join):
+    """``path`` names a folder; ``join`` builds the path of a file inside it (os.path.join or ntpath.join)."""
+    return Failure('%s is a folder, not a file: give the path of the file inside it, e.g. %s'
+                   % (path, join(path, 'settings.json')))
+
+
+def missing(path):
+    return Failure('%s does not exist and create is false' % path)
+
+
 def too_big(path, size, max_size):
     return Failure('%s is %.1f MiB, more than max_size (%s bytes, %.1f MiB); it was left untouched'
                    % (path, size / float(MIB), max_size, max_size / float(MIB)))

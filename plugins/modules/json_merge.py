@@ -402,6 +402,7 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipe
     Redaction,
     argument_spec,
     check_params,
+    missing,
     numeric_mode,
     plan,
     read_document,
@@ -475,7 +476,7 @@ def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry):
                     doc = None
                     if data is None:
                         if not create:
-                            raise Failure('%s does not exist and create is false' % path)
+                            raise missing(path)
                     else:
                         files.check_owner(info, uid, path, target)
                         doc = read_document(data, path)
