@@ -235,6 +235,9 @@ class WindowsRun(object):
                                 'the folder above (in %%USERPROFILE%% only the user, SYSTEM and Administrators have '
                                 'access); leave %s out for Windows hosts'
                                 % (', '.join(given), 'it' if len(given) == 1 else 'them'))
+        if params.get('validate') is not None:
+            raise found.Failure('validate is not available on Windows targets: the candidate file is judged on POSIX '
+                                'hosts only; leave it out for Windows hosts')
         return params, found.check_params(params)
 
     def _module(self, name, args, what):

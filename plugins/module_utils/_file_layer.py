@@ -352,11 +352,13 @@ def write_backup(folder, name, data, info, holds_secrets):
     return folder.join(backup)
 
 
-def write_atomic(module, folder, name, data, info, uid, gid, mode):
+def write_atomic(module, folder, name, data, info, uid, gid, mode, validate=None):
     """Temp file (0600, O_EXCL|O_NOFOLLOW) in the same folder, fsync, rename over the file, fsync the folder.
 
     The new file gets its final owner, group and mode before the rename: those of the file it
-    replaces unless uid/gid/mode (numeric) are given, 0600 for a new file.
+    replaces unless uid/gid/mode (numeric) are given, 0600 for a new file. ``validate`` (a callable
+    taking the temp file's path) judges the finished candidate before the rename; when it raises,
+    the temp file is removed and the file is left as it was.
     """
     remove_stale_temps(folder, name)
     temps = ('.%s.%s.tmp' % (name, os.urandom(6).hex()) for attempt in range(50))
@@ -387,6 +389,8 @@ def write_atomic(module, folder, name, data, info, uid, gid, mode):
             target = folder.join(name)
             context = module.selinux_context(target) if info is not None else module.selinux_default_context(target)
             module.set_context_if_different(folder.join(temp), context, False)
+        if validate is not None:
+            validate(folder.join(temp))
         try:
             os.rename(temp, name, src_dir_fd=folder.fd, dst_dir_fd=folder.fd)
         except OSError as exc:

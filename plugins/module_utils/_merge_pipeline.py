@@ -74,6 +74,7 @@ def argument_spec(path_type='path'):
         indent=dict(type='str', default='auto'),
         lock_timeout=dict(type='float', default=30),
         max_size=dict(type='int', default=32 * MIB),
+        validate=dict(type='str'),
     )
     for name in FILE_OPTIONS:
         spec[name] = copy.deepcopy(FILE_COMMON_ARGUMENTS[name])
@@ -106,6 +107,9 @@ def check_params(params):
     if params['max_size'] <= 0:
         raise Failure('max_size must be a positive number of bytes, not %s' % params['max_size'])
     merge({}, {}, params['keyed_lists'] or {}, params['prune'] or {}, params['state'])    # option errors
+    if params.get('validate') is not None and '%s' not in params['validate']:
+        raise Failure('validate must contain %%s, which stands for the path of the candidate file, e.g. '
+                      '"/usr/bin/jq . %%s"; got %s' % params['validate'])
     return indent
 
 

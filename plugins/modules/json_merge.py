@@ -132,6 +132,16 @@ options:
       - Largest file, in bytes, the module reads; a bigger file fails the task untouched.
     type: int
     default: 33554432
+  validate:
+    description:
+      - A command that judges the candidate file before it is swapped in, as in M(ansible.builtin.copy). V(%s) stands
+        for the path of the candidate (a temporary file beside the file, already carrying its final content, owner,
+        group and mode), quoted for the shell's word splitting; the command runs without a shell.
+      - A non-zero exit status fails the task with the command's output; the candidate is removed and the file is left
+        exactly as it was. It runs only when the file is about to change (not in check mode).
+      - Not available on Windows targets.
+    type: str
+    version_added: 0.2.0
   mode:
     description:
       - The permissions of the file, as C(chmod) takes them. Quote octal modes (V("0600")) so that Ansible receives a
@@ -189,6 +199,15 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Write droid's system-managed settings file only if droid itself accepts it
+  llmcloud.factory_droid.json_merge:
+    path: /etc/factory/settings.json
+    value:
+      modelPolicy:
+        allowedBaseUrls: [https://llmcloud.studio/]
+    mode: "0644"
+    validate: /usr/bin/env FACTORY_ORG_MANAGED_SETTINGS_LOCAL_PATH=%s droid doctor --config --json
+
 - name: Add the LLMCloud models to Factory Droid, keeping the user's own settings and models
   llmcloud.factory_droid.json_merge:
     path: ~/.factory/settings.json
@@ -320,6 +339,7 @@ secontext:
 
 import gc
 import os
+import shlex
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -376,8 +396,22 @@ def merge_file(module, redaction, result):
                     result['backup_file'] = files.write_backup(folder, name, data, info,
                                                                outcome.doc.has_keys(redaction.names))
                 files.write_atomic(module, folder, name, outcome.new_text.encode('utf-8'), info, uid, gid,
-                                   numeric_mode(params['mode']))
+                                   numeric_mode(params['mode']), validator(module, params['validate'], path))
             _apply(module, redaction, result, outcome, target, info)
+
+
+def validator(module, command, path):
+    """The ``validate`` option as a callable on the candidate's path (None when not given)."""
+    if command is None:
+        return None
+
+    def run(candidate):
+        rc, out, err = module.run_command(command.replace('%s', shlex.quote(candidate)))
+        if rc != 0:
+            output = '\n'.join(part.strip() for part in (out, err) if part and part.strip())
+            raise Failure('validate failed on the candidate for %s (rc %d), so it was not swapped in and %s was left '
+                          'as it was. The validator said: %s' % (path, rc, path, output or '(nothing)'))
+    return run
 
 
 def _apply(module, redaction, result, outcome, target, info):
