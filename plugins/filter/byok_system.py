@@ -34,14 +34,14 @@ def byok_system_document(entries, url, default_model="", allow_other_custom_mode
         raise AnsibleFilterError(str(exc))
 
 
-def byok_offboard(slurped, url, extra_urls=None, system=False, local=False):
+def byok_offboard(slurped, url, extra_urls=None, system=False):
     """What state absent removes from one settings file (from a registered slurp result)."""
     text = None
     if isinstance(slurped, dict) and not slurped.get("failed") and slurped.get("content") is not None:
         text = base64.b64decode(slurped["content"]).decode("utf-8", "replace")
     elif isinstance(slurped, str):
         text = slurped
-    return _byok_system.offboard(text, url, [u for u in extra_urls or [] if u], bool(system), bool(local))
+    return _byok_system.offboard(text, url, [u for u in extra_urls or [] if u], bool(system))
 
 
 def byok_url_pattern(url):

@@ -270,18 +270,19 @@ def _client_ids(models):
     return ids
 
 
-def offboard(text, url, extra_urls=None, system=False, local=False):
+def offboard(text, url, extra_urls=None, system=False):
     """What ``state: absent`` removes from one settings file, given its current text.
 
     Returns ``{"value": <json_merge value for state absent>, "remove_file": bool, "models": n}``:
     every ``customModels`` entry at the role's base URLs (pruned by the task), the
     ``sessionDefaultSettings.model`` when it points at one of them, and in the system file the
     policy keys the role writes (``allowedBaseUrls`` when it lists only the role's URLs,
-    ``allowAllFactoryModels: false``). ``remove_file`` is true for a system file that would hold
-    nothing else afterwards. In ``settings.local.json`` (``local``) a ``customModels`` array left
-    empty would hide every model of settings.json (the client replaces the array), so when all its
-    entries are the role's the key itself is removed. A file that does not parse gives an empty value: nothing is removed
-    (the task that merges reports the parse error with line and column).
+    ``allowAllFactoryModels: false``). A container left empty (``customModels``,
+    ``sessionDefaultSettings``, ``modelPolicy``) is removed with it: an empty ``customModels`` in
+    ``settings.local.json`` would hide every model of ``settings.json`` (the client replaces the
+    array). ``remove_file`` is true for a system file that would hold nothing else afterwards. A
+    file that does not parse gives an empty value: nothing is removed (the merge task then reports
+    the parse error with line and column).
     """
     result = {"value": {}, "remove_file": False, "models": 0}
     if text is None:
@@ -304,13 +305,15 @@ def offboard(text, url, extra_urls=None, system=False, local=False):
                 ours += 1
                 ours_ids.add(ident)
     result["models"] = ours
-    if local and isinstance(models, list) and models and ours == len(models):
+    # a container left empty by the removal goes too: it held only what the role wrote (and in
+    # settings.local.json an empty customModels would hide every model of settings.json)
+    if isinstance(models, list) and models and ours == len(models):
         value["customModels"] = None
     defaults = doc.get("sessionDefaultSettings")
     default_removed = False
     if isinstance(defaults, dict) and defaults.get("model") in ours_ids:
-        value["sessionDefaultSettings"] = {"model": None}
         default_removed = True
+        value["sessionDefaultSettings"] = None if len(defaults) == 1 else {"model": None}
     rules = doc.get("modelPolicy")
     policy_left = {}
     if system and isinstance(rules, dict):
@@ -321,9 +324,9 @@ def offboard(text, url, extra_urls=None, system=False, local=False):
             removed["allowedBaseUrls"] = None
         if rules.get("allowAllFactoryModels") is False:
             removed["allowAllFactoryModels"] = None
-        if removed:
-            value["modelPolicy"] = removed
         policy_left = dict((k, v) for k, v in rules.items() if k not in removed)
+        if removed:
+            value["modelPolicy"] = None if not policy_left else removed
     if system:
         left = dict(doc)
         left.pop("customModels", None)
