@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -311,3 +312,55 @@ def test_key_rotation_reaches_every_place_in_one_run(machine_factory, standin_fa
     machine.client("exec", "-m", "custom:Claude-Sonnet-4.5-0", "hi", key=None)
     keys = {r["api_key"] for r in server.requests() if r["method"] == "POST"}
     assert keys == {OTHER_KEY}
+
+
+def _as_user(home, *command, timeout=120):
+    env = {"HOME": str(home), "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TERM": "dumb"}
+    return subprocess.run(list(command), stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
+                          cwd=str(home), timeout=timeout, check=False)
+
+
+@pytest.mark.skipif(not all(shutil.which(t) for t in ("pass", "gpg", "bash")), reason="needs pass, gpg and bash")
+def test_keychain_system_scope_rotation_and_offboarding(machine_factory, standin_factory):
+    """The key-free fleet setup: models in the system file, the key in each developer's password store,
+    exported by a profile block. Rotation reaches the store in one run; offboarding removes the store
+    entry, the blocks and the system file's entries, and keeps the developer's own profile lines."""
+    machine = machine_factory("0.225.2")
+    home = machine.box.home
+    server = standin_factory(keys=(KEY, OTHER_KEY))
+    assert _as_user(home, "gpg", "--batch", "--passphrase", "", "--quick-gen-key", "byok <byok@test.invalid>",
+                    "default", "default", "never").returncode == 0
+    assert _as_user(home, "pass", "init", "byok@test.invalid").returncode == 0
+    (home / ".bashrc").write_text("# my own line\nalias ll='ls -l'\n")
+    variables = {"byok_scope": "system", "byok_key_mode": "keychain", "byok_llmcloud_url": server.url,
+                 "byok_keychain_shells": ["bash"]}
+    try:
+        machine.play(variables)
+        assert _as_user(home, "pass", "show", "llmcloud/factory-droid-api-key").stdout.strip() == KEY
+        assert "LLMCLOUD_API_KEY" in (home / ".bashrc").read_text()
+        assert not machine.box.settings_path.exists()          # the models are in the system file only
+        assert machine.box.files_containing(KEY) == []
+        # rotation: a new key in the vault reaches the store in one run; the files do not change
+        system_before = machine.system_file.read_bytes()
+        rotated = machine.play(dict(variables, byok_api_key="{{ vault_llmcloud_other_key }}"))
+        assert rotated.changed == 1
+        assert _as_user(home, "pass", "show", "llmcloud/factory-droid-api-key").stdout.strip() == OTHER_KEY
+        assert machine.system_file.read_bytes() == system_before
+        # a developer's login shell gets the new key from the store, and droid sends it
+        shell = _as_user(home, "bash", "-lc", 'printf %s "$LLMCLOUD_API_KEY"')
+        assert shell.stdout == OTHER_KEY
+        login = _as_user(home, str(NS), str(machine.scratch), "bash", "-lc",
+                         "%s exec -m custom:llmcloud-claude-haiku-4.5 hi" % machine.droid)
+        keys = {r["api_key"] for r in server.requests() if r["method"] == "POST"}
+        assert keys == {OTHER_KEY}, login.stderr
+        # offboarding
+        gone = machine.play(dict(variables, byok_state="absent", byok_api_key="{{ vault_llmcloud_other_key }}"))
+        assert gone.changed >= 3
+        assert _as_user(home, "pass", "show", "llmcloud/factory-droid-api-key").returncode != 0
+        assert (home / ".bashrc").read_text() == "# my own line\nalias ll='ls -l'\n"
+        assert not machine.system_file.exists()
+        assert machine.box.files_containing(OTHER_KEY) == []
+        again = machine.play(dict(variables, byok_state="absent"))
+        assert again.changed == 0
+    finally:
+        _as_user(home, "gpgconf", "--kill", "all")
