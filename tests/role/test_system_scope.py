@@ -135,7 +135,7 @@ def test_system_scope_serves_the_models_and_the_policy_refuses_other_urls(machin
 
     # what droid sees: the system file's models first, the developer's own after them
     listed = machine.models()
-    assert [i for i, _ in listed] == SYSTEM_IDS + ["custom:Own-Model-0"]
+    assert [entry[0] for entry in listed] == SYSTEM_IDS + ["custom:Own-Model-0"]
     # the key comes from the developer's environment; the default is the system file's
     used = machine.client("exec", "hi")
     sonnet = machine.client("exec", "-m", "custom:llmcloud-gemini-3-pro-preview", "hi")
@@ -172,7 +172,7 @@ def test_a_candidate_droid_refuses_is_never_swapped_in(machine_factory, standin)
     machine.play({"byok_scope": "system", "byok_llmcloud_url": standin.url})
     doc = machine.system()
     assert doc["maxAutonomyLevel"] == "medium" and doc["commandDenylist"] == ["rm -rf /"]
-    assert [i for i, _ in machine.models()] == SYSTEM_IDS
+    assert [entry[0] for entry in machine.models()] == SYSTEM_IDS
 
 
 def test_rules_refuse_a_document_before_anything_is_touched(machine_factory):
@@ -285,7 +285,7 @@ def test_offboarding_removes_everything_of_the_role_and_nothing_else(machine_fac
     assert json.loads(local.read_text()) == {"theme": "light"}
     assert machine.system() == {"commandDenylist": ["rm -rf /"]}
     assert "// the administrator's own" in machine.system_file.read_text()
-    assert [i for i, _ in machine.models()] == ["custom:Own-Model-0"]
+    assert [entry[0] for entry in machine.models()] == ["custom:Own-Model-0"]
 
     again = machine.play(dict(variables, byok_state="absent"))
     assert again.changed == 0

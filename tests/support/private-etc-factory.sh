@@ -10,6 +10,7 @@ set -eu
 scratch=$1
 shift
 mkdir -p "$scratch/factory" "$scratch/.etc-upper" "$scratch/.etc-work"
+# shellcheck disable=SC2016  # the script is expanded by the inner shell, inside the namespace
 exec unshare -m --propagation private /bin/sh -c '
   set -eu
   scratch=$1; shift

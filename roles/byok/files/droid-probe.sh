@@ -7,13 +7,13 @@
 echo "os=$(uname -s)"
 for candidate in "$@"; do
   case $candidate in
-    "~/"*) candidate="$HOME/${candidate#\~/}" ;;
+    \~/*) candidate="$HOME/${candidate#\~/}" ;;
   esac
   case $candidate in
     */*) path=$candidate ;;
     *) path=$(command -v "$candidate" 2>/dev/null) || continue ;;
   esac
-  [ -f "$path" ] && [ -x "$path" ] || continue
+  if [ ! -f "$path" ] || [ ! -x "$path" ]; then continue; fi
   # some versions leave inherited stdio non-blocking: give the client its own descriptors
   version=$("$path" --version </dev/null 2>/dev/null | head -n 1) || version=
   echo "droid=$path version=$version"

@@ -11,7 +11,8 @@ import os
 import stat
 import sys
 
-from test_json_merge import CANARY, KEYED, VALUE, assert_no_canary, run, settings_file, snapshot  # noqa: F401 (fixture)
+# the run fixture comes from the module's main test file
+from test_json_merge import KEYED, VALUE, assert_no_canary, run, settings_file, snapshot  # noqa: F401 pylint: disable=unused-import
 
 # The judge: records what it saw (path, mode, content) and fails when the candidate holds "refuse".
 JUDGE = r'''
