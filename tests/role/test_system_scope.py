@@ -183,6 +183,10 @@ def test_rules_refuse_a_document_before_anything_is_touched(machine_factory):
     inline = machine.play({"byok_scope": "system", "byok_key_mode": "inline"}, check=False)
     assert inline.rc != 0 and "needs byok_key_mode env or keychain" in inline.output
     assert not machine.system_file.exists() and not machine.box.settings_path.exists()
+    # no droid on the host: the file is written, checked by the client's rules only, and says so
+    alone = machine.play({"byok_scope": "system", "byok_droid_paths": []})
+    assert "no droid 0.215.0+ on the host to judge it" in alone.output
+    assert [e["id"] for e in machine.system()["customModels"]] == SYSTEM_IDS
 
 
 def test_an_old_client_is_served_by_the_user_scope(machine_factory, standin):
