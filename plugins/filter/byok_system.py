@@ -17,6 +17,15 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok_system
 
 
+def byok_system_problems(scope, state="present", key_mode="inline", settings_path="", fallback="user",
+                         min_version=_byok_system.MIN_SYSTEM_VERSION, droid_paths=None, id_prefix="custom:llmcloud-",
+                         allow_other_custom_models=True, allow_factory_models=True):
+    """Every problem with the machine-scope variables (empty list: all good)."""
+    return _byok_system.variable_problems(scope, state, key_mode, settings_path, fallback, min_version,
+                                          droid_paths if droid_paths is not None else [], id_prefix,
+                                          allow_other_custom_models, allow_factory_models)
+
+
 def byok_system_plan(probe, scope="system", fallback="user", min_version=_byok_system.MIN_SYSTEM_VERSION, path=""):
     """Where the models go on this host, from the probe's output (OS and droid clients)."""
     if isinstance(probe, dict):
@@ -59,6 +68,7 @@ class FilterModule(object):
 
     def filters(self):
         return {
+            "byok_system_problems": byok_system_problems,
             "byok_system_plan": byok_system_plan,
             "byok_system_document": byok_system_document,
             "byok_offboard": byok_offboard,

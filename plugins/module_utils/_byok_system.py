@@ -59,6 +59,43 @@ class SystemError_(ValueError):
         super(SystemError_, self).__init__(" ".join(self.problems))
 
 
+# ------------------------------------------------------------------ the variables
+def variable_problems(scope="user", state="present", key_mode="inline", settings_path="", fallback="user",
+                      min_version=MIN_SYSTEM_VERSION, droid_paths=None, id_prefix="custom:llmcloud-",
+                      allow_other_custom_models=True, allow_factory_models=True):
+    """Every problem with the machine-scope variables, one sentence each naming the variable.
+
+    Checked on every run, whatever the scope, so that a mistyped variable fails before any file
+    is touched (Ansible's argument spec turns a list given for a str option into text)."""
+    found = []
+    if scope not in SCOPES:
+        found.append("byok_scope must be one of %s." % ", ".join(SCOPES))
+    if state not in ("present", "absent"):
+        found.append("byok_state must be present or absent.")
+    if fallback not in FALLBACKS:
+        found.append("byok_system_fallback must be one of %s." % ", ".join(FALLBACKS))
+    if not isinstance(settings_path, str) or (settings_path and not settings_path.startswith("/")):
+        found.append("byok_system_settings_path must be empty (by the host's OS) or an absolute path, e.g. "
+                     "/etc/factory/settings.json.")
+    if not isinstance(min_version, str) or not re.match(r"^\d+\.\d+\.\d+$", min_version.strip()):
+        found.append("byok_system_min_version must be a version x.y.z, e.g. 0.215.0.")
+    if not isinstance(droid_paths, list) or not all(isinstance(p, str) and p.strip() for p in droid_paths):
+        found.append("byok_droid_paths must be a list of command names or paths (e.g. droid, /usr/local/bin/droid).")
+    if not isinstance(id_prefix, str) or not _ID.match(id_prefix):
+        found.append("byok_system_id_prefix must start with custom: and hold no whitespace, e.g. custom:llmcloud-.")
+    restricted = allow_other_custom_models is False or allow_factory_models is False
+    if scope == "user" and restricted:
+        found.append("byok_org_allow_other_custom_models and byok_org_allow_factory_models are org policy, written "
+                     "into the system-managed settings file: set byok_scope system or both (a policy in a user's own "
+                     "file is not a fleet control: any project's .factory/settings.json overrides it).")
+    if scope in ("system", "both") and state == "present" and key_mode == "inline":
+        found.append("byok_scope %s needs byok_key_mode env or keychain: the system-managed settings file is "
+                     "world-readable (0644), so it refers to ${LLMCLOUD_API_KEY} and never holds a key; each "
+                     "developer gets the key from the OS credential store (keychain) or their environment (env)."
+                     % scope)
+    return found
+
+
 # ------------------------------------------------------------------ where, and which client
 def version_tuple(text):
     """(major, minor, patch) of the first x.y.z in ``text``, or None."""

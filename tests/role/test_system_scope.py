@@ -178,7 +178,7 @@ def test_a_candidate_droid_refuses_is_never_swapped_in(machine_factory, standin)
 def test_rules_refuse_a_document_before_anything_is_touched(machine_factory):
     machine = machine_factory("0.225.2")
     run = machine.play({"byok_scope": "system", "byok_system_id_prefix": "llmcloud-"}, check=False)
-    assert run.rc != 0 and "id must start with custom:" in run.output
+    assert run.rc != 0 and "byok_system_id_prefix must start with custom:" in run.output
     assert not machine.system_file.exists() and not machine.box.settings_path.exists()
     inline = machine.play({"byok_scope": "system", "byok_key_mode": "inline"}, check=False)
     assert inline.rc != 0 and "needs byok_key_mode env or keychain" in inline.output

@@ -191,3 +191,32 @@ def test_rewrites_name_the_files_where_an_api_key_was_replaced():
     ]}
     assert system.rewrites(results, URL) == ["/home/a/.factory/settings.json"]
     assert system.rewrites({"skipped": True}, URL) == []
+
+
+# ------------------------------------------------------------------ the variables
+GOOD = dict(scope="system", state="present", key_mode="keychain", settings_path="", fallback="user",
+            min_version="0.215.0", droid_paths=["droid"], id_prefix="custom:llmcloud-",
+            allow_other_custom_models=False, allow_factory_models=True)
+
+
+@pytest.mark.parametrize("change, words", [
+    (dict(scope="machine"), "byok_scope must be one of"),
+    (dict(fallback="ignore"), "byok_system_fallback must be one of"),
+    (dict(settings_path="etc/factory/settings.json"), "byok_system_settings_path must be empty"),
+    (dict(settings_path=["a", "list"]), "byok_system_settings_path must be empty"),
+    (dict(min_version="0.215"), "byok_system_min_version must be a version"),
+    (dict(droid_paths=True), "byok_droid_paths must be a list"),
+    (dict(droid_paths=[{"a": 1}]), "byok_droid_paths must be a list"),
+    (dict(id_prefix="llmcloud-"), "byok_system_id_prefix must start with custom:"),
+    (dict(key_mode="inline"), "needs byok_key_mode env or keychain"),
+    (dict(scope="user"), "org policy"),
+])
+def test_variable_problems_name_the_variable(change, words):
+    assert system.variable_problems(**GOOD) == []
+    found = system.variable_problems(**dict(GOOD, **change))
+    assert len(found) == 1 and words in found[0], found
+
+
+def test_offboarding_and_the_default_user_scope_need_nothing_more():
+    assert system.variable_problems(droid_paths=["droid"]) == []
+    assert system.variable_problems(**dict(GOOD, key_mode="inline", state="absent")) == []
