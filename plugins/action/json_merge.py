@@ -239,6 +239,9 @@ class WindowsRun(object):
             raise found.Failure('user cannot be set on Windows targets: the task writes the file of the account '
                                 'Ansible connects as (~ is its %USERPROFILE%); leave user out for Windows hosts and '
                                 'connect as that account')
+        if params.get('validate') is not None:
+            raise found.Failure('validate is not available on Windows targets: the candidate file is judged on POSIX '
+                                'hosts only; leave it out for Windows hosts')
         return params, found.check_params(params)
 
     def _module(self, name, args, what):

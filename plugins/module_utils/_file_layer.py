@@ -355,13 +355,14 @@ def write_backup(folder, name, data, info, holds_secrets):
     return folder.join(backup)
 
 
-def write_atomic(module, folder, name, data, info, uid, gid, mode, before_rename=None):
+def write_atomic(module, folder, name, data, info, uid, gid, mode, before_rename=None, validate=None):
     """Temp file (0600, O_EXCL|O_NOFOLLOW) in the same folder, fsync, rename over the file, fsync the folder.
 
     The new file gets its final owner, group and mode before the rename: those of the file it
-    replaces unless uid/gid/mode (numeric) are given, 0600 for a new file. ``before_rename`` runs
-    when the temp file is complete and durable, just before the rename (the re-check of the file
-    and the backup); what it raises leaves the file as it is and removes the temp file.
+    replaces unless uid/gid/mode (numeric) are given, 0600 for a new file. ``validate`` (a callable
+    taking the temp file's path) judges the finished candidate first; ``before_rename`` runs when the
+    temp file is complete, durable and judged, just before the rename (the re-check of the file and
+    the backup). What either raises leaves the file as it is and removes the temp file.
     """
     remove_stale_temps(folder, name)
     temps = ('.%s.%s.tmp' % (name, os.urandom(6).hex()) for attempt in range(50))
@@ -392,6 +393,8 @@ def write_atomic(module, folder, name, data, info, uid, gid, mode, before_rename
             target = folder.join(name)
             context = module.selinux_context(target) if info is not None else module.selinux_default_context(target)
             module.set_context_if_different(folder.join(temp), context, False)
+        if validate is not None:
+            validate(folder.join(temp))
         if before_rename is not None:
             before_rename()
         try:

@@ -83,6 +83,7 @@ def argument_spec():
         indent=dict(type='str', default='auto'),
         lock_timeout=dict(type='float', default=30),
         max_size=dict(type='int', default=32 * MIB),
+        validate=dict(type='str'),
     )
     for name in FILE_OPTIONS:
         spec[name] = copy.deepcopy(FILE_COMMON_ARGUMENTS[name])
@@ -121,6 +122,9 @@ def check_params(params):
         raise Failure('user must not be empty: give the name of the account whose file this is, or leave user out')
     _check_mode(params.get('mode'))
     _check_attributes(params.get('attributes'))
+    if params.get('validate') is not None and '%s' not in params['validate']:
+        raise Failure('validate must contain %%s, which stands for the path of the candidate file, e.g. '
+                      '"/usr/bin/jq . %%s"; got %s' % params['validate'])
     return indent
 
 

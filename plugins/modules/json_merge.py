@@ -182,6 +182,16 @@ options:
       - Largest file, in bytes, the module reads; a bigger file fails the task untouched.
     type: int
     default: 33554432
+  validate:
+    description:
+      - A command that judges the candidate file before it is swapped in, as in M(ansible.builtin.copy). V(%s) stands
+        for the path of the candidate (a temporary file beside the file, already carrying its final content, owner,
+        group and mode), quoted for the shell's word splitting; the command runs without a shell.
+      - A non-zero exit status fails the task with the command's output; the candidate is removed and the file is left
+        exactly as it was. It runs only when the file is about to change (not in check mode).
+      - Not available on Windows targets.
+    type: str
+    version_added: 0.2.0
   mode:
     description:
       - The permissions of the file, as C(chmod) takes them. Quote octal modes (V("0600")) so that Ansible receives a
@@ -239,6 +249,15 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Write droid's system-managed settings file only if droid itself accepts it
+  llmcloud.factory_droid.json_merge:
+    path: /etc/factory/settings.json
+    value:
+      modelPolicy:
+        allowedBaseUrls: [https://llmcloud.studio/]
+    mode: "0644"
+    validate: /usr/bin/env FACTORY_ORG_MANAGED_SETTINGS_LOCAL_PATH=%s droid doctor --config --json
+
 - name: Add the LLMCloud models to Factory Droid, keeping the user's own settings and models
   llmcloud.factory_droid.json_merge:
     path: ~/.factory/settings.json
@@ -389,6 +408,7 @@ secontext:
 
 import gc
 import os
+import shlex
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -493,7 +513,8 @@ def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry):
                                                                        redaction.holds_secrets(outcome.doc))
                     try:
                         files.write_atomic(module, folder, name, encode_text(outcome.new_text), info, uid, gid,
-                                           numeric_mode(params['mode']), before_rename)
+                                           numeric_mode(params['mode']), before_rename,
+                                           validator(module, params['validate'], path))
                         break
                     except files.Changed:
                         continue
@@ -505,6 +526,20 @@ def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry):
         finally:
             if lock_folder is not folder:
                 lock_folder.close()
+
+
+def validator(module, command, path):
+    """The ``validate`` option as a callable on the candidate's path (None when not given)."""
+    if command is None:
+        return None
+
+    def run(candidate):
+        rc, out, err = module.run_command(command.replace('%s', shlex.quote(candidate)))
+        if rc != 0:
+            output = '\n'.join(part.strip() for part in (out, err) if part and part.strip())
+            raise Failure('validate failed on the candidate for %s (rc %d), so it was not swapped in and %s was left '
+                          'as it was. The validator said: %s' % (path, rc, path, output or '(nothing)'))
+    return run
 
 
 def _apply(module, redaction, result, warnings, outcome, target, info):

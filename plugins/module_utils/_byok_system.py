@@ -1,0 +1,401 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, LLMCloud Factory Droid collection maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Machine scope and offboarding of the ``byok`` role: pure functions, no I/O (private).
+
+What they encode (measured with the real client, see CLIENT-HIERARCHY F1, F3, F5):
+- droid 0.215.0 and newer read a system-managed settings file (``/etc/factory/settings.json`` on
+  Linux, ``/Library/Application Support/Factory/settings.json`` on macOS); older clients ignore it.
+- The file fails open: malformed or schema-invalid, and the whole org level (policy included) is
+  dropped silently. So the document is checked here by the client's rules before it is written.
+- It must be world-readable (``0644``), so ``apiKey`` is only ever ``${LLMCLOUD_API_KEY}``.
+- ``modelPolicy.allowedBaseUrls`` is a raw string prefix on 0.109.3/0.117.0: ``["<url>/"]`` with
+  every ``baseUrl`` written with a trailing slash is the form safe on every version.
+- Explicit ``custom:`` ids resolve the same in every version; a user entry with the same id as an
+  org entry is hidden by it.
+- The interactive client rewrites ``~/.factory/settings.json`` and writes the expanded value of
+  ``${LLMCLOUD_API_KEY}`` back in plain text.
+No message built here contains an API key.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import JSONCError, parse
+
+SYSTEM_PATHS = {
+    "Linux": "/etc/factory/settings.json",
+    "Darwin": "/Library/Application Support/Factory/settings.json",
+}
+SCOPES = ("user", "system", "both")
+FALLBACKS = ("user", "fail")
+MIN_SYSTEM_VERSION = "0.215.0"
+KEY_REFERENCE = "${LLMCLOUD_API_KEY}"
+PROVIDERS = ("anthropic", "openai", "generic-chat-completion-api", "factory", "google", "xai", "voyage",
+             "bedrock-converse")
+# modelPolicy keys of 0.225.2 (CODE) and their types; unknown keys are ignored by the client.
+POLICY_TYPES = {
+    "allowedModelIds": list, "blockedModelIds": list, "allowCustomModels": bool, "allowedBaseUrls": list,
+    "allowAllFactoryModels": bool, "isFastModelsAllowed": bool, "requireExplicitOptInModelIds": list,
+    "allowFactoryRouterByok": bool, "factoryRouterByokOnly": bool,
+}
+ENTRY_TYPES = {
+    "model": str, "id": str, "index": int, "displayName": str, "baseUrl": str, "apiKey": str, "provider": str,
+    "maxOutputTokens": int, "maxContextLimit": int, "thinkingMaxTokens": int, "noImageSupport": bool,
+    "enableThinking": bool, "reasoningEffort": str, "extraHeaders": dict, "extraArgs": dict,
+}
+_REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
+_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+_ID = re.compile(r"^custom:[^\s]+$")
+
+
+class SystemError_(ValueError):
+    """Bad machine-scope input; ``problems`` lists one sentence each."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super(SystemError_, self).__init__(" ".join(self.problems))
+
+
+# ------------------------------------------------------------------ the variables
+def variable_problems(scope="user", state="present", key_mode="inline", settings_path="", fallback="user",
+                      min_version=MIN_SYSTEM_VERSION, droid_paths=None, id_prefix="custom:llmcloud-",
+                      allow_other_custom_models=True, allow_factory_models=True):
+    """Every problem with the machine-scope variables, one sentence each naming the variable.
+
+    Checked on every run, whatever the scope, so that a mistyped variable fails before any file
+    is touched (Ansible's argument spec turns a list given for a str option into text)."""
+    found = []
+    if scope not in SCOPES:
+        found.append("byok_scope must be one of %s." % ", ".join(SCOPES))
+    if state not in ("present", "absent"):
+        found.append("byok_state must be present or absent.")
+    if fallback not in FALLBACKS:
+        found.append("byok_system_fallback must be one of %s." % ", ".join(FALLBACKS))
+    if not isinstance(settings_path, str) or (settings_path and not settings_path.startswith("/")):
+        found.append("byok_system_settings_path must be empty (by the host's OS) or an absolute path, e.g. "
+                     "/etc/factory/settings.json.")
+    if not isinstance(min_version, str) or not re.match(r"^\d+\.\d+\.\d+$", min_version.strip()):
+        found.append("byok_system_min_version must be a version x.y.z, e.g. 0.215.0.")
+    if not isinstance(droid_paths, list) or not all(isinstance(p, str) and p.strip() for p in droid_paths):
+        found.append("byok_droid_paths must be a list of command names or paths (e.g. droid, /usr/local/bin/droid).")
+    if not isinstance(id_prefix, str) or not _ID.match(id_prefix):
+        found.append("byok_system_id_prefix must start with custom: and hold no whitespace, e.g. custom:llmcloud-.")
+    restricted = allow_other_custom_models is False or allow_factory_models is False
+    if scope == "user" and restricted:
+        found.append("byok_org_allow_other_custom_models and byok_org_allow_factory_models are org policy, written "
+                     "into the system-managed settings file: set byok_scope system or both (a policy in a user's own "
+                     "file is not a fleet control: any project's .factory/settings.json overrides it).")
+    if scope in ("system", "both") and state == "present" and key_mode == "inline":
+        found.append("byok_scope %s needs byok_key_mode env or keychain: the system-managed settings file is "
+                     "world-readable (0644), so it refers to ${LLMCLOUD_API_KEY} and never holds a key; each "
+                     "developer gets the key from the OS credential store (keychain) or their environment (env)."
+                     % scope)
+    return found
+
+
+# ------------------------------------------------------------------ where, and which client
+def version_tuple(text):
+    """(major, minor, patch) of the first x.y.z in ``text``, or None."""
+    match = _VERSION.search(text or "")
+    return tuple(int(part) for part in match.groups()) if match else None
+
+
+def parse_probe(stdout):
+    """The probe script's lines -> {"os": uname -s, "clients": [{"path", "version"}]} (unique paths)."""
+    found = {"os": "", "clients": []}
+    seen = set()
+    for line in (stdout or "").splitlines():
+        if line.startswith("os="):
+            found["os"] = line[3:].strip()
+        elif line.startswith("droid="):
+            path, _sep, version = line[6:].partition(" version=")
+            path = path.strip()
+            if path and path not in seen:
+                seen.add(path)
+                found["clients"].append({"path": path, "version": version.strip()})
+    return found
+
+
+def plan(probe_stdout, scope="system", fallback="user", min_version=MIN_SYSTEM_VERSION, path=""):
+    """Decide where the models go on this host.
+
+    Returns ``os``, ``path`` (of the system file), ``clients`` (each with ``path``, ``version``,
+    ``system`` = reads the system file), ``validator`` (the newest client able to judge the file,
+    or ""), ``scope`` (effective: the requested one, or ``user`` after a fallback), ``problem``
+    (a sentence when the run must fail) and ``notice`` (a sentence to report, or "").
+    """
+    probe = parse_probe(probe_stdout)
+    minimum = version_tuple(min_version) or version_tuple(MIN_SYSTEM_VERSION)
+    result = {"os": probe["os"], "path": path or SYSTEM_PATHS.get(probe["os"], ""), "clients": [],
+              "validator": "", "scope": scope, "problem": "", "notice": ""}
+    newest = None
+    for client in probe["clients"]:
+        version = version_tuple(client["version"])
+        reads = version is not None and version >= minimum
+        result["clients"].append({"path": client["path"], "version": client["version"], "system": reads})
+        if reads and (newest is None or version > newest[0]):
+            newest = (version, client["path"])
+    if newest:
+        result["validator"] = newest[1]
+    if not result["path"]:
+        result["problem"] = (
+            "byok_scope %s: no system-managed settings path is known for %s (uname -s); droid reads it on Linux "
+            "(/etc/factory/settings.json) and macOS (/Library/Application Support/Factory/settings.json). Set "
+            "byok_system_settings_path, or use byok_scope user." % (scope, probe["os"] or "this host"))
+        return result
+    old = [c for c in result["clients"] if not c["system"]]
+    if scope == "system" and old:
+        names = ", ".join("%s (%s)" % (c["path"], c["version"] or "version unknown") for c in old)
+        if fallback == "fail":
+            result["problem"] = (
+                "byok_scope system: droid on this host is older than %s and ignores the system-managed settings "
+                "file: %s. Upgrade droid, or set byok_system_fallback: user (the models then go into each user's "
+                "settings.json), or use byok_scope both." % (min_version, names))
+        else:
+            result["scope"] = "user"
+            result["notice"] = (
+                "byok_scope system fell back to the user scope on this host: droid %s is older than %s and ignores "
+                "%s, so the models were written into each user's settings.json (byok_system_fallback: user)."
+                % (names, min_version, result["path"]))
+    return result
+
+
+# ------------------------------------------------------------------ the system document
+def slash(url):
+    """``url`` with exactly one trailing slash (the form safe on every client version)."""
+    return (url or "").strip().rstrip("/") + "/"
+
+
+def url_pattern(url):
+    """Anchored regex for the role's base URLs, with or without the trailing slash, with or without /v1."""
+    base = re.escape((url or "").strip().rstrip("/"))
+    return "^%s(?:/v1)?/?$" % base
+
+
+def system_id(model, prefix="custom:llmcloud-"):
+    """The explicit id of a model in the system file: prefix + last segment of the model id."""
+    return prefix + model.rsplit("/", 1)[-1]
+
+
+def system_entries(entries, prefix="custom:llmcloud-"):
+    """The role's ``customModels`` entries for the system file: explicit unique ids, trailing-slash
+    base URLs, apiKey only ever the environment reference. The input entries are not changed."""
+    short = [system_id(entry["model"], prefix) for entry in entries]
+    result = []
+    for entry, ident in zip(entries, short):
+        if short.count(ident) > 1:
+            ident = prefix + entry["model"].replace("/", "-")
+        item = {"model": entry["model"], "id": ident}
+        for key, value in entry.items():
+            if key not in ("model", "id", "index"):
+                item[key] = value
+        item["baseUrl"] = slash(entry["baseUrl"])
+        item["apiKey"] = KEY_REFERENCE
+        result.append(item)
+    return result
+
+
+def policy(entries, url, allow_other_custom_models=True, allow_factory_models=True):
+    """The ``modelPolicy`` the role writes ({} when it restricts nothing)."""
+    result = {}
+    if not allow_other_custom_models:
+        allowed = [slash(url)]
+        for entry in entries:
+            if not slash(entry["baseUrl"]).startswith(allowed[0]) and slash(entry["baseUrl"]) not in allowed:
+                allowed.append(slash(entry["baseUrl"]))
+        result["allowedBaseUrls"] = allowed
+    if not allow_factory_models:
+        result["allowAllFactoryModels"] = False
+    return result
+
+
+def system_document(entries, url, default_model="", allow_other_custom_models=True, allow_factory_models=True,
+                    prefix="custom:llmcloud-"):
+    """The document the role merges into the system file; raises SystemError_ if it breaks a client rule."""
+    models = system_entries(entries, prefix)
+    doc = {"customModels": models}
+    if default_model:
+        ids = [item["id"] for item in models if item["model"] == default_model]
+        if not ids:
+            raise SystemError_(["byok_default_model %r is not one of the configured models." % (default_model,)])
+        doc["sessionDefaultSettings"] = {"model": ids[0]}
+    rules = policy(models, url, allow_other_custom_models, allow_factory_models)
+    if rules:
+        doc["modelPolicy"] = rules
+    found = problems(doc)
+    if found:
+        raise SystemError_(found)
+    return doc
+
+
+def problems(doc):
+    """What the client would reject in a system-managed settings document (the parts the role
+    writes or depends on), one sentence each. The client drops the whole org level for any of them."""
+    found = []
+    if not isinstance(doc, dict):
+        return ["the system-managed settings file must hold a JSON object."]
+    models = doc.get("customModels", [])
+    if not isinstance(models, list):
+        found.append("customModels must be a list.")
+        models = []
+    ids = set()
+    for index, entry in enumerate(models):
+        label = "customModels[%d]" % index
+        if not isinstance(entry, dict):
+            found.append("%s must be an object." % label)
+            continue
+        label = "%s (%s)" % (label, entry.get("model"))
+        for required in ("model", "provider", "baseUrl"):
+            if not isinstance(entry.get(required), str) or not entry.get(required).strip():
+                found.append("%s: %s is required." % (label, required))
+        if entry.get("provider") is not None and entry.get("provider") not in PROVIDERS:
+            found.append("%s: provider must be one of %s." % (label, ", ".join(PROVIDERS)))
+        for key, value in entry.items():
+            expected = ENTRY_TYPES.get(key)
+            if expected is not None and (not isinstance(value, expected)
+                                         or (expected is int and isinstance(value, bool))):
+                found.append("%s: %s must be of type %s." % (label, key, expected.__name__))
+        ident = entry.get("id")
+        if ident is not None:
+            if not isinstance(ident, str) or not _ID.match(ident):
+                found.append("%s: id must start with custom: and hold no whitespace." % label)
+            elif ident in ids:
+                found.append("%s: id %s is used twice." % (label, ident))
+            else:
+                ids.add(ident)
+        key = entry.get("apiKey")
+        if key is not None and (not isinstance(key, str) or not _REFERENCE.match(key)):
+            # the file is world-readable: a key there would be every local user's
+            found.append("%s: apiKey must be an environment reference such as %s, never a key: the file is "
+                         "world-readable." % (label, KEY_REFERENCE))
+    rules = doc.get("modelPolicy")
+    if rules is not None:
+        if not isinstance(rules, dict):
+            found.append("modelPolicy must be an object.")
+        else:
+            for key, value in rules.items():
+                expected = POLICY_TYPES.get(key)
+                if expected is not None and not isinstance(value, expected):
+                    found.append("modelPolicy.%s must be of type %s." % (key, "array" if expected is list
+                                                                         else "boolean"))
+                if expected is list and isinstance(value, list) and not all(isinstance(v, str) for v in value):
+                    found.append("modelPolicy.%s must be a list of strings." % key)
+    defaults = doc.get("sessionDefaultSettings")
+    if defaults is not None and (not isinstance(defaults, dict)
+                                 or not isinstance(defaults.get("model", ""), str)):
+        found.append("sessionDefaultSettings.model must be a model id (text).")
+    return found
+
+
+# ------------------------------------------------------------------ offboarding
+def _client_ids(models):
+    """The id the client resolves for each entry: its stored id, else the generated one (0.215.0+ rule)."""
+    counts = {}
+    ids = []
+    for entry in models:
+        if not isinstance(entry, dict):
+            ids.append(None)
+            continue
+        name = re.sub(r"\s+", "-", str(entry.get("displayName") or entry.get("model") or "").strip())
+        number = counts.get(name, 0)
+        counts[name] = number + 1
+        stored = entry.get("id")
+        ids.append(stored if isinstance(stored, str) and stored else "custom:%s-%d" % (name, number))
+    return ids
+
+
+def offboard(text, url, extra_urls=None, system=False):
+    """What ``state: absent`` removes from one settings file, given its current text.
+
+    Returns ``{"value": <json_merge value for state absent>, "remove_file": bool, "models": n}``:
+    every ``customModels`` entry at the role's base URLs (pruned by the task), the
+    ``sessionDefaultSettings.model`` when it points at one of them, and in the system file the
+    policy keys the role writes (``allowedBaseUrls`` when it lists only the role's URLs,
+    ``allowAllFactoryModels: false``). A container left empty (``customModels``,
+    ``sessionDefaultSettings``, ``modelPolicy``) is removed with it: an empty ``customModels`` in
+    ``settings.local.json`` would hide every model of ``settings.json`` (the client replaces the
+    array). ``remove_file`` is true for a system file that would hold nothing else afterwards. A
+    file that does not parse gives an empty value: nothing is removed (the merge task then reports
+    the parse error with line and column).
+    """
+    result = {"value": {}, "remove_file": False, "models": 0}
+    if text is None:
+        return result
+    try:
+        doc = parse(text, allow_empty=True).value
+    except JSONCError:
+        return result
+    if not isinstance(doc, dict):
+        return result
+    patterns = [re.compile(url_pattern(url))] + [re.compile(url_pattern(u)) for u in (extra_urls or []) if u]
+    value = {"customModels": []}
+    models = doc.get("customModels")
+    ours_ids = set()
+    ours = 0
+    if isinstance(models, list):
+        for entry, ident in zip(models, _client_ids(models)):
+            base = entry.get("baseUrl") if isinstance(entry, dict) else None
+            if isinstance(base, str) and any(p.match(base) for p in patterns):
+                ours += 1
+                ours_ids.add(ident)
+    result["models"] = ours
+    # a container left empty by the removal goes too: it held only what the role wrote (and in
+    # settings.local.json an empty customModels would hide every model of settings.json)
+    if isinstance(models, list) and models and ours == len(models):
+        value["customModels"] = None
+    defaults = doc.get("sessionDefaultSettings")
+    default_removed = False
+    if isinstance(defaults, dict) and defaults.get("model") in ours_ids:
+        default_removed = True
+        value["sessionDefaultSettings"] = None if len(defaults) == 1 else {"model": None}
+    rules = doc.get("modelPolicy")
+    policy_left = {}
+    if system and isinstance(rules, dict):
+        removed = {}
+        allowed = rules.get("allowedBaseUrls")
+        if isinstance(allowed, list) and allowed and all(
+                isinstance(u, str) and any(p.match(u) for p in patterns) for u in allowed):
+            removed["allowedBaseUrls"] = None
+        if rules.get("allowAllFactoryModels") is False:
+            removed["allowAllFactoryModels"] = None
+        policy_left = dict((k, v) for k, v in rules.items() if k not in removed)
+        if removed:
+            value["modelPolicy"] = None if not policy_left else removed
+    if system:
+        left = dict(doc)
+        left.pop("customModels", None)
+        left.pop("modelPolicy", None)
+        if isinstance(defaults, dict):
+            rest = dict((k, v) for k, v in defaults.items() if not (k == "model" and default_removed))
+            if rest:
+                left["sessionDefaultSettings"] = rest
+            else:
+                left.pop("sessionDefaultSettings", None)
+        others = isinstance(models, list) and len(models) > ours
+        result["remove_file"] = not left and not policy_left and not others
+    result["value"] = value
+    return result
+
+
+# ------------------------------------------------------------------ the client's rewrite
+def rewrites(results, url):
+    """Files where the merge replaced the apiKey of an LLMCloud entry although the key mode writes
+    ``${LLMCLOUD_API_KEY}``: the interactive client had written the expanded key there.
+
+    ``results`` is the registered loop result of the settings.json merge. Returns the file names,
+    never a key (the module reports operations, not values)."""
+    found = []
+    if isinstance(results, dict):
+        results = results.get("results", [results])
+    for result in results or []:
+        if not isinstance(result, dict) or result.get("skipped") or result.get("failed"):
+            continue
+        for operation in result.get("operations") or []:
+            path = operation.get("path", "") if isinstance(operation, dict) else ""
+            if operation.get("op") == "replace" and re.match(r"^/customModels/\d+/apiKey$", path):
+                found.append(result.get("path") or "settings.json")
+                break
+    return found

@@ -1,0 +1,222 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, LLMCloud Factory Droid collection maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Unit tests of plugins/module_utils/_byok_system.py: machine scope, offboarding, rewrite report."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+try:
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok, _byok_system as system
+except ImportError:  # plain pytest from the checkout: `make collection` links it under build/
+    sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "build" / "collections"))
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok, _byok_system as system
+
+from hypothesis import given, strategies as st
+
+URL = "https://llmcloud.studio"
+CATALOG = [
+    {"id": "anthropic/claude-sonnet-4.5", "display_name": "Claude Sonnet 4.5", "family": "anthropic"},
+    {"id": "anthropic/claude-haiku-4.5", "display_name": "Claude Haiku 4.5", "family": "anthropic"},
+    {"id": "google/gemini-3-pro-preview", "display_name": "Gemini 3 Pro Preview", "family": "openai"},
+]
+ENTRIES = _byok.custom_models(CATALOG, [c["id"] for c in CATALOG], [], URL, None, "env")
+
+
+# ------------------------------------------------------------------ plan
+@pytest.mark.parametrize("uname, path", [("Linux", "/etc/factory/settings.json"),
+                                         ("Darwin", "/Library/Application Support/Factory/settings.json")])
+def test_the_path_follows_the_os_and_the_newest_client_judges(uname, path):
+    probe = "os=%s\ndroid=/a/droid version=0.215.0\ndroid=/b/droid version=0.225.2\ndroid=/a/droid version=0.215.0" % uname
+    found = system.plan(probe)
+    assert found["path"] == path and found["validator"] == "/b/droid" and found["scope"] == "system"
+    assert [c["path"] for c in found["clients"]] == ["/a/droid", "/b/droid"]
+    assert found["problem"] == "" and found["notice"] == ""
+    assert system.plan(probe, path="/srv/settings.json")["path"] == "/srv/settings.json"
+
+
+def test_an_unknown_os_needs_the_path():
+    found = system.plan("os=FreeBSD\n")
+    assert "byok_system_settings_path" in found["problem"] and "FreeBSD" in found["problem"]
+
+
+def test_no_client_on_the_host_keeps_the_system_scope_without_a_judge():
+    found = system.plan("os=Linux\n")
+    assert found["scope"] == "system" and found["validator"] == "" and found["problem"] == ""
+
+
+@pytest.mark.parametrize("version", ["0.117.0", "0.109.3", "0.214.9", "garbage"])
+def test_an_old_client_falls_back_or_fails(version):
+    probe = "os=Linux\ndroid=/usr/local/bin/droid version=%s\ndroid=/home/a/.local/bin/droid version=0.225.2" % version
+    fallback = system.plan(probe, "system", "user")
+    assert fallback["scope"] == "user" and fallback["problem"] == ""
+    assert "/usr/local/bin/droid (%s)" % version in fallback["notice"] and "older than 0.215.0" in fallback["notice"]
+    failed = system.plan(probe, "system", "fail")
+    assert failed["scope"] == "system" and "Upgrade droid" in failed["problem"] and version in failed["problem"]
+    # both: the user files are written anyway, nothing to fall back from
+    both = system.plan(probe, "both", "fail")
+    assert both["scope"] == "both" and both["problem"] == "" and both["validator"] == "/home/a/.local/bin/droid"
+
+
+def test_version_tuple():
+    assert system.version_tuple("droid 0.225.2 (bun)") == (0, 225, 2)
+    assert system.version_tuple("1.0") is None and system.version_tuple(None) is None
+
+
+# ------------------------------------------------------------------ the document
+def test_system_document_ids_slashes_reference_and_policy():
+    before = copy.deepcopy(ENTRIES)
+    doc = system.system_document(ENTRIES, URL, "anthropic/claude-haiku-4.5", False, False)
+    assert ENTRIES == before                                   # the input is not changed
+    assert [e["id"] for e in doc["customModels"]] == [
+        "custom:llmcloud-claude-sonnet-4.5", "custom:llmcloud-claude-haiku-4.5", "custom:llmcloud-gemini-3-pro-preview"]
+    assert [e["baseUrl"] for e in doc["customModels"]] == [URL + "/", URL + "/", URL + "/v1/"]
+    assert {e["apiKey"] for e in doc["customModels"]} == {"${LLMCLOUD_API_KEY}"}
+    assert doc["sessionDefaultSettings"] == {"model": "custom:llmcloud-claude-haiku-4.5"}
+    assert doc["modelPolicy"] == {"allowedBaseUrls": [URL + "/"], "allowAllFactoryModels": False}
+    assert "modelPolicy" not in system.system_document(ENTRIES, URL)
+    assert "sessionDefaultSettings" not in system.system_document(ENTRIES, URL)
+
+
+def test_colliding_short_ids_use_the_whole_model_id_and_outside_urls_are_allowed():
+    entries = ENTRIES + _byok.custom_models(
+        CATALOG, [], [{"model": "other/claude-haiku-4.5", "provider": "anthropic", "base_url": "https://proxy.example"}],
+        URL, None, "env")
+    doc = system.system_document(entries, URL, allow_other_custom_models=False)
+    ids = [e["id"] for e in doc["customModels"]]
+    assert "custom:llmcloud-anthropic-claude-haiku-4.5" in ids and "custom:llmcloud-other-claude-haiku-4.5" in ids
+    assert len(set(ids)) == len(ids)
+    assert doc["modelPolicy"]["allowedBaseUrls"] == [URL + "/", "https://proxy.example/"]
+
+
+@pytest.mark.parametrize("mutate, words", [
+    (lambda d: d["customModels"][0].update(apiKey="llmc-a-real-key"), "never a key"),
+    (lambda d: d["customModels"][0].update(apiKey="pre-${LLMCLOUD_API_KEY}"), "never a key"),
+    (lambda d: d["customModels"][1].update(id=d["customModels"][0]["id"]), "used twice"),
+    (lambda d: d["customModels"][0].update(id="llmcloud-x"), "id must start with custom:"),
+    (lambda d: d["customModels"][0].pop("provider"), "provider is required"),
+    (lambda d: d["customModels"][0].update(provider="bedrock"), "provider must be one of"),
+    (lambda d: d["customModels"][0].update(maxOutputTokens="8k"), "maxOutputTokens must be of type int"),
+    (lambda d: d.update(modelPolicy={"allowedBaseUrls": "https://llmcloud.studio/"}), "must be of type array"),
+    (lambda d: d.update(modelPolicy={"allowAllFactoryModels": "no"}), "must be of type boolean"),
+    (lambda d: d.update(sessionDefaultSettings={"model": 3}), "sessionDefaultSettings.model"),
+])
+def test_problems_the_client_would_drop_the_org_level_for(mutate, words):
+    doc = system.system_document(ENTRIES, URL)
+    assert system.problems(doc) == []
+    mutate(doc)
+    found = system.problems(doc)
+    assert found and any(words in line for line in found), found
+    assert not any("llmc-a-real-key" in line for line in found)       # a key is never repeated
+
+
+def test_a_bad_prefix_fails_the_document():
+    with pytest.raises(system.SystemError_, match="id must start with custom:"):
+        system.system_document(ENTRIES, URL, prefix="llmcloud-")
+
+
+@given(st.sampled_from(["https://llmcloud.studio", "https://llmcloud.studio/", "http://127.0.0.1:8080",
+                        "https://proxy.example.com/llm"]))
+def test_url_pattern_matches_the_forms_the_role_writes_and_nothing_nearby(url):
+    pattern = re.compile(system.url_pattern(url))
+    base = url.rstrip("/")
+    for good in (base, base + "/", base + "/v1", base + "/v1/"):
+        assert pattern.match(good)
+    for bad in (base + ".evil.example", base + "/v2", base + "@evil.example/", base + "/v1/x", "x" + base):
+        assert not pattern.match(bad)
+
+
+# ------------------------------------------------------------------ offboarding
+def _text(doc):
+    return json.dumps(doc, indent=2)
+
+
+def test_offboard_a_user_file_keeps_the_developers_own_default_and_models():
+    own = {"model": "claude-sonnet-4-5", "displayName": "Claude Sonnet 4.5", "baseUrl": "https://api.anthropic.com",
+           "provider": "anthropic", "apiKey": "theirs"}
+    ours = dict(ENTRIES[0], apiKey="llmc-plain")
+    # the developer's own twin comes first: droid calls it custom:Claude-Sonnet-4.5-0, ours -1
+    text = _text({"customModels": [own, ours], "sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.5-0",
+                                                                          "autonomyMode": "auto-low"}})
+    found = system.offboard(text, URL)
+    assert found["value"] == {"customModels": []} and found["models"] == 1
+    text = _text({"customModels": [own, ours], "sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.5-1",
+                                                                          "autonomyMode": "auto-low"}})
+    assert system.offboard(text, URL)["value"] == {"customModels": [], "sessionDefaultSettings": {"model": None}}
+    # a stored id (written by droid) is what the default names
+    text = _text({"customModels": [dict(ours, id="custom:mine")], "sessionDefaultSettings": {"model": "custom:mine"}})
+    assert system.offboard(text, URL)["value"] == {"customModels": None, "sessionDefaultSettings": None}
+
+
+def test_offboard_the_system_file_policy_and_what_stays():
+    doc = system.system_document(ENTRIES, URL, "anthropic/claude-haiku-4.5", False, False)
+    found = system.offboard(_text(doc), URL, system=True)
+    assert found["remove_file"] is True
+    doc["commandDenylist"] = ["rm -rf /"]
+    found = system.offboard("// admin\n" + _text(doc), URL, system=True)
+    assert found["remove_file"] is False
+    assert found["value"] == {"customModels": None, "sessionDefaultSettings": None, "modelPolicy": None}
+    # the administrator's own URLs in the list, and their own policy keys, stay
+    doc["modelPolicy"]["allowedBaseUrls"].append("https://other.example/")
+    doc["modelPolicy"]["allowCustomModels"] = True
+    found = system.offboard(_text(doc), URL, system=True)
+    assert found["value"]["modelPolicy"] == {"allowAllFactoryModels": None}
+    # a user file's modelPolicy is the developer's: never touched
+    assert "modelPolicy" not in system.offboard(_text(doc), URL)["value"]
+
+
+@pytest.mark.parametrize("text", [None, "", "{", "[1, 2]", '{"customModels": "x"}'])
+def test_offboard_an_absent_or_unreadable_file_removes_nothing_named(text):
+    found = system.offboard(text, URL)
+    assert found["models"] == 0 and found["value"] in ({}, {"customModels": []})
+
+
+# ------------------------------------------------------------------ the client's rewrite
+def test_rewrites_name_the_files_where_an_api_key_was_replaced():
+    results = {"results": [
+        {"path": "/home/a/.factory/settings.json", "changed": True,
+         "operations": [{"op": "add", "path": "/customModels/3/apiKey"},
+                        {"op": "replace", "path": "/customModels/1/apiKey"}]},
+        {"path": "/home/b/.factory/settings.json", "changed": True,
+         "operations": [{"op": "replace", "path": "/customModels/1/displayName"}]},
+        {"skipped": True},
+    ]}
+    assert system.rewrites(results, URL) == ["/home/a/.factory/settings.json"]
+    assert system.rewrites({"skipped": True}, URL) == []
+
+
+# ------------------------------------------------------------------ the variables
+GOOD = dict(scope="system", state="present", key_mode="keychain", settings_path="", fallback="user",
+            min_version="0.215.0", droid_paths=["droid"], id_prefix="custom:llmcloud-",
+            allow_other_custom_models=False, allow_factory_models=True)
+
+
+@pytest.mark.parametrize("change, words", [
+    (dict(scope="machine"), "byok_scope must be one of"),
+    (dict(fallback="ignore"), "byok_system_fallback must be one of"),
+    (dict(settings_path="etc/factory/settings.json"), "byok_system_settings_path must be empty"),
+    (dict(settings_path=["a", "list"]), "byok_system_settings_path must be empty"),
+    (dict(min_version="0.215"), "byok_system_min_version must be a version"),
+    (dict(droid_paths=True), "byok_droid_paths must be a list"),
+    (dict(droid_paths=[{"a": 1}]), "byok_droid_paths must be a list"),
+    (dict(id_prefix="llmcloud-"), "byok_system_id_prefix must start with custom:"),
+    (dict(key_mode="inline"), "needs byok_key_mode env or keychain"),
+    (dict(scope="user"), "org policy"),
+])
+def test_variable_problems_name_the_variable(change, words):
+    assert system.variable_problems(**GOOD) == []
+    found = system.variable_problems(**dict(GOOD, **change))
+    assert len(found) == 1 and words in found[0], found
+
+
+def test_offboarding_and_the_default_user_scope_need_nothing_more():
+    assert system.variable_problems(droid_paths=["droid"]) == []
+    assert system.variable_problems(**dict(GOOD, key_mode="inline", state="absent")) == []
