@@ -12,8 +12,10 @@ controller, with the same module_utils, and the Windows file modules do the I/O:
 
 1. ``ansible.windows.win_stat`` (follow links) and, when the file exists, ``ansible.windows.slurp``
    read it;
-2. the controller parses, merges, compares, builds the redacted diff and the operations exactly
-   as the module does (a file that does not parse fails with line and column; nothing is written);
+2. the controller parses, merges, compares, builds the redacted diff and the operations with
+   plugins/module_utils/_merge_pipeline.py, the very code the module runs (same argument spec,
+   same checks and messages; a file that does not parse fails with line and column; nothing is
+   written);
 3. only when the document changes and not in check mode: ``ansible.windows.win_file`` creates the
    folder when the file is new, ``ansible.windows.win_copy`` (with ``content``, as a task that
    logs nothing) writes the new text to a temporary file beside the settings file, and
@@ -32,21 +34,19 @@ file inherit the ACL of the folder above (in ``%USERPROFILE%``: the user, SYSTEM
 file: the hash check before the swap makes a concurrent writer's run fail instead of losing its
 update. The returned ``path`` is the full path of the file (a symlink's target). Round trips:
 reading takes one or two module runs; a write, only when the document changed, about five more.
-The module's code (module_utils and input rules) is imported only for Windows targets.
+The pipeline is imported only for Windows targets.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import functools
 import hashlib
 import ntpath
 import os
 import traceback
 
-from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.errors import UnsupportedError
@@ -54,12 +54,6 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
 MODULE = 'llmcloud.factory_droid.json_merge'
-MIB = 1024 * 1024
-MASK = '********'
-
-# POSIX-only file options that mean nothing for a Windows file (it inherits its folder's ACL).
-# ``mode`` is accepted and ignored, so that one task (the role passes mode "0600") serves every OS.
-POSIX_ONLY = ('owner', 'group', 'seuser', 'serole', 'selevel', 'setype', 'attributes')
 
 # Runs on the target through ansible.windows.win_powershell. Parameters are paths and a hash only.
 SWAP_SCRIPT = r"""[CmdletBinding()]
@@ -120,52 +114,11 @@ finally {
 """
 
 
-class Failure(Exception):
-    """A failure the user can fix; the message is returned as is (after masking)."""
-
-
 @functools.lru_cache(maxsize=None)
-def tools():
-    """The module's own code, imported on first use so that a POSIX run never loads it.
-
-    ``jsonc`` and ``merging`` are the module_utils; ``module`` is plugins/modules/json_merge.py,
-    whose input rules (indent, lone surrogates) and Failure the Windows path shares.
-    """
-    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _json_merge as merging
-    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _jsonc as jsonc
-    from ansible_collections.llmcloud.factory_droid.plugins.modules import json_merge as module
-
-    class Tools(object):
-        pass
-
-    found = Tools()
-    found.jsonc, found.merging, found.module = jsonc, merging, module
-    found.errors = (Failure, module.Failure, jsonc.JSONCError, merging.MergeError)
-    return found
-
-
-@functools.lru_cache(maxsize=None)
-def argument_spec():
-    """The module's argument spec (plugins/modules/json_merge.py main()), with ``path`` a plain string.
-
-    Type ``path`` would expand ``~`` and ``$VARS`` on the controller; here the target expands them.
-    tests/unit/plugins/action/test_json_merge.py checks that the two specs stay the same.
-    """
-    spec = dict(
-        path=dict(type='str', required=True),
-        value=dict(type='dict', default={}, no_log=True),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        keyed_lists=dict(type='dict', default={}, no_log=False),
-        prune=dict(type='dict', default={}),
-        create=dict(type='bool', default=True),
-        backup=dict(type='bool', default=False),
-        redact=dict(type='list', elements='str', default=list(tools().merging.DEFAULT_REDACT)),
-        indent=dict(type='str', default='auto'),
-        lock_timeout=dict(type='float', default=30),
-        max_size=dict(type='int', default=32 * MIB),
-    )
-    spec.update(copy.deepcopy(FILE_COMMON_ARGUMENTS))
-    return spec
+def pipeline():
+    """plugins/module_utils/_merge_pipeline.py, imported on first use so that a POSIX run never loads it."""
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _merge_pipeline
+    return _merge_pipeline
 
 
 def is_windows(connection):
@@ -179,67 +132,10 @@ def windows_path(path):
     if path == '~' or path.startswith('~/') or path.startswith('~\\'):
         path = '%USERPROFILE%' + path[1:]
     elif path.startswith('~'):
-        raise Failure('path %s: ~user is not supported on Windows targets; give the full path, e.g. '
-                      'C:\\Users\\<user>\\.factory\\settings.json, or %%USERPROFILE%%\\.factory\\settings.json '
-                      'for the user Ansible runs as' % path)
+        raise pipeline().Failure('path %s: ~user is not supported on Windows targets; give the full path, e.g. '
+                                 'C:\\Users\\<user>\\.factory\\settings.json, or %%USERPROFILE%%\\.factory\\settings.json '
+                                 'for the user Ansible runs as' % path)
     return path.replace('/', '\\')
-
-
-def mask_all(value, secrets):
-    """A copy of a result with every secret masked in every string (keys included)."""
-    if not secrets:
-        return value
-    if isinstance(value, dict):
-        return dict((mask_all(key, secrets), mask_all(item, secrets)) for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return [mask_all(item, secrets) for item in value]
-    if isinstance(value, str):
-        return tools().merging.mask_text(value, secrets)
-    return value
-
-
-def plan(text, params, names, diff, header):
-    """What the module does with a file holding ``text`` (None: no file), without the I/O.
-
-    Returns a dict: ``changed``, ``operations``, ``new_text`` (None when unchanged), ``secrets``
-    (of value and of the file: masked everywhere) and ``diff`` (redacted; when asked and changed).
-    Same steps and rules as Run._run/_change/_diff in plugins/modules/json_merge.py.
-    """
-    found = tools()
-    jsonc, merging = found.jsonc, found.merging
-    value, state = params['value'] or {}, params['state']
-    keyed, prune = params['keyed_lists'] or {}, params['prune'] or {}
-    indent = found.module._indent(params['indent'])
-    secrets = merging.collect_secrets(value, names)
-    doc = None
-    if text is not None:
-        found.module._check_surrogates(text)
-        doc = jsonc.parse(text, allow_empty=True)
-        secrets |= merging.collect_secrets({'k': doc.values_at_keys(names)}, ['k'])
-    result = {'changed': False, 'operations': [], 'new_text': None, 'secrets': secrets, 'diff': None}
-    if doc is None and state == 'absent':
-        return result                          # nothing there, nothing to remove
-    new_doc, operations = merging.merge(doc.value if doc is not None else {}, value, keyed, prune, state)
-    result['operations'] = operations
-    if not (operations or doc is None or (doc.empty and state == 'present')):
-        return result
-    if doc is not None:
-        new_text = doc.update(new_doc, merging.make_aligner(keyed), indent)
-    else:
-        new_text = jsonc.dumps(new_doc, indent if indent is not None else 2)
-    written = jsonc.parse(new_text)
-    if written.value != new_doc:
-        raise Failure('internal error: the edited text does not read back as the merged document; '
-                      'nothing was written (please report this)')
-    result.update(changed=True, new_text=new_text)
-    if diff:
-        result['diff'] = {
-            'before': doc.redacted_text(names, secrets) if doc is not None else '',
-            'after': written.redacted_text(names, secrets),
-            'before_header': header,
-            'after_header': header,
-        }
-    return result
 
 
 class ActionModule(ActionBase):
@@ -280,8 +176,8 @@ class ActionModule(ActionBase):
             'ansible.windows.win_copy', task=task, connection=self._connection, play_context=self._play_context,
             loader=self._loader, templar=self._templar, shared_loader_obj=self._shared_loader_obj)
         if action is None:
-            raise Failure('writing on Windows targets needs the ansible.windows collection; install it '
-                          '(the ansible package ships it) and run again')
+            raise pipeline().Failure('writing on Windows targets needs the ansible.windows collection; install it '
+                                     '(the ansible package ships it) and run again')
         return action.run(task_vars=task_vars)
 
 
@@ -293,14 +189,13 @@ class WindowsRun(object):
         self.task = action._task
         self.task_vars = task_vars
         self.params = None
-        self.names = None
-        self.secrets = set()
+        self.redaction = pipeline().Redaction({}, None)
         self.result = {'changed': False, 'operations': []}
 
     def run(self):
         try:
             self._run()
-        except tools().errors as exc:
+        except pipeline().USER_ERRORS as exc:
             return self._fail(to_text(exc))
         except Exception as exc:  # pylint: disable=broad-except
             return self._fail('unexpected error: %s: %s' % (type(exc).__name__, to_text(exc)),
@@ -310,11 +205,8 @@ class WindowsRun(object):
     def _finish(self, result):
         """The result as the module returns it: invocation with value redacted, every secret masked."""
         if self.params is not None:
-            args = dict(self.params)
-            value = args['value']
-            args['value'] = tools().merging.redact(value, self.names) if isinstance(value, dict) else MASK
-            result['invocation'] = {'module_args': args}
-        return mask_all(result, self.secrets)
+            result['invocation'] = self.redaction.invocation(self.params)
+        return self.redaction.mask_all(result)
 
     def _fail(self, msg, **extra):
         result = dict(self.result)
@@ -323,86 +215,71 @@ class WindowsRun(object):
         return self._finish(result)
 
     def _validate(self):
-        merging = tools().merging
+        """The module's argument spec and checks (``path`` a plain string: the target expands ``~``)."""
+        found = pipeline()
         raw = dict(self.task.args)
-        if isinstance(raw.get('value'), dict):          # mask the key even in argument errors
-            names = raw.get('redact') if isinstance(raw.get('redact'), list) else merging.DEFAULT_REDACT
-            self.secrets = merging.collect_secrets(raw['value'], names)
-        validation = ArgumentSpecValidator(argument_spec()).validate(raw)
+        self.redaction = found.Redaction.of_raw_args(raw)      # mask the key even in argument errors
+        validation = ArgumentSpecValidator(found.argument_spec(path_type='str')).validate(raw)
         if validation.error_messages:
             msg = validation.errors.msg                   # the module's words for the first error
             if isinstance(validation.errors[0], UnsupportedError):
                 msg = 'Unsupported parameters for (%s) module: %s' % (MODULE, msg)
-            raise Failure(msg)
+            raise found.Failure(msg)
         params = validation.validated_parameters
-        self.params = params
-        self.names = params['redact'] if params['redact'] is not None else list(merging.DEFAULT_REDACT)
-        self.secrets |= merging.collect_secrets(params['value'] or {}, self.names)
-        given = [name for name in POSIX_ONLY if params.get(name) is not None]
+        redaction = found.Redaction(params['value'] or {}, params['redact'])
+        redaction.secrets |= self.redaction.secrets
+        self.params, self.redaction = params, redaction
+        given = [name for name in found.POSIX_ONLY if params.get(name) is not None]
         if given:
-            raise Failure('%s cannot be set on Windows targets: the file and a new folder inherit the ACL of the '
-                          'folder above (in %%USERPROFILE%% only the user, SYSTEM and Administrators have access); '
-                          'leave %s out for Windows hosts' % (', '.join(given), 'it' if len(given) == 1 else 'them'))
-        if not params['path']:
-            raise Failure('path must not be empty: give the file to merge into, e.g. ~/.factory/settings.json')
-        tools().module._indent(params['indent'])
-        if params['lock_timeout'] < 0:
-            raise Failure('lock_timeout must be 0 or more seconds, not %s' % params['lock_timeout'])
-        if params['max_size'] <= 0:
-            raise Failure('max_size must be a positive number of bytes, not %s' % params['max_size'])
-        merging.merge({}, {}, params['keyed_lists'] or {}, params['prune'] or {}, params['state'])  # option errors
-        return params
+            raise found.Failure('%s cannot be set on Windows targets: the file and a new folder inherit the ACL of '
+                                'the folder above (in %%USERPROFILE%% only the user, SYSTEM and Administrators have '
+                                'access); leave %s out for Windows hosts'
+                                % (', '.join(given), 'it' if len(given) == 1 else 'them'))
+        return params, found.check_params(params)
 
     def _module(self, name, args, what):
         outcome = self.action._execute_module(module_name=name, module_args=args, task_vars=self.task_vars)
         if outcome.get('failed'):
-            raise Failure('%s failed: %s' % (what, outcome.get('msg') or _first_error(outcome)))
+            raise pipeline().Failure('%s failed: %s' % (what, outcome.get('msg') or _first_error(outcome)))
         return outcome
 
     def _run(self):
-        params = self._validate()
+        found = pipeline()
+        params, indent = self._validate()
         given = params['path']
         path = windows_path(given)
         self.result['path'] = path
         stat = self._module('ansible.windows.win_stat',
                             {'path': path, 'follow': True, 'get_checksum': False, 'get_size': True},
                             'reading %s (ansible.windows.win_stat)' % given).get('stat') or {}
-        data = None
+        data = doc = None
         if stat.get('exists'):
             if stat.get('isdir'):
-                raise Failure('%s is a folder, not a file: give the path of the file inside it, e.g. %s'
-                              % (given, ntpath.join(path, 'settings.json')))
+                raise found.Failure('%s is a folder, not a file: give the path of the file inside it, e.g. %s'
+                                    % (given, ntpath.join(path, 'settings.json')))
             path = stat.get('path') or path       # absolute, variables expanded, a link's target
             self.result['path'] = path
-            size = stat.get('size') or 0
-            if size > params['max_size']:
-                raise Failure('%s is %.1f MiB, more than max_size (%s bytes, %.1f MiB); it was left untouched'
-                              % (path, size / float(MIB), params['max_size'], params['max_size'] / float(MIB)))
+            if (stat.get('size') or 0) > params['max_size']:
+                raise found.too_big(path, stat.get('size'), params['max_size'])
             read = self._module('ansible.windows.slurp', {'src': path}, 'reading %s (ansible.windows.slurp)' % path)
             try:
                 data = base64.b64decode(read['content'], validate=True)
             except (KeyError, TypeError, ValueError):
-                raise Failure('reading %s (ansible.windows.slurp) returned no base64 content' % path)
+                raise found.Failure('reading %s (ansible.windows.slurp) returned no base64 content' % path)
             if len(data) > params['max_size']:
-                raise Failure('%s grew past max_size (%s bytes) while it was read; it was left untouched'
-                              % (path, params['max_size']))
+                raise found.grew_too_big(path, params['max_size'])
+            doc = found.read_document(data, given)
         elif not params['create']:
-            raise Failure('%s does not exist and create is false' % given)
-        jsonc = tools().jsonc
-        try:
-            text = jsonc.decode_bytes(data) if data is not None else None
-            outcome = plan(text, params, self.names, bool(self.task.diff), given)
-        except jsonc.JSONCError as exc:
-            if data is None:
-                raise
-            raise Failure('%s: %s. The file was left untouched.' % (given, exc))
-        self.secrets |= outcome['secrets']
-        self.result['operations'] = outcome['operations']
-        if outcome['diff'] is not None:
-            self.result['diff'] = outcome['diff']
-        if outcome['changed'] and not self.task.check_mode:
-            self._write(path, data, outcome['new_text'], params['backup'])
-        self.result['changed'] = outcome['changed']
+            raise found.Failure('%s does not exist and create is false' % given)
+        outcome = found.plan(doc, params, self.redaction, indent, diff=bool(self.task.diff), header=given,
+                             file_secrets=True)
+        self.redaction.secrets |= outcome.secrets
+        self.result['operations'] = outcome.operations
+        if outcome.diff is not None:
+            self.result['diff'] = outcome.diff
+        if outcome.changed and not self.task.check_mode:
+            self._write(path, data, outcome.new_text, params['backup'])
+        self.result['changed'] = outcome.changed
 
     def _write(self, path, data, new_text, backup):
         folder, name = ntpath.split(path)
@@ -414,8 +291,8 @@ class WindowsRun(object):
         if copied.get('failed'):
             self.action._execute_module(module_name='ansible.windows.win_file', task_vars=self.task_vars,
                                         module_args={'path': temp, 'state': 'absent'})
-            raise Failure('writing %s (ansible.windows.win_copy) failed: %s; %s was left untouched'
-                          % (temp, copied.get('msg') or 'no message', path))
+            raise pipeline().Failure('writing %s (ansible.windows.win_copy) failed: %s; %s was left untouched'
+                                     % (temp, copied.get('msg') or 'no message', path))
         parameters = {'Path': path, 'Temp': temp, 'Backup': bool(backup),
                       'Expected': hashlib.sha256(data).hexdigest() if data is not None else ''}
         swapped = self.action._execute_module(module_name='ansible.windows.win_powershell', task_vars=self.task_vars,
@@ -423,8 +300,8 @@ class WindowsRun(object):
                                                            'parameters': parameters})
         answer = swapped.get('result') if isinstance(swapped.get('result'), dict) else {}
         if swapped.get('failed'):
-            raise Failure('replacing %s (ansible.windows.win_powershell) failed: %s'
-                          % (path, answer.get('msg') or _first_error(swapped)))
+            raise pipeline().Failure('replacing %s (ansible.windows.win_powershell) failed: %s'
+                                     % (path, answer.get('msg') or _first_error(swapped)))
         self.result['path'] = answer.get('path') or path
         if answer.get('backup_file'):
             self.result['backup_file'] = answer['backup_file']

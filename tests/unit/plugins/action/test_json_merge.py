@@ -558,38 +558,6 @@ def test_async_is_refused_on_windows(host):
 
 
 # ---------------------------------------------------------------- same behaviour as the module
-def module_spec():
-    """The argument spec that plugins/modules/json_merge.py gives AnsibleModule."""
-    seen = {}
-
-    class Capture(Exception):
-        pass
-
-    def fake_module(**kwargs):
-        seen.update(kwargs)
-        raise Capture()
-
-    saved = module.AnsibleModule
-    module.AnsibleModule = fake_module
-    try:
-        with pytest.raises(Capture):
-            module.main()
-    finally:
-        module.AnsibleModule = saved
-    return seen
-
-
-def test_the_plugin_validates_with_the_module_argument_spec():
-    seen = module_spec()
-    spec = dict(seen['argument_spec'])
-    if seen.get('add_file_common_args'):
-        from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS
-        spec.update(FILE_COMMON_ARGUMENTS)
-    ours = dict(plugin.argument_spec())
-    assert spec.pop('path') == dict(ours.pop('path'), type='path')      # a plain string here: expanded remotely
-    assert ours == spec
-
-
 def run_module(path, args, check=False, diff=True):
     """The real module, as Ansible runs it on a POSIX target, in a subprocess."""
     collections = os.path.abspath(os.path.join(os.path.dirname(module.__file__), '..', '..', '..', '..', '..'))

@@ -27,6 +27,7 @@ except ImportError:  # ansible-core before 2.19
     ansible_internal = None
 from ansible.module_utils.common import warnings as ansible_warnings
 
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _merge_pipeline as pipeline
 from ansible_collections.llmcloud.factory_droid.plugins.modules import json_merge
 
 try:
@@ -210,7 +211,7 @@ def test_secret_elsewhere_in_value_and_in_errors_is_masked(run, tmp_path, monkey
 
     def explode(*args, **kwargs):
         raise RuntimeError('boom with %s inside' % CANARY)
-    monkeypatch.setattr(json_merge, 'merge', explode)
+    monkeypatch.setattr(pipeline, 'merge', explode)
     failed = run({'path': str(path), 'value': value}, diff=True)
     assert failed.failed and 'unexpected error: RuntimeError: boom with ******** inside' in failed.msg
     assert_no_canary(failed)
@@ -460,7 +461,7 @@ def test_failed_rename_leaves_the_original_and_no_temp(run, tmp_path, monkeypatc
 
     def refuse(src, dst, **kwargs):
         raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
-    monkeypatch.setattr(json_merge.os, 'rename', refuse)
+    monkeypatch.setattr(os, 'rename', refuse)
     out = run({'path': str(path), 'value': VALUE, 'backup': True})
     assert out.failed and 'EXDEV' in out.msg and 'cross-device' in out.msg
     assert snapshot(path) == before
@@ -518,3 +519,22 @@ def test_runs_as_a_separate_process(tmp_path):
     result = json.loads(proc.stdout)
     assert result['changed'] is True and json.loads(path.read_text()) == VALUE
     assert CANARY.encode() not in proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------- docs and spec agree
+def test_documented_options_are_the_accepted_options_and_windows_is_a_platform():
+    import yaml
+    docs = yaml.safe_load(json_merge.DOCUMENTATION)
+    spec = pipeline.argument_spec()
+    assert sorted(docs['options']) == sorted(spec)
+    assert 'unsafe_writes' not in spec and 'unsafe_writes' not in docs['options']
+    assert sorted(docs['attributes']['platform']['platforms']) == ['posix', 'windows']
+    assert 'ansible.windows' in ' '.join(docs['attributes']['platform']['details'])
+
+
+def test_unsafe_writes_is_refused_not_ignored(run, tmp_path):
+    path = settings_file(tmp_path, '{"a": 1}')
+    before = snapshot(path)
+    out = run({'path': str(path), 'value': {'b': 2}, 'unsafe_writes': True})
+    assert out.failed and 'unsafe_writes' in out.msg and 'Unsupported parameters' in out.msg
+    assert snapshot(path) == before

@@ -1,0 +1,268 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, LLMCloud Factory Droid collection maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The json_merge pipeline: options, their checks, parse, merge, plan the edit, diff, redaction.
+
+Pure and free of file I/O. One copy serves every target:
+
+- ``plugins/modules/json_merge.py`` (POSIX targets) reads the file through ``_file_layer``, hands
+  its bytes to :func:`plan` and writes what the plan says;
+- ``plugins/action/json_merge.py`` (Windows targets) validates the task with :func:`argument_spec`
+  (``path`` as a plain string: the target expands it), reads the file with the Windows modules and
+  runs the same :func:`plan` on the controller.
+
+Every message a user can get from a bad option or an unreadable file is written here, once.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS
+
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import (
+    JSONCError,
+    decode_bytes,
+    dumps,
+    parse,
+)
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import (
+    DEFAULT_REDACT,
+    MergeError,
+    collect_secrets,
+    make_aligner,
+    mask_text,
+    merge,
+    redact,
+)
+
+MIB = 1024 * 1024
+MASK = '********'
+
+# The file options of ansible.builtin.files that the module honours. ``unsafe_writes`` is left
+# out on purpose: the module never writes a settings file in place, so it does not accept the option.
+FILE_OPTIONS = ('mode', 'owner', 'group', 'seuser', 'serole', 'selevel', 'setype', 'attributes')
+
+# POSIX-only file options that mean nothing for a Windows file (it inherits its folder's ACL).
+# ``mode`` is accepted and ignored there, so that one task (the role passes mode "0600") serves every OS.
+POSIX_ONLY = ('owner', 'group', 'seuser', 'serole', 'selevel', 'setype', 'attributes')
+
+_LONE_SURROGATE = re.compile(r'(\\+)u[dD]([89abAB][0-9a-fA-F]{2}|[c-fC-F][0-9a-fA-F]{2})')
+
+
+class Failure(Exception):
+    """A failure the user can fix; the message is shown as is (after masking)."""
+
+
+# Errors whose text is a message for the user (no traceback).
+USER_ERRORS = (Failure, JSONCError, MergeError)
+
+
+def argument_spec(path_type='path'):
+    """The module's options. The action plugin asks for ``path_type='str'``: ``~`` expands on the target."""
+    spec = dict(
+        path=dict(type=path_type, required=True),
+        value=dict(type='dict', default={}, no_log=True),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        keyed_lists=dict(type='dict', default={}, no_log=False),
+        prune=dict(type='dict', default={}),
+        create=dict(type='bool', default=True),
+        backup=dict(type='bool', default=False),
+        redact=dict(type='list', elements='str', default=list(DEFAULT_REDACT)),
+        indent=dict(type='str', default='auto'),
+        lock_timeout=dict(type='float', default=30),
+        max_size=dict(type='int', default=32 * MIB),
+    )
+    for name in FILE_OPTIONS:
+        spec[name] = copy.deepcopy(FILE_COMMON_ARGUMENTS[name])
+    return spec
+
+
+def number(value):
+    """A float option as the user wrote it: 30 rather than 30.0."""
+    return ('%d' % value) if float(value).is_integer() else ('%s' % value)
+
+
+def parse_indent(value):
+    text = str(value).strip().lower()
+    if text == 'auto':
+        return None
+    if text in ('tab', '\t'):
+        return '\t'
+    if re.match(r'^[0-9]+$', text) and 1 <= int(text) <= 16:
+        return int(text)
+    raise Failure('indent must be auto, tab or a number of spaces from 1 to 16, not %s' % value)
+
+
+def check_params(params):
+    """Every error in the options, found before any file is touched. Returns the indent to use."""
+    if not params['path']:
+        raise Failure('path must not be empty: give the file to merge into, e.g. ~/.factory/settings.json')
+    indent = parse_indent(params['indent'])
+    if params['lock_timeout'] < 0:
+        raise Failure('lock_timeout must be 0 or more seconds, not %s' % number(params['lock_timeout']))
+    if params['max_size'] <= 0:
+        raise Failure('max_size must be a positive number of bytes, not %s' % params['max_size'])
+    merge({}, {}, params['keyed_lists'] or {}, params['prune'] or {}, params['state'])    # option errors
+    return indent
+
+
+def too_big(path, size, max_size):
+    return Failure('%s is %.1f MiB, more than max_size (%s bytes, %.1f MiB); it was left untouched'
+                   % (path, size / float(MIB), max_size, max_size / float(MIB)))
+
+
+def grew_too_big(path, max_size):
+    return Failure('%s grew past max_size (%s bytes) while it was read; it was left untouched' % (path, max_size))
+
+
+def numeric_mode(mode):
+    """An octal mode given as a string or a number, or None (not given, or symbolic)."""
+    if mode is None:
+        return None
+    if isinstance(mode, int):
+        return mode & 0o7777
+    try:
+        return int(str(mode), 8) & 0o7777
+    except ValueError:
+        return None
+
+
+# ------------------------------------------------------------------ redaction plumbing
+class Redaction(object):
+    """The secrets of one task and the key names to mask; masks text and whole results.
+
+    Ansible masks every leaf string of a no_log option in all output (so "anthropic" would vanish
+    from every diff); the module masks the real secrets instead, everywhere.
+    """
+
+    def __init__(self, value, names):
+        self.names = list(names) if names is not None else list(DEFAULT_REDACT)
+        self.secrets = collect_secrets(value, self.names) if isinstance(value, dict) else set()
+
+    @classmethod
+    def of_raw_args(cls, args):
+        """Secrets of arguments not validated yet: the key is masked even in argument errors."""
+        names = args.get('redact') if isinstance(args.get('redact'), list) else DEFAULT_REDACT
+        return cls(args.get('value'), names)
+
+    def invocation(self, params):
+        """``invocation`` as the module returns it: ``value`` redacted."""
+        args = dict(params)
+        value = args.get('value') or {}
+        args['value'] = redact(value, self.names) if isinstance(value, dict) else MASK
+        return {'module_args': args}
+
+    def mask(self, text):
+        return mask_text(text, self.secrets)
+
+    def mask_all(self, value):
+        """A copy of a result with every secret masked in every string (keys included)."""
+        if not self.secrets:
+            return value
+        if isinstance(value, dict):
+            return dict((self.mask_all(key), self.mask_all(item)) for key, item in value.items())
+        if isinstance(value, (list, tuple)):
+            return [self.mask_all(item) for item in value]
+        if isinstance(value, str):
+            return self.mask(value)
+        return value
+
+
+# ------------------------------------------------------------------ parse, merge, plan
+def _check_surrogates(text):
+    """JSON strings must be valid Unicode: a \\uD800-\\uDFFF escape must be half of a pair."""
+    if '\\ud' not in text and '\\uD' not in text:
+        return
+    position = 0
+    pending_high = None
+    for match in _LONE_SURROGATE.finditer(text):
+        if len(match.group(1)) % 2 == 0:
+            continue      # an escaped backslash followed by "u": not an escape
+        start = match.start() + len(match.group(1)) - 1
+        high = match.group(2)[0].lower() in '89ab'
+        if pending_high is not None:
+            if not high and start == pending_high + 6:
+                pending_high = None
+                continue
+            position = pending_high
+            break
+        if high:
+            pending_high = start
+        else:
+            position = start
+            break
+    else:
+        if pending_high is None:
+            return
+        position = pending_high
+    raise JSONCError('a \\u escape encodes half of a surrogate pair (not valid Unicode); write the character itself',
+                     text, position)
+
+
+def read_document(data, shown):
+    """The parsed document of a file's bytes; a file that does not read fails naming ``shown``."""
+    try:
+        text = decode_bytes(data)
+        _check_surrogates(text)
+        return parse(text, allow_empty=True)
+    except JSONCError as exc:
+        raise Failure('%s: %s. The file was left untouched.' % (shown, exc))
+
+
+class Plan(object):
+    """What one task does to one file: computed first, acted on afterwards."""
+
+    def __init__(self, doc):
+        self.doc = doc                 # the file as read (a _jsonc Document), None when there is none
+        self.written = doc             # the document as it will be (parsed back from new_text)
+        self.changed = False
+        self.operations = []
+        self.new_text = None           # None: nothing to write
+        self.secrets = set()           # of the file, when they were collected (diff, or asked for)
+        self.diff = None
+
+    @property
+    def exists(self):
+        return self.doc is not None
+
+
+def plan(doc, params, redaction, indent, diff=False, header=None, file_secrets=False):
+    """Merge ``params['value']`` into ``doc`` (None: no file) and plan the edit, without any I/O.
+
+    The new text changes only the spans that change; it is parsed back and must equal the merged
+    document. With ``diff``, the redacted before/after texts are built (headed ``header``).
+    """
+    result = Plan(doc)
+    state = params['state']
+    if doc is None and state == 'absent':
+        return result                           # nothing there, nothing to remove
+    keyed, prune = params['keyed_lists'] or {}, params['prune'] or {}
+    value = params['value'] or {}
+    names = redaction.names
+    if doc is not None and (diff or file_secrets):
+        result.secrets = collect_secrets({'k': doc.values_at_keys(names)}, ['k'])
+    new_doc, operations = merge(doc.value if doc is not None else {}, value, keyed, prune, state)
+    result.operations = operations
+    if not (operations or doc is None or (doc.empty and state == 'present')):
+        return result
+    if doc is not None:
+        new_text = doc.update(new_doc, make_aligner(keyed), indent)
+    else:
+        new_text = dumps(new_doc, indent if indent is not None else 2)
+    written = parse(new_text, max_depth=None)   # the values were checked: only the edits are
+    if written.value != new_doc:                # a structural check of the edits, at C speed
+        raise Failure('internal error: the edited text does not read back as the merged document; '
+                      'nothing was written (please report this)')
+    result.changed, result.new_text, result.written = True, new_text, written
+    if diff:
+        secrets = redaction.secrets | result.secrets
+        result.diff = {
+            'before': doc.redacted_text(names, secrets) if doc is not None else '',
+            'after': written.redacted_text(names, secrets),
+            'before_header': header,
+            'after_header': header,
+        }
+    return result
