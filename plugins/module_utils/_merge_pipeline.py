@@ -68,6 +68,7 @@ def argument_spec(path_type='path'):
         state=dict(type='str', default='present', choices=['present', 'absent']),
         keyed_lists=dict(type='dict', default={}, no_log=False),
         prune=dict(type='dict', default={}),
+        exact_items=dict(type='dict', default={}),
         create=dict(type='bool', default=True),
         backup=dict(type='bool', default=False),
         redact=dict(type='list', elements='str', default=list(DEFAULT_REDACT)),
@@ -105,7 +106,8 @@ def check_params(params):
         raise Failure('lock_timeout must be 0 or more seconds, not %s' % number(params['lock_timeout']))
     if params['max_size'] <= 0:
         raise Failure('max_size must be a positive number of bytes, not %s' % params['max_size'])
-    merge({}, {}, params['keyed_lists'] or {}, params['prune'] or {}, params['state'])    # option errors
+    merge({}, {}, params['keyed_lists'] or {}, params['prune'] or {}, params['state'],
+          params.get('exact_items'))                                                    # option errors
     return indent
 
 
@@ -244,7 +246,8 @@ def plan(doc, params, redaction, indent, diff=False, header=None, file_secrets=F
     names = redaction.names
     if doc is not None and (diff or file_secrets):
         result.secrets = collect_secrets({'k': doc.values_at_keys(names)}, ['k'])
-    new_doc, operations = merge(doc.value if doc is not None else {}, value, keyed, prune, state)
+    new_doc, operations = merge(doc.value if doc is not None else {}, value, keyed, prune, state,
+                                params.get('exact_items'))
     result.operations = operations
     if not (operations or doc is None or (doc.empty and state == 'present')):
         return result
