@@ -742,7 +742,9 @@ def _parse_check(stdout):
 
     def close():
         if section == "listing":
-            found["listing"] = _LISTED.findall("\n".join(lines))
+            # the first "Available custom models:" block only (droid may print it on both streams)
+            block = "\n".join(lines).split("Available custom models:")
+            found["listing"] = _LISTED.findall(block[1].split("\n\n")[0]) if len(block) > 1 else []
         elif section is not None:
             found["files"][section] = "\n".join(lines)
 
@@ -871,10 +873,9 @@ def client_problems(results, merges, entries, default_model="", local_settings="
                 source, settings = user_file, (docs.get(user_file) or {}).get("sessionDefaultSettings")
             effective = settings.get("model") if isinstance(settings, dict) else None
             if effective != default_id:
+                shown = effective if _is_text(effective) and len(effective) <= 120 else "no model"
                 problems.append("%s: droid's default model resolves to %s, not %s (byok_default_model), because of "
-                                "sessionDefaultSettings in %s; the file to fix: %s."
-                                % (who, effective if _is_text(effective) and effective.startswith("custom:") or
-                                   effective is None else "another model", default_id, source, source))
+                                "sessionDefaultSettings in %s; the file to fix: %s." % (who, shown, default_id, source, source))
             elif default_id not in [i for i, _n in listed]:
                 problems.append("%s: the default model %s is not among the models droid lists; the file to fix: %s."
                                 % (who, default_id, user_file))

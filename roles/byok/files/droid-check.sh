@@ -17,9 +17,13 @@ if [ -z "$droid" ] || [ ! -x "$droid" ]; then
 fi
 echo "byok-check: droid=$droid"
 cd / || exit 1  # outside any project: the user's own settings, not a repository's .factory
-printf 'byok-check: version=%s\n' "$("$droid" --version </dev/null 2>/dev/null | head -n 1)"
+version=$("$droid" --version </dev/null 2>/dev/null)
+printf 'byok-check: version=%s\n' "$(printf '%s\n' "$version" | head -n 1)"
+# droid's output is captured, never given our stdout: some versions leave the descriptors they
+# inherit non-blocking, and later writes to a full pipe would then be lost.
+listing=$("$droid" exec --list-tools -m custom:does-not-exist </dev/null 2>&1)
 echo "byok-check: listing"
-"$droid" exec --list-tools -m custom:does-not-exist </dev/null 2>&1 | sed -n '/Available custom models:/,/^ *$/p'
+printf '%s\n' "$listing" | sed -n '/Available custom models:/,/^ *$/p'
 for file in "$HOME/.factory/settings.json" "$HOME/.factory/settings.local.json" /etc/factory/settings.json \
             "/Library/Application Support/Factory/settings.json"; do
   if [ -f "$file" ] && [ -r "$file" ]; then
