@@ -219,7 +219,7 @@ class WindowsRun(object):
         found = pipeline()
         raw = dict(self.task.args)
         self.redaction = found.Redaction.of_raw_args(raw)      # mask the key even in argument errors
-        validation = ArgumentSpecValidator(found.argument_spec(path_type='str')).validate(raw)
+        validation = ArgumentSpecValidator(found.argument_spec()).validate(raw)
         if validation.error_messages:
             msg = validation.errors.msg                   # the module's words for the first error
             if isinstance(validation.errors[0], UnsupportedError):
@@ -235,6 +235,10 @@ class WindowsRun(object):
                                 'the folder above (in %%USERPROFILE%% only the user, SYSTEM and Administrators have '
                                 'access); leave %s out for Windows hosts'
                                 % (', '.join(given), 'it' if len(given) == 1 else 'them'))
+        if params.get('user') is not None:
+            raise found.Failure('user cannot be set on Windows targets: the task writes the file of the account '
+                                'Ansible connects as (~ is its %USERPROFILE%); leave user out for Windows hosts and '
+                                'connect as that account')
         return params, found.check_params(params)
 
     def _module(self, name, args, what):
@@ -275,6 +279,7 @@ class WindowsRun(object):
                              file_secrets=True)
         self.redaction.secrets |= outcome.secrets
         self.result['operations'] = outcome.operations
+        self.result['applied'] = outcome.applied
         if outcome.diff is not None:
             self.result['diff'] = outcome.diff
         if outcome.changed and not self.task.check_mode:

@@ -26,13 +26,16 @@ from __future__ import annotations
 import errno
 import fcntl
 import grp
+import json
 import os
 import pwd
 import re
 import stat
 import time
+import traceback
 
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipeline import (
+    USER_ERRORS,
     Failure,
     grew_too_big,
     number,
@@ -72,7 +75,7 @@ def gid_of(group):
             raise Failure('group %s does not exist on the target' % group)
 
 
-def _user_name(uid):
+def user_name(uid):
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
@@ -352,11 +355,13 @@ def write_backup(folder, name, data, info, holds_secrets):
     return folder.join(backup)
 
 
-def write_atomic(module, folder, name, data, info, uid, gid, mode):
+def write_atomic(module, folder, name, data, info, uid, gid, mode, before_rename=None):
     """Temp file (0600, O_EXCL|O_NOFOLLOW) in the same folder, fsync, rename over the file, fsync the folder.
 
     The new file gets its final owner, group and mode before the rename: those of the file it
-    replaces unless uid/gid/mode (numeric) are given, 0600 for a new file.
+    replaces unless uid/gid/mode (numeric) are given, 0600 for a new file. ``before_rename`` runs
+    when the temp file is complete and durable, just before the rename (the re-check of the file
+    and the backup); what it raises leaves the file as it is and removes the temp file.
     """
     remove_stale_temps(folder, name)
     temps = ('.%s.%s.tmp' % (name, os.urandom(6).hex()) for attempt in range(50))
@@ -387,6 +392,8 @@ def write_atomic(module, folder, name, data, info, uid, gid, mode):
             target = folder.join(name)
             context = module.selinux_context(target) if info is not None else module.selinux_default_context(target)
             module.set_context_if_different(folder.join(temp), context, False)
+        if before_rename is not None:
+            before_rename()
         try:
             os.rename(temp, name, src_dir_fd=folder.fd, dst_dir_fd=folder.fd)
         except OSError as exc:
@@ -403,10 +410,191 @@ def write_atomic(module, folder, name, data, info, uid, gid, mode):
 
 
 
+# ------------------------------------------------------------------ accounts and paths
+def account(name):
+    """The passwd entry of ``name`` (or of a numeric uid), looked up with Python's pwd: no getent needed."""
+    if name is None:
+        return None
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        pass
+    if name.isdigit():
+        try:
+            return pwd.getpwuid(int(name))
+        except KeyError:
+            pass
+    raise Failure('user %s does not exist on this host (no passwd entry): check the name (for the byok role, '
+                  'byok_users[].name) or create the account on the host, then run again' % name)
+
+
+def home_of(entry):
+    home = entry.pw_dir or ''
+    if not os.path.isabs(home):
+        raise Failure('user %s has no absolute home folder in the passwd database (%r): set one (usermod -d) or give '
+                      'path as an absolute path' % (entry.pw_name, home))
+    return os.path.normpath(home)
+
+
+def expand_path(path, entry):
+    """``path`` with a leading ``~`` expanded; it must be absolute afterwards.
+
+    With ``entry`` (O(user)), ``~`` and ``~/`` are that user's home; without, the home of the user the
+    module runs as, and ``$VARS`` expand as for any ``type: path`` option. ``~name`` is always looked
+    up in the passwd database, and an unknown name fails instead of becoming a folder named ``~name``.
+    """
+    if entry is None:
+        path = os.path.expandvars(path)
+    if path == '~' or path.startswith('~/'):
+        home = home_of(entry) if entry is not None else os.path.expanduser('~')
+        path = home + path[1:]
+    elif path.startswith('~'):
+        name, _sep, rest = path[1:].partition('/')
+        path = os.path.join(home_of(account(name)), rest)
+    if not os.path.isabs(path):
+        raise Failure('path %s is not absolute: give the full path of the file, or start it with ~/ for the home '
+                      'folder of %s; a relative path would land wherever the module happens to run'
+                      % (path, 'user %s' % entry.pw_name if entry is not None else 'the user the module runs as'))
+    return os.path.normpath(path)
+
+
+def inside(path, folder):
+    """True when ``path`` is ``folder`` or below it (both absolute and normalised)."""
+    return path == folder or path.startswith(folder.rstrip('/') + '/')
+
+
+# ------------------------------------------------------------------ acting as the user
+def _groups_of(entry):
+    try:
+        groups = os.getgrouplist(entry.pw_name, entry.pw_gid)
+    except (OSError, AttributeError):
+        groups = [entry.pw_gid]
+    return list(dict.fromkeys(groups))
+
+
+def _drop_to(entry):
+    groups = _groups_of(entry)
+    try:
+        os.setgroups(groups)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        os.setgroups(groups[:max(1, os.sysconf('SC_NGROUPS_MAX') if hasattr(os, 'sysconf') else 16)])
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)          # as root: real, effective and saved uid
+    if os.geteuid() != entry.pw_uid or os.getuid() != entry.pw_uid or os.getegid() != entry.pw_gid:
+        raise OSError(errno.EPERM, 'the identity did not change')
+    try:
+        os.setuid(0)
+    except OSError:
+        return
+    raise OSError(errno.EPERM, 'root could be regained after dropping to %s' % entry.pw_name)
+
+
+def _read_all(fd):
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b''.join(chunks)
+        chunks.append(chunk)
+
+
+def run_as(entry, work, state):
+    """Run ``work()`` in a forked child that has dropped to the user's uid, gid and groups.
+
+    Root does not touch the user's tree at all: the child resolves every path, takes the lock,
+    reads and writes with the user's own rights, so a link, folder or file the user swaps in
+    between two steps can never make root act on something the user could not act on alone.
+    The child reports ``state()`` (a JSON value) and its error, if any, over a pipe. Returns
+    ``(state, error, traceback)``.
+    """
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                 # the child: never returns
+        code = 0
+        try:
+            os.close(read_fd)
+            error = trace = None
+            try:
+                _drop_to(entry)
+                work()
+            except USER_ERRORS as exc:
+                error = str(exc)
+            except Exception as exc:  # pylint: disable=broad-except
+                error = 'unexpected error: %s: %s' % (type(exc).__name__, exc)
+                trace = traceback.format_exc()
+            answer = json.dumps({'state': state(), 'error': error, 'traceback': trace}).encode('utf-8')
+            _write_all(write_fd, answer)
+            os.close(write_fd)
+        except BaseException:  # pylint: disable=broad-except
+            code = 1
+        finally:
+            os._exit(code)  # pylint: disable=protected-access
+    os.close(write_fd)
+    try:
+        data = _read_all(read_fd)
+    finally:
+        os.close(read_fd)
+    _pid, status = os.waitpid(pid, 0)
+    try:
+        answer = json.loads(data.decode('utf-8'))
+    except ValueError:
+        how = ('was killed by signal %d' % os.WTERMSIG(status)) if os.WIFSIGNALED(status) else \
+            ('exited with status %d' % os.WEXITSTATUS(status))
+        raise Failure('the process that works as %s %s without an answer; the file may be unchanged or written, '
+                      'run the task again' % (entry.pw_name, how))
+    return answer['state'], answer['error'], answer['traceback']
+
+
 # ------------------------------------------------------------------ where the file is, who owns it
+def _link_chain(path):
+    """The links ``path`` goes through, for a message about a loop."""
+    chain, current = [path], path
+    for _step in range(8):
+        try:
+            current = os.path.normpath(os.path.join(os.path.dirname(current), os.readlink(current)))
+        except OSError:
+            break
+        chain.append(current)
+        if chain.count(current) > 1:
+            break
+    return ' -> '.join(chain)
+
+
+def _check_link(path, what):
+    """A symlink at ``path`` must lead somewhere: a loop or a dangling link fails, naming the target."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise Failure('%s (%s) is a symlink loop: %s. Point the link at a real file (or remove it) and run again'
+                          % (path, what, _link_chain(path)))
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            target = os.path.normpath(os.path.join(os.path.dirname(path), os.readlink(path)))
+            raise Failure('%s (%s) is a symlink to %s, which does not exist. The module does not create files or '
+                          'folders through a dangling link: create the target (for example with the content {}) '
+                          'or remove the link, then run again' % (path, what, target))
+        raise _os_error('could not follow the symlink', path, exc)
+
+
 def locate(path):
-    """(folder, name) of the file ``path`` names: a symlink's target, in its real folder."""
-    target = os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
+    """(folder, name, lock folder) of the file ``path`` names.
+
+    A symlink at ``path`` is followed to its target, which must exist (dotfile managers link
+    these files); the temp file and the rename happen in the target's real folder, the lock file
+    stays beside the link (so a dotfiles repository gets no lock file).
+    """
+    folder_path = os.path.dirname(path)
+    if os.path.islink(folder_path):
+        _check_link(folder_path, 'the folder of path')
+    if os.path.islink(path):
+        _check_link(path, 'path')
+        target = os.path.realpath(path)
+        lock_folder = os.path.realpath(folder_path)
+    else:
+        target = path
+        lock_folder = None
     folder_path, name = os.path.split(target)
     if os.path.isdir(target):
         raise Failure('%s is a folder, not a file: give the path of the file inside it, e.g. %s'
@@ -414,7 +602,31 @@ def locate(path):
     if os.path.lexists(folder_path) and not os.path.isdir(folder_path):
         raise Failure('%s (the folder of path) exists but is not a folder' % folder_path)
     # the folder of a symlinked file, or a symlinked folder: work in the real folder
-    return os.path.realpath(folder_path), name
+    folder_path = os.path.realpath(folder_path)
+    if lock_folder == folder_path:
+        lock_folder = None
+    return folder_path, name, lock_folder
+
+
+class Changed(Exception):
+    """The file changed on disk since it was read (a writer that does not take the lock)."""
+
+
+def check_unchanged(folder, name, info):
+    """Raise Changed when ``name`` is not the very file read (``info``; None: there was none)."""
+    try:
+        now = os.stat(name, dir_fd=folder.fd, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise _os_error('could not check', folder.join(name), exc)
+        now = None
+    if info is None and now is None:
+        return
+    if info is not None and now is not None and \
+            (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns) == \
+            (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns):
+        return
+    raise Changed(folder.join(name))
 
 
 def _expected_owner(uid):
@@ -432,8 +644,8 @@ def check_folder_owner(folder, uid, path):
     raise Failure('the folder %s (of %s) is owned by %s (uid %d), not by %s, the owner this task writes for; '
                   'refusing to put a file for %s there. If the folder is right, give it to that user '
                   '(chown %s %s) and run again.'
-                  % (folder.path, path, _user_name(folder.info.st_uid), folder.info.st_uid, _user_name(uid),
-                     _user_name(uid), _user_name(uid), folder.path))
+                  % (folder.path, path, user_name(folder.info.st_uid), folder.info.st_uid, user_name(uid),
+                     user_name(uid), user_name(uid), folder.path))
 
 
 def check_owner(info, uid, path, target):
@@ -444,17 +656,37 @@ def check_owner(info, uid, path, target):
     shown = path if os.path.normpath(target) == os.path.normpath(os.path.abspath(path)) else '%s (%s)' % (path, target)
     raise Failure('%s is owned by %s (uid %d), not by %s, the owner this task expects; refusing to write into a '
                   'file another user controls. Check who should own it, fix it (chown %s %s) and run again.'
-                  % (shown, _user_name(info.st_uid), info.st_uid, _user_name(expected), _user_name(expected),
+                  % (shown, user_name(info.st_uid), info.st_uid, user_name(expected), user_name(expected),
                      target))
 
 
-def apply_attributes(module, target, info, written, changed, names):
-    """Owner, group, mode, SELinux and attributes of the file as the task asks; warns about loose modes."""
+class _AttributeFailure(Exception):
+    pass
+
+
+def _raise_failure(msg='', **_kwargs):
+    raise _AttributeFailure(msg)
+
+
+def apply_attributes(module, target, info, written, changed, names, warn):
+    """Owner, group, mode, SELinux and attributes of the file as the task asks; warns about loose modes.
+
+    A failure here (for example chattr refusing an attribute on this file system) fails the task
+    with ``changed`` telling whether the content was written already.
+    """
     params = module.params
     if not os.path.exists(target):
         return changed            # check mode, new file: nothing to compare yet
     file_args = module.load_file_common_arguments(params, path=target)
-    changed = module.set_fs_attributes_if_different(file_args, changed)
+    saved = module.fail_json
+    module.fail_json = _raise_failure
+    try:
+        changed = module.set_fs_attributes_if_different(file_args, changed)
+    except _AttributeFailure as exc:
+        raise Failure('%s%s' % (exc, ' (the new content was written; only the file attributes are not as asked)'
+                                if changed else ''))
+    finally:
+        module.fail_json = saved
     if info is None:
         return changed
     before = stat.S_IMODE(info.st_mode)
@@ -463,9 +695,9 @@ def apply_attributes(module, target, info, written, changed, names):
     else:
         after = stat.S_IMODE(os.stat(target).st_mode)
     if after is not None and before & 0o077 & ~after:
-        module.warn('%s the mode of %s from %04o to %04o: it was open to group or others'
-                    % ('Would tighten' if module.check_mode else 'Tightened', params['path'], before, after))
+        warn('%s the mode of %s from %04o to %04o: it was open to group or others'
+             % ('Would tighten' if module.check_mode else 'Tightened', params['path'], before, after))
     elif before & 0o044 and params['mode'] is None and written is not None and written.has_keys(names):
-        module.warn('%s holds secrets and is readable by group or others (mode %04o); set mode: "0600"'
-                    % (params['path'], before))
+        warn('%s holds secrets and is readable by group or others (mode %04o); set mode: "0600"'
+             % (params['path'], before))
     return changed

@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import re
 
-from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS
+from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS, AnsibleModule
 
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import (
     JSONCError,
@@ -35,6 +35,7 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge
     make_aligner,
     mask_text,
     merge,
+    parse_pointer,
     redact,
 )
 
@@ -60,10 +61,20 @@ class Failure(Exception):
 USER_ERRORS = (Failure, JSONCError, MergeError)
 
 
-def argument_spec(path_type='path'):
-    """The module's options. The action plugin asks for ``path_type='str'``: ``~`` expands on the target."""
+# Letters chattr(1) sets and ansible-core knows; anything else fails before the file is touched.
+_ATTRIBUTE_LETTERS = 'aAcCdDeEFhiIjmNPsStTuxXZ'
+
+
+def argument_spec():
+    """The module's options.
+
+    ``path`` is a plain string: the target expands ``~`` (for O(user) when given) and, on Windows,
+    ``%USERPROFILE%``; a controller-side expansion would use the controller's home.
+    """
     spec = dict(
-        path=dict(type=path_type, required=True),
+        path=dict(type='str', required=True),
+        user=dict(type='str'),
+        only_if_keys=dict(type='list', elements='str', default=[], no_log=False),
         value=dict(type='dict', default={}, no_log=True),
         state=dict(type='str', default='present', choices=['present', 'absent']),
         keyed_lists=dict(type='dict', default={}, no_log=False),
@@ -108,7 +119,57 @@ def check_params(params):
         raise Failure('max_size must be a positive number of bytes, not %s' % params['max_size'])
     merge({}, {}, params['keyed_lists'] or {}, params['prune'] or {}, params['state'],
           params.get('exact_items'))                                                    # option errors
+    for pointer in params.get('only_if_keys') or []:
+        parse_pointer(pointer, 'only_if_keys')
+    if params.get('user') is not None and not params['user'].strip():
+        raise Failure('user must not be empty: give the name of the account whose file this is, or leave user out')
+    _check_mode(params.get('mode'))
+    _check_attributes(params.get('attributes'))
     return indent
+
+
+class _ModeProbe(object):
+    st_mode = 0o100600
+
+
+def _check_mode(mode):
+    """A mode chmod understands (octal or symbolic), or a failure before anything is written."""
+    if mode is None or isinstance(mode, int):
+        return
+    text = str(mode).strip()
+    if re.match(r'^0?[0-7]{3,4}$', text):
+        return
+    try:
+        AnsibleModule._symbolic_mode_to_octal(_ModeProbe, text)
+    except ValueError:
+        raise Failure('mode %s is neither an octal mode (quote it, e.g. "0600") nor a symbolic one (e.g. u=rw,go=); '
+                      'nothing was changed' % mode)
+
+
+def _check_attributes(attributes):
+    if attributes is None:
+        return
+    text = attributes.strip()
+    letters = text[1:] if text[:1] in ('=', '+', '-') else text
+    wrong = sorted(set(letter for letter in letters if letter not in _ATTRIBUTE_LETTERS))
+    if not letters or wrong:
+        raise Failure('attributes %s: %s not a file attribute chattr sets (give e.g. "+i" or "-a"; see man chattr); '
+                      'nothing was changed'
+                      % (attributes, ', '.join(wrong) + (' is' if len(wrong) == 1 else ' are') if wrong else 'no letter'))
+
+
+def holds_keys(value, pointers):
+    """True when every JSON pointer names something in ``value`` (object keys, or list indexes)."""
+    for pointer in pointers:
+        current = value
+        for token in parse_pointer(pointer, 'only_if_keys'):
+            if isinstance(current, dict) and token in current:
+                current = current[token]
+            elif isinstance(current, list) and token.isdigit() and int(token) < len(current):
+                current = current[int(token)]
+            else:
+                return False
+    return True
 
 
 def too_big(path, size, max_size):
@@ -225,6 +286,7 @@ class Plan(object):
         self.new_text = None           # None: nothing to write
         self.secrets = set()           # of the file, when they were collected (diff, or asked for)
         self.diff = None
+        self.applied = True            # False: only_if_keys named a key the file does not hold
 
     @property
     def exists(self):
@@ -239,6 +301,10 @@ def plan(doc, params, redaction, indent, diff=False, header=None, file_secrets=F
     """
     result = Plan(doc)
     state = params['state']
+    only_if = params.get('only_if_keys') or []
+    if only_if and (doc is None or not holds_keys(doc.value, only_if)):
+        result.applied = False                  # not this file's business: leave it as it is
+        return result
     if doc is None and state == 'absent':
         return result                           # nothing there, nothing to remove
     keyed, prune = params['keyed_lists'] or {}, params['prune'] or {}

@@ -46,11 +46,38 @@ attributes:
 options:
   path:
     description:
-      - The JSON or JSONC file to merge into, for example C(~/.factory/settings.json).
-      - C(~) expands on the target, for the user the module runs as.
-      - When it is a symlink, its target is read and written and the link stays a link.
-    type: path
+      - The JSON or JSONC file to merge into, for example C(~/.factory/settings.json). It must be absolute once C(~) is
+        expanded; a relative path is refused.
+      - A leading C(~) or C(~/) is the home of O(user) when given, else of the user the module runs as; C(~name/) is the
+        home of the account C(name) (an unknown name fails). Without O(user), C($VARIABLES) expand too. All expansion
+        happens on the target, from its passwd database (Python's C(pwd); no C(getent) needed).
+      - When it is a symlink, its target is read and written and the link stays a link; the target must exist (a
+        dangling link or a link loop fails, naming the target), and the lock file stays beside the link.
+    type: str
     required: true
+  user:
+    description:
+      - The account whose settings file this is, looked up on the target with Python's C(pwd) module (which macOS has
+        too; no C(getent) is run). An unknown user fails the task, naming the user.
+      - C(~) in O(path) is this user's home, and O(owner) and O(group) default to the user's uid and primary group.
+      - When the module runs as root and O(user) is another account, every step inside the user's tree (following
+        links, creating folders, the lock, reading, the temporary file, the backup and the rename) runs in a child
+        process that has dropped to the user's uid, gid and groups, so a link or folder the user swaps in cannot make
+        root create, read or replace anything the user could not. The home folder and the folders above it are
+        never created; O(owner), when given, must be the user.
+      - Not root and not the user the module runs as fails (use C(become)). Not supported on Windows targets.
+      - When not given, the module works as the user it runs as, with O(owner) and O(group) as given.
+    type: str
+    version_added: 0.2.0
+  only_if_keys:
+    description:
+      - JSON pointers (for example V(/customModels)) that the file must already hold for the merge to happen.
+      - When the file does not exist or lacks one of them, nothing is changed or created and RV(applied) is V(false).
+      - An empty list (the default) always merges.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
   value:
     description:
       - The document to merge, an object.
@@ -217,15 +244,27 @@ EXAMPLES = r"""
         baseUrl: ^https://llmcloud\.studio(/v1)?$
     mode: "0600"
 
-- name: Write another user's settings as root, with a backup
+- name: Write another user's settings as root (the steps in her home run as alice), with a backup
   llmcloud.factory_droid.json_merge:
-    path: /home/alice/.factory/settings.json
+    path: ~/.factory/settings.json
+    user: alice
     value:
       sessionDefaultSettings:
         model: custom:Claude-Sonnet-4.6-0
-    owner: alice
-    group: alice
     backup: true
+
+- name: Update a model's key in settings.local.json only when that file already lists models
+  llmcloud.factory_droid.json_merge:
+    path: ~/.factory/settings.local.json
+    user: alice
+    only_if_keys: [/customModels]
+    value:
+      customModels:
+        - model: anthropic/claude-sonnet-4.6
+          baseUrl: https://llmcloud.studio
+          apiKey: "{{ vault_llmcloud_api_key }}"
+    keyed_lists:
+      /customModels: [model, baseUrl]
 
 - name: Remove one model and a top-level key
   llmcloud.factory_droid.json_merge:
@@ -246,6 +285,13 @@ path:
   returned: always
   type: str
   sample: /home/alice/.factory/settings.json
+applied:
+  description:
+    - V(false) when O(only_if_keys) named a key the file does not hold (or there is no file) and nothing was done;
+      V(true) otherwise.
+  returned: success
+  type: bool
+  sample: true
 operations:
   description:
     - What changed (or would change in check mode), as JSON pointer operations. Never holds values.
@@ -349,56 +395,114 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipe
 )
 
 
-def merge_file(module, redaction, result):
+def merge_file(module, redaction, result, warnings):
     """Read, merge, compare and (when the document changes and not in check mode) write one file."""
     params = module.params
     indent = check_params(params)                       # every option error before any I/O
-    path, state, create = params['path'], params['state'], params['create']
+    entry = files.account(params['user'])
+    path = files.expand_path(params['path'], entry)
     result['path'] = path
-    uid, gid = files.uid_of(params['owner']), files.gid_of(params['group'])
+    uid = files.uid_of(params['owner']) if params['owner'] is not None else (entry.pw_uid if entry else None)
+    gid = files.gid_of(params['group']) if params['group'] is not None else (entry.pw_gid if entry else None)
 
-    folder_path, name = files.locate(path)
+    def work():
+        _merge(module, redaction, result, warnings, path, indent, uid, gid, entry)
+
+    if entry is None or entry.pw_uid == os.geteuid():
+        work()
+        return
+    if os.geteuid() != 0:
+        raise Failure('user %s: the module runs as %s, which cannot write files for another user; run the task '
+                      'with become: true (as root), or as %s' % (entry.pw_name, files.user_name(os.geteuid()),
+                                                                 entry.pw_name))
+    if uid != entry.pw_uid:
+        raise Failure('owner %s is not user %s: a file written for a user belongs to that user; leave owner out'
+                      % (params['owner'], entry.pw_name))
+    # as root for another user: every step in the user's tree runs as that user (a forked child)
+    state, error, trace = files.run_as(entry, work, lambda: {
+        'result': result, 'warnings': warnings, 'no_log': sorted(module.no_log_values)})
+    result.clear()
+    result.update(state['result'])
+    warnings[:] = state['warnings']
+    module.no_log_values |= set(state['no_log'])
+    if trace:
+        result['exception'] = redaction.mask(trace)
+    if error:
+        raise Failure(error)
+
+
+def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry):
+    params = module.params
+    state, create, check = params['state'], params['create'], module.check_mode
+    if entry is not None:
+        home = files.home_of(entry)
+        if files.inside(path, home) and not os.path.isdir(home):
+            raise Failure('the home folder %s of user %s does not exist; the module never creates a home or the '
+                          'folders above it: create the home (for example useradd -m, or mkhomedir_helper %s) and '
+                          'run again' % (home, entry.pw_name, entry.pw_name))
+    folder_path, name, lock_path = files.locate(path)
     target = os.path.join(folder_path, name)
     if not os.path.isdir(folder_path):
         if not create:
             raise Failure('%s does not exist (nor its folder %s) and create is false' % (path, folder_path))
-        if state == 'absent':
-            return                                      # nothing there, nothing to remove
-        if module.check_mode:
-            _apply(module, redaction, result, plan(None, params, redaction, indent, module._diff, path), target, None)
+        outcome = plan(None, params, redaction, indent, module._diff, path)
+        if not outcome.changed or check:
+            _apply(module, redaction, result, warnings, outcome, target, None)
             return
         files.make_folders(folder_path, uid, gid)
 
     with files.Folder(folder_path) as folder:
         files.check_folder_owner(folder, uid, path)
-        check = module.check_mode
-        with files.FileLock(folder, name, params['lock_timeout'], exclusive=not check, create=not check):
-            data, info = files.read_file(folder, name, params['max_size'])
-            doc = None
-            if data is None:
-                if not create:
-                    raise Failure('%s does not exist and create is false' % path)
-            else:
-                files.check_owner(info, uid, path, target)
-                doc = read_document(data, path)
-            outcome = plan(doc, params, redaction, indent, module._diff, path)
-            if outcome.changed and not check:
-                if params['backup'] and outcome.exists:
-                    result['backup_file'] = files.write_backup(folder, name, data, info,
-                                                               outcome.doc.has_keys(redaction.names))
-                files.write_atomic(module, folder, name, outcome.new_text.encode('utf-8'), info, uid, gid,
-                                   numeric_mode(params['mode']))
-            _apply(module, redaction, result, outcome, target, info)
+        lock_folder = files.Folder(lock_path) if lock_path else folder
+        try:
+            with files.FileLock(lock_folder, os.path.basename(path), params['lock_timeout'], exclusive=not check,
+                                create=not check):
+                for _attempt in range(3):
+                    data, info = files.read_file(folder, name, params['max_size'])
+                    doc = None
+                    if data is None:
+                        if not create:
+                            raise Failure('%s does not exist and create is false' % path)
+                    else:
+                        files.check_owner(info, uid, path, target)
+                        doc = read_document(data, path)
+                    outcome = plan(doc, params, redaction, indent, module._diff, path)
+                    if not outcome.changed or check:
+                        break
+
+                    def before_rename(info=info, data=data, outcome=outcome):
+                        # a writer that takes no lock (the droid client saving) may have renamed a new
+                        # version in since the read: merge again into that one instead of dropping it
+                        files.check_unchanged(folder, name, info)
+                        if params['backup'] and outcome.exists:
+                            result['backup_file'] = files.write_backup(folder, name, data, info,
+                                                                       outcome.doc.has_keys(redaction.names))
+                    try:
+                        files.write_atomic(module, folder, name, outcome.new_text.encode('utf-8'), info, uid, gid,
+                                           numeric_mode(params['mode']), before_rename)
+                        break
+                    except files.Changed:
+                        continue
+                else:
+                    raise Failure('%s changed on disk while the merge ran, 3 times in a row (the droid client or '
+                                  'another tool saving it without taking the lock); it was left as that writer saved '
+                                  'it: run the task again' % path)
+                _apply(module, redaction, result, warnings, outcome, target, info)
+        finally:
+            if lock_folder is not folder:
+                lock_folder.close()
 
 
-def _apply(module, redaction, result, outcome, target, info):
+def _apply(module, redaction, result, warnings, outcome, target, info):
     """The outcome into the result; file attributes (owner, mode, ...) as the task asks."""
     result['operations'] = outcome.operations
+    result['applied'] = outcome.applied
     if outcome.diff is not None:
         module.no_log_values |= outcome.secrets
         result['diff'] = outcome.diff
+    result['changed'] = outcome.changed          # a failure setting attributes still says whether it wrote
     result['changed'] = files.apply_attributes(module, target, info, outcome.written, outcome.changed,
-                                               redaction.names)
+                                               redaction.names, warnings.append)
 
 
 def main():
@@ -409,8 +513,11 @@ def main():
     module.no_log_values = set(redaction.secrets)
     invocation = redaction.invocation(module.params)
     result = {'changed': False, 'operations': []}
+    warnings = []
 
     def fail(msg, **extra):
+        for warning in warnings:
+            module.warn(redaction.mask(warning))
         failed = dict(result, **extra)
         failed['msg'] = redaction.mask(msg)
         module.fail_json(invocation=invocation, **failed)
@@ -419,7 +526,7 @@ def main():
     collecting = gc.isenabled()
     gc.disable()
     try:
-        merge_file(module, redaction, result)
+        merge_file(module, redaction, result, warnings)
     except USER_ERRORS as exc:
         fail(str(exc))
     except Exception as exc:  # pylint: disable=broad-except
@@ -428,6 +535,8 @@ def main():
     finally:
         if collecting:
             gc.enable()
+    for warning in warnings:
+        module.warn(warning)
     module.exit_json(invocation=invocation, **result)
 
 

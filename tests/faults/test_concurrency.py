@@ -17,7 +17,8 @@ import time
 
 import pytest
 
-from _support import (CANARY, finish, observed_locks, record, run_module, snapshot, start_module,
+from _standin import needs_root, standin, wait_until_open  # noqa: F401  (standin is a fixture)
+from _support import (CANARY, STRACE, finish, observed_locks, record, run_module, snapshot, start_module,
                       strace_prefix)
 
 WRITERS = int(os.environ.get("FAULTS_WRITERS", "12"))
@@ -128,3 +129,104 @@ def test_waiting_run_proceeds_when_lock_is_released(tmp_path):
     assert res.rc == 0 and res.data.get("changed") is True, str(res)
     assert res.seconds >= 1.0, "the run did not wait for the lock (%.2fs)" % res.seconds
     assert json.loads(path.read_text()) == {"a": 1, "probe": 1, "b": 2}
+
+
+# ------------------------------------------------------------------ issue 17: writers and swaps between two steps
+def _temp_files(folder) -> list:
+    return [n for n in os.listdir(folder) if n.startswith(".settings.json.") and n.endswith(".tmp")]
+
+
+@pytest.mark.skipif(STRACE is None, reason="strace missing")
+def test_a_lockless_writer_renaming_a_new_version_in_is_not_lost(tmp_path):
+    """droid saves its settings (temp file + rename, no lock) while a merge runs: the merge must
+    notice before its own rename and merge into droid's version instead of dropping it.
+    Deterministic: strace holds the module's first fsync (its temp file is complete, the rename
+    not done) for 1.5 s; the test renames droid's version in as soon as the temp file appears."""
+    folder = tmp_path / ".factory"
+    folder.mkdir(mode=0o700)
+    path = folder / "settings.json"
+    seed = seed_file(path, 0)
+    prefix = strace_prefix(tmp_path / "hold.strace", "-e", "trace=fsync",
+                           "-e", "inject=fsync:delay_enter=1500000:when=1")
+    started = time.monotonic()
+    proc = start_module({"path": str(path), "value": writer_value(0, 1), "keyed_lists": KEYED}, prefix=prefix)
+    deadline = time.monotonic() + 60
+    while not _temp_files(folder):
+        assert time.monotonic() < deadline and proc.poll() is None, "the module wrote no temp file"
+        time.sleep(0.005)
+    droid = dict(seed, droidSaved={"by": "droid", "while": "the merge ran"})
+    (folder / "droid.tmp").write_text(json.dumps(droid, indent=2))
+    os.rename(folder / "droid.tmp", path)
+    res = finish(proc, started)
+    assert res.rc == 0 and res.data.get("changed") is True, str(res)
+    doc = json.loads(path.read_text())
+    assert doc.get("droidSaved") == droid["droidSaved"], "droid's save was silently dropped"
+    assert doc.get("writer01") == writer_value(0, 1)["writer01"], "the merge was dropped"
+    assert _temp_files(folder) == []
+    record("lockless_writer", "renamed in during the merge: detected, merged again", seconds=round(res.seconds, 2))
+
+
+def _settings_for(entry):
+    from pathlib import Path
+    return Path(entry.pw_dir) / ".factory" / "settings.json"
+
+
+def _held_lock(lock_path):
+    fd = os.open(str(lock_path), os.O_RDONLY | os.O_NOFOLLOW)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+@needs_root
+def test_user_swaps_the_file_for_a_link_while_the_module_waits_for_the_lock(standin):
+    alice = standin.user()
+    args = {"path": "~/.factory/settings.json", "user": alice.pw_name, "value": {"a": 1}}
+    assert run_module(args).rc == 0
+    path = _settings_for(alice)
+    lock = path.parent / ".settings.json.lock"
+    secret = standin.folder("etc/private", 0o700) / "daemon.json"
+    secret.write_text('{"rootSecret": "root-only-%s"}\n' % CANARY)
+    os.chmod(secret, 0o600)
+    before = snapshot(secret)
+    fd = _held_lock(lock)
+    started = time.monotonic()
+    try:
+        proc = start_module(dict(args, value={"b": 2}))
+        wait_until_open(proc.pid, lock)            # the module waits for the lock now
+        os.unlink(path)                            # alice swaps her file for a link to root's
+        os.symlink(secret, path)
+        os.lchown(path, alice.pw_uid, alice.pw_gid)
+    finally:
+        os.close(fd)
+    res = finish(proc, started)
+    assert res.failed and res.data.get("changed") is False, str(res)
+    assert snapshot(secret) == before and os.listdir(secret.parent) == ["daemon.json"]
+    assert "root-only" not in res.stdout
+    record("lock_race", "file swapped for a link to a root-only file while waiting: refused", msg=res.msg[:160])
+
+
+@needs_root
+def test_user_swaps_the_folder_while_the_module_waits_for_the_lock(standin):
+    alice = standin.user()
+    args = {"path": "~/.factory/settings.json", "user": alice.pw_name, "value": {"a": 1}}
+    assert run_module(args).rc == 0
+    path = _settings_for(alice)
+    lock = path.parent / ".settings.json.lock"
+    system = standin.folder("etc/systemd/system")
+    fd = _held_lock(lock)
+    started = time.monotonic()
+    try:
+        proc = start_module(dict(args, value={"b": 2}))
+        wait_until_open(proc.pid, lock)
+        moved = path.parent.with_name(".factory.moved")
+        os.rename(path.parent, moved)              # alice swaps ~/.factory for a link to a root folder
+        os.symlink(system, path.parent)
+        os.lchown(path.parent, alice.pw_uid, alice.pw_gid)
+    finally:
+        os.close(fd)
+    res = finish(proc, started)
+    assert os.listdir(system) == [], "root wrote into the root-owned folder: %s" % os.listdir(system)
+    if not res.failed:                              # it finished in the folder it had opened
+        assert json.loads((moved / "settings.json").read_text()) == {"a": 1, "b": 2}
+    record("lock_race", "folder swapped for a link to a root folder while waiting: nothing written there",
+           failed=res.failed, msg=res.msg[:160])

@@ -11,9 +11,13 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shutil
+import stat
+from pathlib import Path
 
 import pytest
 
+from _standin import needs_root, standin  # noqa: F401  (standin is a fixture)
 from _support import CANARY, RoleSandbox, mode_of, recap, record, run_module, snapshot, warnings_of
 
 KEYED = {"/customModels": ["model", "baseUrl"]}
@@ -190,6 +194,158 @@ def test_root_owned_file_in_a_users_folder_is_refused(tmp_path, other_home):
     res = run_module({"path": str(path), "value": VALUE, "keyed_lists": KEYED, "owner": other.pw_name})
     assert res.failed and "chown" in res.msg, str(res)
     assert snapshot(path) == before
+
+
+# ------------------------------------------------------------- issue 17: user=<developer>, as root
+# Each case of the security review, with a stand-in developer made by useradd and root-owned
+# stand-in folders under /tmp (never the real /etc or /srv). The module runs as a separate
+# process, as root, with user: <developer>.
+
+def _settings_of(entry) -> Path:
+    return Path(entry.pw_dir) / ".factory" / "settings.json"
+
+
+def _run_for(entry, path, *, diff=False, cwd=None, **args):
+    task = {"path": str(path), "user": entry.pw_name, "value": VALUE, "keyed_lists": KEYED}
+    task.update(args)
+    return run_module(task, diff=diff, cwd=cwd)
+
+
+def _tree(folder) -> list:
+    return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*"))
+
+
+@needs_root
+def test_user_file_and_folder_belong_to_the_user_and_rerun_is_idempotent(standin):
+    alice = standin.user()
+    res = _run_for(alice, "~/.factory/settings.json")
+    assert res.rc == 0 and res.data.get("changed") is True and res.data.get("applied") is True, str(res)
+    path = _settings_of(alice)
+    assert res.data["path"] == str(path)
+    for item, want in ((path, 0o600), (path.parent, 0o700), (path.parent / ".settings.json.lock", 0o600)):
+        info = os.lstat(item)
+        assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (alice.pw_uid, alice.pw_gid, want), item
+    again = _run_for(alice, "~/.factory/settings.json")
+    assert again.rc == 0 and again.data.get("changed") is False, str(again)
+    record("as_user", "new file and folder owned by the stand-in user, rerun unchanged")
+
+
+@needs_root
+def test_case1_dangling_link_into_a_root_folder_creates_nothing(standin):
+    """alice: mkdir -m 700 ~/.factory && ln -s <root folder>/ssh.service.d/override.conf ~/.factory/settings.json"""
+    alice = standin.user()
+    system = standin.folder("etc/systemd/system")
+    factory = Path(alice.pw_dir) / ".factory"
+    factory.mkdir(mode=0o700)
+    standin.as_user(alice, factory)
+    target = system / "ssh.service.d" / "override.conf"
+    os.symlink(target, factory / "settings.json")
+    standin.as_user(alice, factory / "settings.json")
+    before = _tree(standin.root / "etc")
+    for user_given in (True, False):
+        args = {} if user_given else {"owner": alice.pw_name, "user": None}
+        res = _run_for(alice, factory / "settings.json", **args)
+        assert res.failed and res.data.get("changed") is False, str(res)
+        assert str(target) in res.msg and "does not exist" in res.msg, res.msg
+        assert _tree(standin.root / "etc") == before, "root created %s" % (set(_tree(standin.root / "etc")) - set(before))
+    record("as_user", "case 1: dangling link into a root-owned folder refused", msg=res.msg[:160])
+
+
+@needs_root
+def test_case1_link_to_an_existing_root_only_file_is_neither_read_nor_written(standin):
+    alice = standin.user()
+    secret = standin.folder("etc/private", 0o700) / "daemon.json"
+    secret.write_text('{"rootSecret": "root-only-%s"}\n' % CANARY)
+    os.chmod(secret, 0o600)
+    before = snapshot(secret)
+    factory = Path(alice.pw_dir) / ".factory"
+    factory.mkdir(mode=0o700)
+    standin.as_user(alice, factory)
+    os.symlink(secret, factory / "settings.json")
+    standin.as_user(alice, factory / "settings.json")
+    res = _run_for(alice, "~/.factory/settings.json", diff=True)
+    assert res.failed and res.data.get("changed") is False, str(res)
+    assert snapshot(secret) == before and os.listdir(secret.parent) == ["daemon.json"]
+    assert "root-only" not in res.stdout and CANARY not in res.stdout and "diff" not in res.data
+    record("as_user", "case 1b/4b: link to a root-only file: not read, not written, nothing in --diff",
+           msg=res.msg[:160])
+
+
+@needs_root
+def test_case2_missing_parents_of_a_home_are_never_created(standin):
+    srv = standin.folder("srv")
+    carol = standin.user(home=srv / "homes" / "deep" / "carol", create_home=False)
+    res = _run_for(carol, "~/.factory/settings.json")
+    assert res.failed and res.data.get("changed") is False, str(res)
+    assert "home folder %s" % (srv / "homes" / "deep" / "carol") in res.msg and "never creates" in res.msg, res.msg
+    assert os.listdir(srv) == [], "root created %s" % os.listdir(srv)
+    record("as_user", "case 2: missing parents of a home not created", msg=res.msg[:160])
+
+
+@needs_root
+def test_case3_a_typo_in_the_home_writes_nothing_anywhere(standin):
+    alice = standin.user()
+    cwd = standin.folder("playbooks")
+    for path in ("~%se/.factory/settings.json" % alice.pw_name, "%se/.factory/settings.json" % alice.pw_name):
+        res = _run_for(alice, path, cwd=str(cwd))
+        assert res.failed and res.data.get("changed") is False, str(res)
+        assert ("user %se does not exist" % alice.pw_name in res.msg) or "not absolute" in res.msg, res.msg
+        assert os.listdir(cwd) == [], os.listdir(cwd)
+    assert not (Path(alice.pw_dir) / ".factory").exists()
+    record("as_user", "case 3: ~typo refused, nothing written in the playbook folder", msg=res.msg[:160])
+
+
+@needs_root
+def test_case4_the_module_call_alone_refuses_root_territory(standin):
+    """--start-at-task skips the role's checks: the module call must hold every check itself.
+    With no home, the role's path was /settings.json: a root-owned folder stands in for /."""
+    alice = standin.user()
+    fake_root = standin.folder("fsroot")
+    res = _run_for(alice, fake_root / "settings.json")
+    assert res.failed and res.data.get("changed") is False, str(res)
+    assert os.listdir(fake_root) == [], os.listdir(fake_root)
+    assert "owned by root" in res.msg or "Permission denied" in res.msg, res.msg
+    record("as_user", "case 4: a path in a root-owned folder fails as the user", msg=res.msg[:160])
+
+
+@needs_root
+@pytest.mark.parametrize("bad", [{"mode": "abc"}, {"attributes": "+q"}], ids=["mode-abc", "attributes+q"])
+def test_case5_invalid_mode_or_attributes_fail_before_anything_is_written(standin, bad):
+    alice = standin.user()
+    res = _run_for(alice, "~/.factory/settings.json")
+    assert res.rc == 0, str(res)
+    path = _settings_of(alice)
+    before, inode = snapshot(path), os.lstat(path).st_ino
+    res = _run_for(alice, "~/.factory/settings.json", value={"theme": "light"}, **bad)
+    assert res.failed and res.data.get("changed") is False, str(res)
+    assert list(bad)[0] in res.msg and "nothing was changed" in res.msg, res.msg
+    assert snapshot(path) == before and os.lstat(path).st_ino == inode
+
+
+@needs_root
+def test_owner_other_than_the_user_is_refused(standin):
+    alice, bob = standin.user(), standin.user()
+    res = _run_for(alice, "~/.factory/settings.json", owner=bob.pw_name)
+    assert res.failed and "owner %s is not user %s" % (bob.pw_name, alice.pw_name) in res.msg, str(res)
+    assert not (Path(alice.pw_dir) / ".factory").exists()
+
+
+@needs_root
+def test_getent_is_not_needed(standin):
+    """macOS has no getent (ansible/ansible#86168): hide it in a private mount namespace."""
+    getent = shutil.which("getent")
+    if getent is None or shutil.which("unshare") is None:
+        pytest.skip("getent or unshare missing")
+    alice = standin.user()
+    script = ('mount --bind /dev/null "$1" && if getent passwd root >/dev/null 2>&1; then exit 97; fi; '
+              'shift; exec "$@"')
+    prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", getent]
+    res = run_module({"path": "~/.factory/settings.json", "user": alice.pw_name, "value": VALUE,
+                      "keyed_lists": KEYED}, prefix=prefix)
+    assert res.rc != 97, "getent still answered inside the namespace"
+    assert res.rc == 0 and res.data.get("changed") is True, str(res)
+    assert os.lstat(_settings_of(alice)).st_uid == alice.pw_uid
+    record("as_user", "user resolved with getent hidden (unshare -m, /dev/null bound over it)")
 
 
 # ------------------------------------------------------------------------- through the role

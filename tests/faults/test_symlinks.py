@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -112,4 +114,65 @@ def test_settings_symlink_is_followed_and_stays_a_link(tmp_path):
     assert link.is_symlink() and os.readlink(link) == str(real)
     assert json.loads(real.read_text())["round"] == 1
     assert mode_of(real) == 0o600
-    assert sorted(os.listdir(home)) == ["settings.json"], os.listdir(home)
+    # beside the link: only the lock file (issue 12: it must not land in a dotfiles repository)
+    assert sorted(os.listdir(home)) == [".settings.json.lock", "settings.json"], os.listdir(home)
+    assert sorted(os.listdir(real.parent)) == ["settings.json"], os.listdir(real.parent)
+
+
+# ------------------------------------------------------------------ issue 12: dotfiles, dangling links, loops
+def _git(repo, *args):
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null",
+                                                           GIT_CONFIG_NOSYSTEM="1")).stdout.decode()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git missing")
+def test_dotfiles_repository_shows_only_the_modified_file(tmp_path):
+    repo = tmp_path / "dotfiles"
+    real = _seed(repo / "factory")
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "mine")
+    home = tmp_path / "home" / ".factory"
+    home.mkdir(parents=True, mode=0o700)
+    os.symlink(real, home / "settings.json")
+    for i in range(2):                              # a write, then a run that changes nothing
+        res = run_module({"path": str(home / "settings.json"), "value": value(1), "keyed_lists": KEYED})
+        assert res.rc == 0 and res.data.get("changed") is (i == 0), str(res)
+    status = _git(repo, "status", "--porcelain", "--untracked-files=all").splitlines()
+    assert status == [" M factory/settings.json"], status
+    record("dotfiles_git_status", status)
+
+
+def test_dangling_link_fails_naming_the_target_and_creates_nothing(tmp_path):
+    home = tmp_path / "home" / ".factory"
+    home.mkdir(parents=True, mode=0o700)
+    target = tmp_path / "dotfiles" / "factory" / "settings.json"
+    os.symlink(target, home / "settings.json")
+    for check in (True, False):
+        res = run_module({"path": str(home / "settings.json"), "value": value(1)}, check=check)
+        assert res.failed and res.data.get("changed") is False, str(res)
+        assert str(target) in res.msg and "does not exist" in res.msg and "dangling" in res.msg, res.msg
+    assert not (tmp_path / "dotfiles").exists()
+    assert os.listdir(home) == ["settings.json"]
+
+
+@pytest.mark.parametrize("shape", ["self", "pair", "folder"])
+def test_link_loop_is_reported_as_a_loop(tmp_path, shape):
+    home = tmp_path / "home" / ".factory"
+    home.mkdir(parents=True, mode=0o700)
+    if shape == "self":
+        os.symlink("settings.json", home / "settings.json")
+        path = home / "settings.json"
+    elif shape == "pair":
+        os.symlink("b.json", home / "settings.json")
+        os.symlink("settings.json", home / "b.json")
+        path = home / "settings.json"
+    else:
+        os.rmdir(home)
+        os.symlink(".factory", home)               # ~/.factory -> itself
+        path = home / "settings.json"
+    res = run_module({"path": str(path), "value": value(1)})
+    assert res.failed and res.data.get("changed") is False, str(res)
+    assert "loop" in res.msg, res.msg
+    assert "Traceback" not in res.stdout + res.stderr

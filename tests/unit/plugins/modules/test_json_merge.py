@@ -267,12 +267,19 @@ def test_bom_and_invalid_utf8(run, tmp_path):
     ({'value': VALUE, 'max_size': 0}, ['max_size']),
     ({'value': VALUE, 'state': 'merged'}, ['state']),
     ({'value': 'not a document'}, ['value']),
+    ({'value': VALUE, 'mode': 'abc'}, ['mode abc is neither an octal mode', 'nothing was changed']),
+    ({'value': VALUE, 'mode': '0999'}, ['mode 0999']),
+    ({'value': VALUE, 'attributes': '+q'}, ['attributes +q: q is not a file attribute', 'nothing was changed']),
+    ({'value': VALUE, 'only_if_keys': ['/a', 'b']}, ['only_if_keys', '"b" is not a JSON pointer']),
+    ({'value': VALUE, 'user': ' '}, ['user must not be empty']),
 ])
 def test_bad_arguments(run, tmp_path, args, words):
     path = settings_file(tmp_path, '{"a": 1}')
     before = snapshot(path)
     out = run(dict(args, path=str(path)))
     assert out.failed
+    if 'value' in args and isinstance(args['value'], dict) and 'state' not in args:
+        assert out.result['changed'] is False, out.result       # the result says nothing was written
     for word in words:
         assert word in out.msg
     assert snapshot(path) == before
@@ -358,12 +365,15 @@ def test_symlink_is_followed_and_stays_a_link(run, tmp_path):
     assert out.result['changed'] is True and out.result['state'] == 'link'
     assert os.path.islink(str(link)) and os.readlink(str(link)) == os.path.join('dotfiles', 'settings.json')
     assert target.read_text() == '{\n  "theme": "light"\n}\n'
-    assert '.settings.json.lock' in os.listdir(str(real_dir))
+    # issue 12: the lock stays beside the link, the dotfiles folder gets only the modified file
+    assert os.listdir(str(real_dir)) == ['settings.json']
+    assert '.settings.json.lock' in os.listdir(str(tmp_path))
     dangling = tmp_path / 'dangling.json'
     os.symlink(str(real_dir / 'new' / 'created.json'), str(dangling))
     out = run({'path': str(dangling), 'value': {'a': 1}})
-    assert out.result['changed'] is True and os.path.islink(str(dangling))
-    assert json.loads((real_dir / 'new' / 'created.json').read_text()) == {'a': 1}
+    assert out.failed and out.result['changed'] is False and os.path.islink(str(dangling))
+    assert str(real_dir / 'new' / 'created.json') in out.msg and 'does not exist' in out.msg
+    assert not (real_dir / 'new').exists()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason='chown needs root')
@@ -538,3 +548,117 @@ def test_unsafe_writes_is_refused_not_ignored(run, tmp_path):
     out = run({'path': str(path), 'value': {'b': 2}, 'unsafe_writes': True})
     assert out.failed and 'unsafe_writes' in out.msg and 'Unsupported parameters' in out.msg
     assert snapshot(path) == before
+
+
+# ---------------------------------------------------------------- only_if_keys
+def test_only_if_keys_leaves_a_missing_file_and_its_folder_alone(run, tmp_path):
+    path = tmp_path / 'home' / '.factory' / 'settings.local.json'
+    (tmp_path / 'home').mkdir()
+    for check in (True, False):
+        out = run({'path': str(path), 'value': VALUE, 'keyed_lists': KEYED, 'only_if_keys': ['/customModels']},
+                  check=check, diff=True)
+        assert not out.failed and out.result['changed'] is False and out.result['applied'] is False, out.result
+        assert out.result['operations'] == [] and 'diff' not in out.result
+    assert os.listdir(str(tmp_path / 'home')) == []
+
+
+def test_only_if_keys_merges_only_when_every_key_is_there(run, tmp_path):
+    path = settings_file(tmp_path, '{\n  // local\n  "theme": "dark"\n}\n')
+    before = snapshot(path)
+    args = {'path': str(path), 'value': VALUE, 'keyed_lists': KEYED, 'only_if_keys': ['/customModels', '/theme']}
+    out = run(args)
+    assert out.result['changed'] is False and out.result['applied'] is False and snapshot(path) == before
+    path.write_text('{\n  // local\n  "theme": "dark",\n  "customModels": []\n}\n')
+    out = run(args)
+    assert out.result['changed'] is True and out.result['applied'] is True
+    assert json.loads(path.read_text().replace('// local', ''))['customModels'] == VALUE['customModels']
+    plain = run({'path': str(path), 'value': {'theme': 'light'}})
+    assert plain.result['applied'] is True and plain.result['changed'] is True
+
+
+def test_only_if_keys_must_be_pointers(run, tmp_path):
+    path = settings_file(tmp_path, '{"customModels": []}')
+    before = snapshot(path)
+    out = run({'path': str(path), 'value': VALUE, 'only_if_keys': ['customModels']})
+    assert out.failed and 'only_if_keys' in out.msg and 'JSON pointer' in out.msg and snapshot(path) == before
+
+
+# ---------------------------------------------------------------- user and path expansion
+def test_user_tilde_is_that_users_home_from_pwd(run, tmp_path, monkeypatch):
+    me = pwd.getpwuid(os.geteuid())
+    entry = pwd.struct_passwd((me.pw_name, me.pw_passwd, me.pw_uid, me.pw_gid, me.pw_gecos, str(tmp_path / 'home'),
+                               me.pw_shell))
+    (tmp_path / 'home').mkdir()
+    real = pwd.getpwnam
+    monkeypatch.setattr(pwd, 'getpwnam', lambda name: entry if name == me.pw_name else real(name))
+    monkeypatch.setenv('HOME', str(tmp_path / 'elsewhere'))
+    out = run({'path': '~/.factory/settings.json', 'user': me.pw_name, 'value': {'a': 1}})
+    assert out.result['changed'] is True and out.result['path'] == str(tmp_path / 'home' / '.factory' / 'settings.json')
+    assert json.loads((tmp_path / 'home' / '.factory' / 'settings.json').read_text()) == {'a': 1}
+    assert not (tmp_path / 'elsewhere').exists()
+
+
+@pytest.mark.parametrize('path,words', [
+    ('~byok-no-such-user-x/.factory/settings.json', ['user byok-no-such-user-x does not exist', 'passwd']),
+    ('.factory/settings.json', ['is not absolute']),
+    ('settings.json', ['is not absolute']),
+])
+def test_unknown_tilde_user_and_relative_paths_are_refused(run, tmp_path, monkeypatch, path, words):
+    monkeypatch.chdir(str(tmp_path))
+    out = run({'path': path, 'value': VALUE})
+    assert out.failed and out.result['changed'] is False
+    for word in words:
+        assert word in out.msg
+    assert os.listdir(str(tmp_path)) == []
+    assert_no_canary(out)
+
+
+def test_unknown_user_is_a_clear_failure(run, tmp_path):
+    out = run({'path': '~/.factory/settings.json', 'user': 'byok-no-such-user-y', 'value': VALUE})
+    assert out.failed and 'user byok-no-such-user-y does not exist on this host' in out.msg
+    assert 'byok_users[].name' in out.msg
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='as root, user writes for anyone')
+def test_not_root_cannot_write_for_another_user(run, tmp_path):
+    out = run({'path': str(tmp_path / 'x.json'), 'user': 'root', 'value': {'a': 1}})
+    assert out.failed and 'become' in out.msg and not (tmp_path / 'x.json').exists()
+
+
+# ---------------------------------------------------------------- issue 17: a writer that takes no lock
+def _lockless_writer(monkeypatch, path, times):
+    """Every time the module has its temp file durable, 'droid' renames a new version in (no lock)."""
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _file_layer
+    real_fsync = _file_layer._fsync
+    saves = []
+
+    def fsync_then_droid_saves(fd):
+        real_fsync(fd)
+        if len(saves) < times:
+            saves.append(len(saves) + 1)
+            new = path.parent / 'droid-save.tmp'
+            new.write_text(json.dumps({'a': 1, 'droidSaves': len(saves)}))
+            os.rename(str(new), str(path))
+    monkeypatch.setattr(_file_layer, '_fsync', fsync_then_droid_saves)
+    return saves
+
+
+def test_a_lockless_save_during_the_merge_is_merged_again_not_dropped(run, tmp_path, monkeypatch):
+    path = settings_file(tmp_path, '{"a": 1}')
+    saves = _lockless_writer(monkeypatch, path, 1)
+    out = run({'path': str(path), 'value': {'b': 2}, 'backup': True})
+    assert out.result['changed'] is True and saves == [1], out.result
+    assert json.loads(path.read_text()) == {'a': 1, 'droidSaves': 1, 'b': 2}
+    with open(out.result['backup_file']) as handle:        # the backup is of the version replaced
+        assert json.loads(handle.read()) == {'a': 1, 'droidSaves': 1}
+    assert [n for n in os.listdir(str(path.parent)) if n.endswith('.tmp')] == []
+
+
+def test_a_file_that_keeps_changing_fails_and_keeps_the_other_writers_version(run, tmp_path, monkeypatch):
+    path = settings_file(tmp_path, '{"a": 1}')
+    _lockless_writer(monkeypatch, path, 10)
+    out = run({'path': str(path), 'value': {'b': 2}})
+    assert out.failed and out.result['changed'] is False
+    assert 'changed on disk while the merge ran, 3 times in a row' in out.msg and 'run the task again' in out.msg
+    assert json.loads(path.read_text()) == {'a': 1, 'droidSaves': 3}
+    assert [n for n in os.listdir(str(path.parent)) if n.endswith('.tmp')] == []
