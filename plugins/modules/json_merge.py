@@ -119,7 +119,7 @@ options:
   exact_items:
     description:
       - Keyed lists whose matched items the task owns, as a mapping of a JSON pointer named in O(keyed_lists) to the
-        list of fields to keep from the file's item (for example V({"/customModels": [id, index]})).
+        list of fields to keep from the file's item, for example V(/customModels) mapped to V([id, index]).
       - An item of the file that an item of O(value) matches ends up exactly as that item of O(value) (values replaced
         whole, fields O(value) no longer names removed), plus those listed fields of the file's item that O(value)
         does not name, such as the fields a client writes into the items itself. Key order and position are kept.
