@@ -67,6 +67,11 @@ def byok_merge_args(entries, kind, url=None, default_model="", prune=True):
     return _guard(_byok.merge_args, kind, entries, url, default_model, prune)
 
 
+def byok_merge_options(kind, url=None, prune=True):
+    """The json_merge options of one call of byok_merge_plan that hold no key (no value)."""
+    return _guard(_byok.merge_options, kind, url, prune)
+
+
 def byok_client_problems(results, merges=None, entries=None, default_model="", local_settings="merge",
                          verify="never"):
     """What the real client resolves, judged: {"problems": [...], "warnings": [...]} (no keys)."""
@@ -99,6 +104,7 @@ class FilterModule(object):
             "byok_targets": byok_targets,
             "byok_merge_plan": byok_merge_plan,
             "byok_merge_args": byok_merge_args,
+            "byok_merge_options": byok_merge_options,
             "byok_client_problems": byok_client_problems,
             "byok_prune_pattern": byok_prune_pattern,
             "byok_preflight_problems": byok_preflight_problems,

@@ -704,30 +704,43 @@ def merge_plan(targets_, fmt="current", local_settings="merge", default_model=""
     return plan
 
 
-def merge_args(kind, entries, url, default_model="", prune=True):
-    """The json_merge options (value, keyed_lists, prune, exact_items) of one call of ``merge_plan``."""
+def merge_options(kind, url, prune=True):
+    """The json_merge options of one call of ``merge_plan`` that hold no key: keyed_lists, prune, exact_items."""
     prune = _convert("bool", prune)
-    default = {}
-    if default_model:
-        default = {"sessionDefaultSettings": {"model": model_id(entries, default_model)}}
     owned = {"/customModels": ["model", "baseUrl"]}
     owned_prune = {"/customModels": {"baseUrl": prune_pattern(url)}} if prune else {}
     if kind == "settings":
-        value = dict({"customModels": entries}, **default)
         keyed = dict(owned, **{"/custom_models": ["model", "base_url"]})
         pruned = dict(owned_prune, **{"/custom_models": {"base_url": dead_block_pattern(url)}})
-        return {"value": value, "keyed_lists": keyed, "prune": pruned, "exact_items": {"/customModels": CLIENT_FIELDS}}
+        return {"keyed_lists": keyed, "prune": pruned, "exact_items": {"/customModels": CLIENT_FIELDS}}
     if kind == "local":
-        value = dict({"customModels": entries}, **default)
-        return {"value": value, "keyed_lists": owned, "prune": owned_prune,
-                "exact_items": {"/customModels": CLIENT_FIELDS}}
+        return {"keyed_lists": owned, "prune": owned_prune, "exact_items": {"/customModels": CLIENT_FIELDS}}
     if kind == "local-default":
-        return {"value": default, "keyed_lists": {}, "prune": {}, "exact_items": {}}
+        return {"keyed_lists": {}, "prune": {}, "exact_items": {}}
     if kind == "legacy":
         legacy_prune = {"/custom_models": {"base_url": prune_pattern(url)}} if prune else {}
-        return {"value": {"custom_models": legacy_models(entries)}, "keyed_lists": {"/custom_models": ["model", "base_url"]},
-                "prune": legacy_prune, "exact_items": {"/custom_models": []}}
+        return {"keyed_lists": {"/custom_models": ["model", "base_url"]}, "prune": legacy_prune,
+                "exact_items": {"/custom_models": []}}
     raise ByokError(["unknown kind of settings file %r" % (kind,)])  # pragma: no cover - programming error
+
+
+def merge_value(kind, entries, default_model=""):
+    """The json_merge ``value`` of one call of ``merge_plan`` (it holds the key in inline mode)."""
+    default = {}
+    if default_model:
+        default = {"sessionDefaultSettings": {"model": model_id(entries, default_model)}}
+    if kind in ("settings", "local"):
+        return dict({"customModels": entries}, **default)
+    if kind == "local-default":
+        return default
+    if kind == "legacy":
+        return {"custom_models": legacy_models(entries)}
+    raise ByokError(["unknown kind of settings file %r" % (kind,)])  # pragma: no cover - programming error
+
+
+def merge_args(kind, entries, url, default_model="", prune=True):
+    """All json_merge options (value, keyed_lists, prune, exact_items) of one call of ``merge_plan``."""
+    return dict(merge_options(kind, url, prune), value=merge_value(kind, entries, default_model))
 
 
 # -- what the real client resolves (byok_verify), judged on the controller ----------------------
