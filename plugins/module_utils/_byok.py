@@ -37,7 +37,7 @@ PROVIDERS = (
 FAMILIES = ("anthropic", "openai")
 OPENAI_FAMILY_PROVIDERS = ("openai", "generic-chat-completion-api")
 FORMATS = ("current", "legacy", "both")
-LOCAL_SETTINGS = ("merge", "warn", "fail")
+LOCAL_SETTINGS = ("merge", "warn", "fail", "ignore")
 VERIFY = ("never", "auto", "always")
 ID_PREFIX = "custom:llmcloud-"
 REASONING_EFFORTS = ("none", "dynamic", "off", "minimal", "low", "medium", "high", "xhigh", "max")
@@ -686,13 +686,15 @@ def merge_plan(targets_, fmt="current", local_settings="merge", default_model=""
     holds customModels, which replace settings.json's list in every client version),
     ``local-default`` (settings.local.json, only when it holds sessionDefaultSettings, which
     replaces settings.json's whole object; only with a default model), ``legacy`` (config.json).
-    With ``local_settings`` warn or fail the local calls run in check mode (``check`` true).
+    With ``local_settings`` warn or fail the local calls run in check mode (``check`` true); with
+    ignore there are none (one module call less per user, and settings.local.json is not looked at).
     """
     plan = []
     for target in targets_:
         folder = target["factory_dir"]
         if fmt in ("current", "both"):
             plan.append(dict(target, kind="settings", path=folder + "/settings.json", only_if_keys=[], check=False))
+        if fmt in ("current", "both") and local_settings != "ignore":
             check = local_settings != "merge"
             plan.append(dict(target, kind="local", path=folder + "/settings.local.json",
                              only_if_keys=["/customModels"], check=check))

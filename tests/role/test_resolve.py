@@ -203,6 +203,15 @@ def test_local_settings_warn_or_fail_names_the_file_and_changes_nothing_there(
     assert sandbox.settings_path.exists()  # settings.json is still written
 
 
+def test_local_settings_ignore_does_not_look_at_the_file(sandbox):
+    local = sandbox.factory / "settings.local.json"
+    write(local, {"customModels": []})
+    before = local.read_bytes()
+    run = sandbox.play({"byok_local_settings": "ignore"})
+    assert "settings.local.json" not in run.output and run.recap["ok"] == 3  # no call for the local file
+    assert local.read_bytes() == before
+
+
 @pytest.mark.parametrize("key_mode", ["env", "inline"])
 def test_the_guide_s_dead_block_loses_its_llmcloud_entries_and_key(
     sandbox, droids, key_mode

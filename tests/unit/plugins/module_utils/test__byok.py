@@ -290,6 +290,7 @@ def test_the_merge_plan_covers_settings_local_and_legacy_files():
     assert [p["kind"] for p in _byok.merge_plan(_byok.targets([]), "current", "warn", "")] == ["settings", "local"]
     assert all(p["check"] for p in _byok.merge_plan(_byok.targets([]), "current", "fail", "")[1:])
     assert [p["kind"] for p in _byok.merge_plan(_byok.targets([]), "legacy", "merge", "")] == ["legacy"]
+    assert [p["kind"] for p in _byok.merge_plan(_byok.targets([]), "both", "ignore", "m")] == ["settings", "legacy"]
 
 
 def test_merge_args_own_entries_exactly_and_clear_the_guide_s_dead_block():
