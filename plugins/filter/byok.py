@@ -25,12 +25,14 @@ def _guard(function, *args, **kwargs):
 
 def byok_problems(catalog, models=None, extra_models=None, url=None, api_key=None, key_mode="inline",
                   openai_provider="openai", file_format="current", default_model="", users=None,
-                  preflight=False, prune=True, allow_insecure_http=False):
+                  preflight=False, prune=True, allow_insecure_http=False, local_settings="merge", verify="never",
+                  verify_command="droid"):
     """Every problem with the byok_* variables (empty list: all good)."""
     return _byok.problems(
         catalog, models if models is not None else [], extra_models if extra_models is not None else [], url,
         api_key, key_mode, openai_provider=openai_provider, fmt=file_format, default_model=default_model,
         users=users, preflight=preflight, prune=prune, allow_insecure_http=allow_insecure_http,
+        local_settings=local_settings, verify=verify, verify_command=verify_command,
     )
 
 
@@ -47,13 +49,35 @@ def byok_legacy_models(entries):
 
 
 def byok_model_id(entries, model):
-    """The id droid gives the entry for ``model``: ``custom:<display name>-<n>``."""
+    """The id droid gives the entry for ``model``: its stored ``id`` (``custom:llmcloud-<model>``)."""
     return _guard(_byok.model_id, entries, model)
 
 
-def byok_targets(users, passwd=None):
+def byok_targets(users):
     """Per user: where to write and as whom (no keys)."""
-    return _guard(_byok.targets, users, passwd)
+    return _guard(_byok.targets, users)
+
+
+def byok_merge_plan(targets, file_format="current", local_settings="merge", default_model=""):
+    """One json_merge call per user per file the client reads (no keys)."""
+    return _guard(_byok.merge_plan, targets, file_format, local_settings, default_model)
+
+
+def byok_merge_args(entries, kind, url=None, default_model="", prune=True):
+    """The json_merge options of one call of byok_merge_plan."""
+    return _guard(_byok.merge_args, kind, entries, url, default_model, prune)
+
+
+def byok_merge_options(kind, url=None, prune=True):
+    """The json_merge options of one call of byok_merge_plan that hold no key (no value)."""
+    return _guard(_byok.merge_options, kind, url, prune)
+
+
+def byok_client_problems(results, merges=None, entries=None, default_model="", local_settings="merge",
+                         verify="never"):
+    """What the real client resolves, judged: {"problems": [...], "warnings": [...]} (no keys)."""
+    return _guard(_byok.client_problems, results, merges or [], entries or [], default_model, local_settings,
+                  verify)
 
 
 def byok_prune_pattern(url):
@@ -79,6 +103,10 @@ class FilterModule(object):
             "byok_legacy_models": byok_legacy_models,
             "byok_model_id": byok_model_id,
             "byok_targets": byok_targets,
+            "byok_merge_plan": byok_merge_plan,
+            "byok_merge_args": byok_merge_args,
+            "byok_merge_options": byok_merge_options,
+            "byok_client_problems": byok_client_problems,
             "byok_prune_pattern": byok_prune_pattern,
             "byok_preflight_problems": byok_preflight_problems,
         }

@@ -13,7 +13,10 @@ What the functions encode (measured on the real droid client, see the collection
 - ``provider`` is one of ``PROVIDERS``; ``baseUrl`` is required;
 - the Anthropic family talks to ``<url>/v1/messages`` (base URL without ``/v1``), the OpenAI
   family to ``<url>/v1/responses`` (base URL with ``/v1``);
-- a model's id as the user selects it is ``custom:<displayName, whitespace runs -> '-'>-<n>``;
+- a model's id as the user selects it is the entry's stored ``id`` when it has one (all four pinned
+  clients honour it); without one it is generated from the display name and a number that
+  differs between client versions and counts the user's own entries too. The role therefore
+  writes an explicit, unique ``id`` (``custom:llmcloud-<model>``) on every entry it owns;
 - ``"${LLMCLOUD_API_KEY}"`` as ``apiKey`` is expanded from the environment by the client.
 """
 
@@ -36,6 +39,9 @@ PROVIDERS = (
 FAMILIES = ("anthropic", "openai")
 OPENAI_FAMILY_PROVIDERS = ("openai", "generic-chat-completion-api")
 FORMATS = ("current", "legacy", "both")
+LOCAL_SETTINGS = ("merge", "warn", "fail", "ignore")
+VERIFY = ("never", "auto", "always")
+ID_PREFIX = "custom:llmcloud-"
 REASONING_EFFORTS = ("none", "dynamic", "off", "minimal", "low", "medium", "high", "xhigh", "max")
 
 # Key modes. ``inline`` writes the key into the file. Every other mode writes a reference to the
@@ -210,7 +216,8 @@ def _check_catalog(catalog, problems):
 
 
 def problems(catalog, models, extra_models, url, api_key, key_mode, openai_provider="openai",
-             fmt="current", default_model="", users=None, preflight=False, prune=True, allow_insecure_http=False):
+             fmt="current", default_model="", users=None, preflight=False, prune=True, allow_insecure_http=False,
+             local_settings="merge", verify="never", verify_command="droid"):
     """Every problem with the role's variables, one sentence each naming the variable.
 
     An empty list means the input is good. No sentence contains an API key.
@@ -249,6 +256,12 @@ def problems(catalog, models, extra_models, url, api_key, key_mode, openai_provi
         found.append("byok_key_mode must be one of %s." % ", ".join(KEY_MODES))
     if fmt not in FORMATS:
         found.append("byok_format must be one of %s." % ", ".join(FORMATS))
+    if local_settings not in LOCAL_SETTINGS:
+        found.append("byok_local_settings must be one of %s." % ", ".join(LOCAL_SETTINGS))
+    if verify not in VERIFY:
+        found.append("byok_verify must be one of %s (a word, not a boolean)." % ", ".join(VERIFY))
+    if not _is_text(verify_command) or _blank(verify_command) or any(c in verify_command for c in "\r\n"):
+        found.append("byok_verify_command must be the droid command: a name on the user's PATH or a path.")
     flags = {}
     for name, value in (("byok_prune", prune), ("byok_preflight", preflight)):
         try:
@@ -432,6 +445,7 @@ def custom_models(catalog, models, extra_models, url, api_key, key_mode, openai_
             "baseUrl": anthropic_url if anthropic else openai_url,
             "apiKey": key,
             "provider": "anthropic" if anthropic else openai_provider,
+            "noImageSupport": False,
         }
         optional = _optional_fields("byok_catalog entry %s" % model, item, found)
         if found:
@@ -449,12 +463,35 @@ def custom_models(catalog, models, extra_models, url, api_key, key_mode, openai_
             "baseUrl": base_url(item.get("base_url")) if item.get("base_url") else default_url,
             "apiKey": key,
             "provider": provider,
+            "noImageSupport": False,
         }
         entry.update(_optional_fields("byok_extra_models[%d]" % index, item, []))
         entries.append(entry)
 
+    taken = set()
+    for index, entry in enumerate(entries):
+        entry_id = stable_id(entry["model"])
+        number = 2
+        while entry_id in taken:  # the same model twice (e.g. at two base URLs): -2, -3, ... in order
+            entry_id = "%s-%d" % (stable_id(entry["model"]), number)
+            number += 1
+        taken.add(entry_id)
+        entries[index] = dict([("model", entry["model"]), ("id", entry_id)]
+                              + [(k, v) for k, v in entry.items() if k != "model"])
     check_entries(entries)
     return entries
+
+
+def stable_id(model):
+    """The explicit id the role writes for ``model``: ``custom:llmcloud-<model, lower case, [^a-z0-9._] -> '-'>``.
+
+    droid uses a stored ``id`` as is (all four pinned versions: listed, selected with ``-m`` and
+    used as ``sessionDefaultSettings.model``), so the id names the role's entry whatever else the
+    file holds (twins of the display name, the developer's own entries, entries the client
+    rewrote or renamed).
+    """
+    slug = re.sub(r"[^a-z0-9._]+", "-", str(model).lower()).strip("-.") or "model"
+    return ID_PREFIX + slug
 
 
 def check_entries(entries):
@@ -464,7 +501,7 @@ def check_entries(entries):
     """
     found = []
     types = {
-        "model": str, "displayName": str, "baseUrl": str, "apiKey": str, "provider": str,
+        "model": str, "id": str, "displayName": str, "baseUrl": str, "apiKey": str, "provider": str,
         "maxOutputTokens": int, "maxContextLimit": int, "thinkingMaxTokens": int,
         "noImageSupport": bool, "enableThinking": bool, "reasoningEffort": str,
         "extraHeaders": dict, "extraArgs": dict,
@@ -486,6 +523,8 @@ def check_entries(entries):
                 found.append("%s: %s must be of type %s." % (label, name, expected.__name__))
         if entry.get("reasoningEffort") is not None and entry["reasoningEffort"] not in REASONING_EFFORTS:
             found.append("%s: reasoningEffort must be one of %s." % (label, ", ".join(REASONING_EFFORTS)))
+        if "id" in entry and not (_is_text(entry["id"]) and entry["id"].startswith("custom:")):
+            found.append("%s: id must start with custom:." % label)
         if entry.get("apiKey") in ("YOUR_API_KEY", "YOUR_OPENAI_API_KEY"):
             found.append("%s: apiKey is a placeholder that droid ignores." % label)
     if found:
@@ -508,7 +547,8 @@ def legacy_models(entries):
         for camel, value in entry.items():
             if camel in legacy_names:
                 if camel == "noImageSupport":
-                    item["supports_images"] = not value
+                    if value:  # the legacy default: images supported
+                        item["supports_images"] = False
                 else:
                     item[legacy_names[camel]] = value
         if item["api_key"] is None:
@@ -531,53 +571,43 @@ def model_ids(entries):
         normalised = selector_name(name)
         number = counts.get(normalised, 0)
         counts[normalised] = number + 1
-        ids.append("custom:%s-%d" % (normalised, number))
+        ids.append(entry.get("id") or "custom:%s-%d" % (normalised, number))
     return ids
 
 
 def model_id(entries, model):
-    """The id droid gives the first entry whose ``model`` is ``model`` (for the default model)."""
+    """The id droid gives the first entry whose ``model`` is ``model`` (for the default model).
+
+    The entry's stored ``id`` when it has one (the role's entries always do), else the generated one.
+    """
     for entry, selector in zip(entries, model_ids(entries)):
         if entry.get("model") == model:
-            return selector
+            return entry.get("id") or selector
     raise ByokError(["byok_default_model %r is not one of the configured models." % (model,)])
 
 
-def targets(users, passwd=None):
+def targets(users):
     """Where to write, per user, without any key: a list of dicts.
 
-    ``users`` is byok_users; ``passwd`` is the registered result of the role's getent loop (one
-    result per user, in order), or None/skipped when byok_users is empty. An empty byok_users
-    means the user Ansible runs as: ``~/.factory`` on the target, no owner or group.
-    Each target: ``name``, ``index`` (into byok_users or None), ``factory_dir``, ``owner``,
-    ``group`` (None when not to be set), ``exists`` (False when the passwd lookup found nothing).
+    An empty ``users`` (byok_users) means the user Ansible runs as: ``~/.factory`` on the target.
+    Each target: ``name`` (the login name, or None for the connecting user), ``index`` (into
+    byok_users, or None), ``home`` (the home as given, or None: the json_merge module resolves
+    the user's home on the target with ``pwd``), ``factory_dir`` (``<home>/.factory`` or
+    ``~/.factory``; with ``name``, ``~`` is that user's home) and ``home_ref`` (a path to the
+    home that ``expanduser`` resolves on the target: the home as given, ``~<name>`` or ``~``).
     """
     if not users:
-        return [{"name": None, "index": None, "factory_dir": "~/.factory", "owner": None, "group": None,
-                 "exists": True}]
-    results = []
-    if isinstance(passwd, dict):
-        results = passwd.get("results") or []
-    lookup = {}
-    for result in results:
-        if not isinstance(result, dict):
-            continue
-        entries = (result.get("ansible_facts") or {}).get("getent_passwd") or {}
-        for name, fields in entries.items():
-            lookup[name] = fields
+        return [{"name": None, "index": None, "home": None, "factory_dir": "~/.factory", "home_ref": "~"}]
     found = []
     for index, user in enumerate(users):
         name = user["name"]
-        fields = lookup.get(name)
-        exists = bool(fields)
-        home = user.get("home") or (fields[4] if exists and len(fields) > 4 else None)
+        home = (user.get("home") or "").rstrip("/") or None
         found.append({
             "name": name,
             "index": index,
-            "factory_dir": (home.rstrip("/") or "") + "/.factory" if home else None,
-            "owner": name if exists else None,
-            "group": str(fields[2]) if exists and len(fields) > 2 else None,
-            "exists": exists,
+            "home": home,
+            "factory_dir": (home or "~") + "/.factory",
+            "home_ref": home or "~" + name,
         })
     return found
 
@@ -688,3 +718,253 @@ def llmcloud_models(entries, url):
     """The model ids among ``entries`` that are served at the role's two base URLs."""
     pattern = re.compile(prune_pattern(url))
     return [entry["model"] for entry in entries if pattern.match(entry.get("baseUrl") or entry.get("base_url") or "")]
+
+
+# -- the files the role merges, and what it merges into each ------------------------------------
+# Fields of an owned customModels entry the role keeps from the file: droid writes ``index`` (and
+# ``id`` and ``noImageSupport``, which the role writes itself) into entries on its own.
+CLIENT_FIELDS = ["id", "index"]
+PROVIDER_URL = "https://llmcloud.studio"
+
+
+def dead_block_pattern(url):
+    """Base URLs of the provider guide's snake_case ``custom_models`` block inside settings.json.
+
+    droid never loads that block; its LLMCloud entries (LLMCloud's own URL or the role's, with or
+    without ``/v1`` and trailing slashes) hold the key in clear and are removed.
+    """
+    bases = sorted(set([base_url(PROVIDER_URL), base_url(url)]))
+    return "^(?:%s)(?:/v1)?/*$" % "|".join(re.escape(b) for b in bases)
+
+
+def merge_plan(targets_, fmt="current", local_settings="merge", default_model=""):
+    """One json_merge call per user per file: the targets with ``kind``, ``path`` and ``only_if_keys``.
+
+    kinds: ``settings`` (~/.factory/settings.json), ``local`` (settings.local.json, only when it
+    holds customModels, which replace settings.json's list in every client version),
+    ``local-default`` (settings.local.json, only when it holds sessionDefaultSettings, which
+    replaces settings.json's whole object; only with a default model), ``legacy`` (config.json).
+    With ``local_settings`` warn or fail the local calls run in check mode (``check`` true); with
+    ignore there are none (one module call less per user, and settings.local.json is not looked at).
+    """
+    plan = []
+    for target in targets_:
+        folder = target["factory_dir"]
+        if fmt in ("current", "both"):
+            plan.append(dict(target, kind="settings", path=folder + "/settings.json", only_if_keys=[], check=False))
+        if fmt in ("current", "both") and local_settings != "ignore":
+            check = local_settings != "merge"
+            plan.append(dict(target, kind="local", path=folder + "/settings.local.json",
+                             only_if_keys=["/customModels"], check=check))
+            if default_model:
+                plan.append(dict(target, kind="local-default", path=folder + "/settings.local.json",
+                                 only_if_keys=["/sessionDefaultSettings"], check=check))
+        if fmt in ("legacy", "both"):
+            plan.append(dict(target, kind="legacy", path=folder + "/config.json", only_if_keys=[], check=False))
+    return plan
+
+
+def merge_options(kind, url, prune=True):
+    """The json_merge options of one call of ``merge_plan`` that hold no key: keyed_lists, prune, exact_items."""
+    prune = _convert("bool", prune)
+    owned = {"/customModels": ["model", "baseUrl"]}
+    owned_prune = {"/customModels": {"baseUrl": prune_pattern(url)}} if prune else {}
+    if kind == "settings":
+        keyed = dict(owned, **{"/custom_models": ["model", "base_url"]})
+        pruned = dict(owned_prune, **{"/custom_models": {"base_url": dead_block_pattern(url)}})
+        return {"keyed_lists": keyed, "prune": pruned, "exact_items": {"/customModels": CLIENT_FIELDS}}
+    if kind == "local":
+        return {"keyed_lists": owned, "prune": owned_prune, "exact_items": {"/customModels": CLIENT_FIELDS}}
+    if kind == "local-default":
+        return {"keyed_lists": {}, "prune": {}, "exact_items": {}}
+    if kind == "legacy":
+        legacy_prune = {"/custom_models": {"base_url": prune_pattern(url)}} if prune else {}
+        return {"keyed_lists": {"/custom_models": ["model", "base_url"]}, "prune": legacy_prune,
+                "exact_items": {"/custom_models": []}}
+    raise ByokError(["unknown kind of settings file %r" % (kind,)])  # pragma: no cover - programming error
+
+
+def merge_value(kind, entries, default_model=""):
+    """The json_merge ``value`` of one call of ``merge_plan`` (it holds the key in inline mode)."""
+    default = {}
+    if default_model:
+        default = {"sessionDefaultSettings": {"model": model_id(entries, default_model)}}
+    if kind in ("settings", "local"):
+        return dict({"customModels": entries}, **default)
+    if kind == "local-default":
+        return default
+    if kind == "legacy":
+        return {"custom_models": legacy_models(entries)}
+    raise ByokError(["unknown kind of settings file %r" % (kind,)])  # pragma: no cover - programming error
+
+
+def merge_args(kind, entries, url, default_model="", prune=True):
+    """All json_merge options (value, keyed_lists, prune, exact_items) of one call of ``merge_plan``."""
+    return dict(merge_options(kind, url, prune), value=merge_value(kind, entries, default_model))
+
+
+# -- what the real client resolves (byok_verify), judged on the controller ----------------------
+SYSTEM_FILES = ("/etc/factory/settings.json", "/Library/Application Support/Factory/settings.json")
+_LISTED = re.compile(r"(custom:\S+) \(([^)]*)\)")
+
+
+def _parse_check(stdout):
+    """The post-check script's output -> {droid, version, listing: [(id, name)], files: {path: text}}."""
+    found = {"droid": None, "version": "", "listing": None, "files": {}}
+    section, lines = None, []
+
+    def close():
+        if section == "listing":
+            # the first "Available custom models:" block only (droid may print it on both streams)
+            block = "\n".join(lines).split("Available custom models:")
+            found["listing"] = _LISTED.findall(block[1].split("\n\n")[0]) if len(block) > 1 else []
+        elif section is not None:
+            found["files"][section] = "\n".join(lines)
+
+    for line in (stdout or "").splitlines():
+        if line.startswith("byok-check: "):
+            close()
+            section, lines = None, []
+            marker = line[len("byok-check: "):]
+            if marker.startswith("droid="):
+                found["droid"] = marker[len("droid="):]
+            elif marker.startswith("version="):
+                found["version"] = marker[len("version="):].strip()
+            elif marker == "listing":
+                section = "listing"
+            elif marker.startswith("file "):
+                section = marker[len("file "):]
+        elif section is not None:
+            lines.append(line)
+    close()
+    return found
+
+
+def _load(text):
+    """A settings file's document, or None when it does not parse (JSON with comments)."""
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import parse
+
+    try:
+        value = parse(text).value
+    except Exception:  # any parse failure: the client drops such a file too
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _version_tuple(text):
+    match = re.search(r"(\d+)\.(\d+)\.(\d+)", text or "")
+    return tuple(int(part) for part in match.groups()) if match else None
+
+
+def client_problems(results, merges, entries, default_model="", local_settings="merge", verify="never"):
+    """Judge what droid resolves for each user: {"problems": [...], "warnings": [...]}.
+
+    ``results`` is the registered loop of the post-check script (one per user; skipped when
+    byok_verify is never), ``merges`` the registered json_merge loop (its ``applied`` and
+    ``changed`` for settings.local.json in warn/fail mode). Every sentence names the user and the
+    file to fix; none carries a value from a file (the files may hold keys).
+    """
+    problems, warnings = [], []
+    wanted = [(entry["id"], entry["displayName"]) for entry in entries if entry.get("id")]
+    default_id = model_id(entries, default_model) if default_model else None
+
+    for result in _results(merges):
+        item = result.get("item") or {}
+        if item.get("kind") not in ("local", "local-default") or not result.get("applied") or not result.get("changed"):
+            continue
+        who = _who(item)
+        path = result.get("path") or item.get("path")
+        if item["kind"] == "local":
+            sentence = ("%s: %s holds customModels, which replace the list in settings.json (every droid version), so "
+                        "droid does not list the LLMCloud models. Set byok_local_settings: merge to add them there, or "
+                        "remove customModels from that file." % (who, path))
+        else:
+            sentence = ("%s: %s holds sessionDefaultSettings, which replaces the one in settings.json, so the default "
+                        "model is not %s. Set byok_local_settings: merge to set it there too, or remove "
+                        "sessionDefaultSettings from that file." % (who, path, default_id))
+        (problems if local_settings == "fail" else warnings).append(sentence)
+
+    for result in _results(results):
+        item = result.get("item") or {}
+        who = _who(item)
+        check = _parse_check(result.get("stdout"))
+        if check["droid"] in (None, "missing"):
+            if verify == "always":
+                problems.append("%s: droid was not found (on PATH or in ~/.local/bin) to check what it loads; set "
+                                "byok_verify_command to its path, or byok_verify: auto to skip users without it." % who)
+            continue
+        if check["listing"] is None:
+            problems.append("%s: %s did not list its custom models (droid exec --list-tools); run it as that user to "
+                            "see why." % (who, check["droid"]))
+            continue
+        files = check["files"]
+        home = [path for path in files if path.endswith("/.factory/settings.json")]
+        user_file = home[0] if home else "~/.factory/settings.json"
+        local_file = user_file[:-len("settings.json")] + "settings.local.json"
+        docs = dict((path, _load(text)) for path, text in files.items())
+        local = docs.get(local_file)
+        version = _version_tuple(check["version"])
+        reads_system = version is None or version >= (0, 134, 0)
+        system = [path for path in SYSTEM_FILES if path in files] if reads_system else []
+
+        for path in system:
+            doc = docs.get(path)
+            if doc is None:
+                warnings.append("%s: droid drops the whole system file %s silently (it does not parse), and with it "
+                                "every org policy; fix that file." % (who, path))
+                continue
+            policy = doc.get("modelPolicy") if isinstance(doc.get("modelPolicy"), dict) else {}
+            if policy.get("allowCustomModels") is False:
+                problems.append("%s: %s sets modelPolicy.allowCustomModels: false, so droid refuses every custom "
+                                "model, the LLMCloud ones included; change that file." % (who, path))
+            allowed = policy.get("allowedBaseUrls")
+            if isinstance(allowed, list):
+                refused = sorted(set(e["baseUrl"] for e in entries
+                                     if not any(isinstance(a, str) and e["baseUrl"].startswith(a) for a in allowed)))
+                if refused:
+                    problems.append("%s: %s limits custom models to modelPolicy.allowedBaseUrls, which does not allow "
+                                    "%s; add it there." % (who, path, ", ".join(refused)))
+
+        listed = check["listing"]
+        missing = [model_id_ for model_id_, name in wanted if (model_id_, name) not in listed]
+        if missing:
+            if isinstance(local, dict) and "customModels" in local:
+                fix = "%s: its customModels replace settings.json's list (byok_local_settings: merge adds them)" % local_file
+            elif any(isinstance(docs.get(p), dict) and _holds_id(docs[p], missing) for p in system):
+                fix = "%s: an org entry there has the same id, and the org's entry wins" % system[0]
+            else:
+                fix = "%s (check its customModels with droid doctor --config)" % user_file
+            problems.append("%s: droid does not list %s. The file to fix: %s." % (who, ", ".join(missing), fix))
+        doubled = sorted(set(model_id_ for model_id_, _name in listed if [i for i, _n in listed].count(model_id_) > 1))
+        if doubled:
+            warnings.append("%s: droid lists %s more than once." % (who, ", ".join(doubled)))
+
+        if default_id:
+            if isinstance(local, dict) and "sessionDefaultSettings" in local:
+                source, settings = local_file, local.get("sessionDefaultSettings")
+            else:
+                source, settings = user_file, (docs.get(user_file) or {}).get("sessionDefaultSettings")
+            effective = settings.get("model") if isinstance(settings, dict) else None
+            if effective != default_id:
+                shown = effective if _is_text(effective) and len(effective) <= 120 else "no model"
+                problems.append("%s: droid's default model resolves to %s, not %s (byok_default_model), because of "
+                                "sessionDefaultSettings in %s; the file to fix: %s." % (who, shown, default_id, source, source))
+            elif default_id not in [i for i, _n in listed]:
+                problems.append("%s: the default model %s is not among the models droid lists; the file to fix: %s."
+                                % (who, default_id, user_file))
+    return {"problems": problems, "warnings": warnings}
+
+
+def _holds_id(doc, ids):
+    models = doc.get("customModels")
+    return isinstance(models, list) and any(isinstance(m, dict) and m.get("id") in ids for m in models)
+
+
+def _results(registered):
+    if isinstance(registered, dict):
+        registered = registered.get("results", [])
+    return [r for r in registered or [] if isinstance(r, dict) and not r.get("skipped")]
+
+
+def _who(item):
+    return "user %s" % item["name"] if item.get("name") else "the connecting user"

@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Merge semantics of llmcloud.factory_droid.json_merge: pure functions, no I/O.
 
-``merge(existing, value, keyed_lists, prune, state)`` returns the new document and the list of
+``merge(existing, value, keyed_lists, prune, state, exact)`` returns the new document and the list of
 operations (``{"op": "add"|"replace"|"remove", "path": <JSON pointer>}``).  ``remove`` paths point
 into the document as it was; ``add`` and ``replace`` paths into the document as it becomes.
 The inputs are never modified; unchanged parts of ``existing`` are shared with the result.
@@ -102,9 +102,9 @@ def _normalize(value, where, depth, max_depth):
 
 
 class _Spec(object):
-    """keyed_lists and prune, checked and normalised."""
+    """keyed_lists, prune and exact, checked and normalised."""
 
-    def __init__(self, keyed_lists, prune):
+    def __init__(self, keyed_lists, prune, exact=None):
         self.keyed = {}
         for pointer, fields in (keyed_lists or {}).items():
             where = 'keyed_lists[%s]' % json.dumps(pointer)
@@ -132,6 +132,23 @@ class _Spec(object):
                 except re.error as exc:
                     raise MergeError('%s[%s]: invalid regular expression: %s' % (where, json.dumps(field), exc))
             self.prune[normal] = compiled
+        # exact: keyed lists whose matched items become exactly the desired item, plus the listed
+        # fields of the file's item that the desired item does not name (written by another program)
+        self.exact = {}
+        for pointer, keep in (exact or {}).items():
+            where = 'exact_items[%s]' % json.dumps(pointer)
+            normal = _normal_pointer(pointer, 'exact_items')
+            if normal not in self.keyed:
+                raise MergeError('%s: exact_items works on keyed lists only; add %s to keyed_lists with the fields '
+                                 'that identify its items' % (where, json.dumps(pointer)))
+            if keep is None:
+                keep = []
+            if isinstance(keep, str):
+                keep = [keep]
+            if not isinstance(keep, (list, tuple)) or not all(isinstance(f, str) for f in keep):
+                raise MergeError('%s must be a list of the field names to keep from the file, e.g. ["id", "index"] '
+                                 '(an empty list keeps none)' % where)
+            self.exact[normal] = frozenset(keep)
         # pointers that lead to a pruned list: walked even when value does not name them
         self.prefixes = set()
         for pointer in self.prune:
@@ -208,7 +225,7 @@ def _prune_matches(item, rules):
 
 
 # ------------------------------------------------------------------ merge
-def merge(existing, value, keyed_lists=None, prune=None, state='present'):
+def merge(existing, value, keyed_lists=None, prune=None, state='present', exact=None):
     """Merge ``value`` into ``existing``; return ``(new_document, operations)``.
 
     present: objects merge recursively, scalars and unkeyed lists are replaced, keyed lists upsert
@@ -216,6 +233,12 @@ def merge(existing, value, keyed_lists=None, prune=None, state='present'):
     items that match every regex and are not desired.  absent: the keys ``value`` names (recursing
     into non-empty objects) and the keyed items it names are removed; ``prune`` removes matching
     items as well.
+
+    ``exact`` maps keyed-list pointers to the fields to keep: a file item matched by a desired item
+    then ends up exactly as the desired item (fields it no longer names are removed, values are
+    replaced whole, not merged), keeping only those listed fields of the file's item that the
+    desired item does not name (e.g. the ``id`` and ``index`` a client writes into the items itself).
+    Key order of the file's item is kept; new keys are appended.
     """
     if state not in ('present', 'absent'):
         raise MergeError('state must be present or absent, not %r' % (state,))
@@ -223,7 +246,7 @@ def merge(existing, value, keyed_lists=None, prune=None, state='present'):
         raise MergeError('the existing document must be an object')
     if not isinstance(value, dict):
         raise MergeError('value must be an object (a dict), not %s' % type(value).__name__)
-    spec = _Spec(keyed_lists, prune)
+    spec = _Spec(keyed_lists, prune, exact)
     value = normalize(value)
     operations = []
     if state == 'present':
@@ -299,7 +322,12 @@ def _merge_keyed(old_list, desired, wanted, pointer, spec, operations):
         identity = _identity(item, fields)
         if identity is not None and identity in wanted and identity not in consumed:
             consumed.add(identity)
-            merged = _merge_object(item, wanted[identity][1], '%s/%d' % (pointer, len(result)), spec, operations)
+            if pointer in spec.exact:
+                merged = _exact_item(item, wanted[identity][1], spec.exact[pointer], '%s/%d' % (pointer, index),
+                                     '%s/%d' % (pointer, len(result)), operations)
+            else:
+                merged = _merge_object(item, wanted[identity][1], '%s/%d' % (pointer, len(result)), spec,
+                                       operations)
             changed = changed or merged is not item
             result.append(merged)
         elif rules and _prune_matches(item, rules):
@@ -313,6 +341,31 @@ def _merge_keyed(old_list, desired, wanted, pointer, spec, operations):
             result.append(item)
             changed = True
     return result if changed else old_list
+
+
+def _exact_item(old, want, keep, old_pointer, new_pointer, operations):
+    """``want`` plus the ``keep`` fields of ``old`` it does not name, in ``old``'s key order; ``old`` if equal."""
+    result = {}
+    removed = []
+    for key, current in old.items():
+        if key in want:
+            result[key] = current if json_equal(current, want[key]) else want[key]
+        elif key in keep:
+            result[key] = current
+        else:
+            removed.append(key)
+    replaced = [key for key in old if key in want and result[key] is not old[key]]
+    added = [key for key in want if key not in old]
+    if not removed and not replaced and not added:
+        return old
+    for key in removed:
+        operations.append({'op': 'remove', 'path': old_pointer + '/' + escape_token(key)})
+    for key in replaced:
+        operations.append({'op': 'replace', 'path': new_pointer + '/' + escape_token(key)})
+    for key in added:
+        operations.append({'op': 'add', 'path': new_pointer + '/' + escape_token(key)})
+        result[key] = want[key]
+    return result
 
 
 def _remove_object(old, want, pointer, spec, operations):

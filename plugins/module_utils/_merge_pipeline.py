@@ -76,6 +76,7 @@ def argument_spec():
         state=dict(type='str', default='present', choices=['present', 'absent']),
         keyed_lists=dict(type='dict', default={}, no_log=False),
         prune=dict(type='dict', default={}),
+        exact_items=dict(type='dict', default={}),
         create=dict(type='bool', default=True),
         backup=dict(type='bool', default=False),
         redact=dict(type='list', elements='str', default=[]),
@@ -115,7 +116,8 @@ def check_params(params):
         raise Failure('lock_timeout must be 0 or more seconds, not %s' % number(params['lock_timeout']))
     if params['max_size'] <= 0:
         raise Failure('max_size must be a positive number of bytes, not %s' % params['max_size'])
-    merge({}, {}, params['keyed_lists'] or {}, params['prune'] or {}, params['state'])    # option errors
+    merge({}, {}, params['keyed_lists'] or {}, params['prune'] or {}, params['state'],
+          params.get('exact_items'))                                                    # option errors
     for pointer in params.get('only_if_keys') or []:
         parse_pointer(pointer, 'only_if_keys')
     if params.get('user') is not None and not params['user'].strip():
@@ -299,7 +301,8 @@ def plan(doc, params, redaction, indent, diff=False, header=None, file_secrets=F
     value = params['value'] or {}
     if doc is not None and (diff or file_secrets):
         result.secrets = redaction.masking.secrets(doc.value)
-    new_doc, operations = merge(doc.value if doc is not None else {}, value, keyed, prune, state)
+    new_doc, operations = merge(doc.value if doc is not None else {}, value, keyed, prune, state,
+                                params.get('exact_items'))
     result.operations = operations
     if not (operations or doc is None or (doc.empty and state == 'present')):
         return result

@@ -119,6 +119,17 @@ options:
       - Applies whether or not O(value) names the list.
     type: dict
     default: {}
+  exact_items:
+    description:
+      - Keyed lists whose matched items the task owns, as a mapping of a JSON pointer named in O(keyed_lists) to the
+        list of fields to keep from the file's item, for example V(/customModels) mapped to V([id, index]).
+      - An item of the file that an item of O(value) matches ends up exactly as that item of O(value) (values replaced
+        whole, fields O(value) no longer names removed), plus those listed fields of the file's item that O(value)
+        does not name, such as the fields a client writes into the items itself. Key order and position are kept.
+      - Items that no item of O(value) matches are left alone (see O(prune)).
+    type: dict
+    default: {}
+    version_added: 0.2.0
   create:
     description:
       - Create the file, and missing parent folders, when it does not exist.

@@ -159,7 +159,7 @@ def _droid_sends(home, tmp_path) -> set:
     return what the stand-in received: (path, auth kind, key)."""
     record_file = tmp_path / "standin.jsonl"
     start = len(record_file.read_text().splitlines()) if record_file.exists() else 0
-    for model in ("custom:Claude-Opus-4.6-0", "custom:Gemini-3-Pro-Preview-0"):
+    for model in ("custom:llmcloud-anthropic-claude-opus-4.6", "custom:llmcloud-google-gemini-3-pro-preview"):
         rc, out, err = _sh(home, "bash", "-lc", '"$0" exec -m "$1" "Say hi"', DROID, model, timeout=180)
         assert rc == 0, "droid exec -m %s failed: %s %s" % (model, out[-500:], err[-500:])
     got = set()

@@ -6,7 +6,10 @@ import json
 
 from conftest import CATALOG_IDS, CATALOG_NAMES, KEY, OTHER_KEY, strip_comments
 
-CATALOG_LISTING = [
+# The role writes an explicit id on each of its entries: custom:llmcloud-<model id, "/" as "-">.
+CATALOG_LISTING = [("custom:llmcloud-%s" % model.replace("/", "-"), CATALOG_NAMES[model]) for model in CATALOG_IDS]
+# Without stored ids (the legacy config.json), droid generates custom:<name>-<n>.
+GENERATED_LISTING = [
     ("custom:%s-0" % CATALOG_NAMES[model].replace(" ", "-"), CATALOG_NAMES[model]) for model in CATALOG_IDS
 ]
 
@@ -68,8 +71,8 @@ def test_droid_lists_exactly_the_catalog_and_doctor_passes(sandbox, droid):
 
 def test_requests_carry_the_vaulted_key_for_both_families(sandbox, droid, standin):
     sandbox.play({"byok_llmcloud_url": standin.url})
-    anthropic = droid.exec(sandbox.home, "-m", "custom:Claude-Sonnet-4.5-0", "hi")
-    openai = droid.exec(sandbox.home, "-m", "custom:Gemini-3-Pro-Preview-0", "hi")
+    anthropic = droid.exec(sandbox.home, "-m", "custom:llmcloud-anthropic-claude-sonnet-4.5", "hi")
+    openai = droid.exec(sandbox.home, "-m", "custom:llmcloud-google-gemini-3-pro-preview", "hi")
     posts = [r for r in standin.requests() if r["method"] == "POST"]
     messages = [r for r in posts if r["path"] == "/v1/messages"]
     responses = [r for r in posts if r["path"] == "/v1/responses"]
@@ -89,7 +92,7 @@ def test_generic_chat_completion_provider_for_the_openai_family(sandbox, droid, 
     sandbox.play({"byok_llmcloud_url": standin.url, "byok_openai_family_provider": "generic-chat-completion-api",
                   "byok_models": ["google/gemini-3-flash-preview"]})
     assert [e["provider"] for e in sandbox.settings()["customModels"]] == ["generic-chat-completion-api"]
-    droid.exec(sandbox.home, "-m", "custom:Gemini-3-Flash-Preview-0", "hi")
+    droid.exec(sandbox.home, "-m", "custom:llmcloud-google-gemini-3-flash-preview", "hi")
     posts = [r for r in standin.requests() if r["method"] == "POST"]
     assert posts and {(r["path"], r["auth"], r["api_key"], r["model"]) for r in posts} == {
         ("/v1/chat/completions", "bearer", KEY, "google/gemini-3-flash-preview")}
@@ -121,7 +124,8 @@ def test_narrowing_prunes_only_llmcloud_entries(sandbox, droid):
     narrow = {"byok_models": ["anthropic/claude-haiku-4.5", "google/gemini-3-flash-preview"]}
     assert sandbox.play(narrow).changed == 1
     assert droid.models(sandbox.home) == OWN_LISTING + [
-        ("custom:Claude-Haiku-4.5-0", "Claude Haiku 4.5"), ("custom:Gemini-3-Flash-Preview-0", "Gemini 3 Flash Preview")]
+        ("custom:llmcloud-anthropic-claude-haiku-4.5", "Claude Haiku 4.5"),
+        ("custom:llmcloud-google-gemini-3-flash-preview", "Gemini 3 Flash Preview")]
     own = [e for e in sandbox.settings()["customModels"] if e["apiKey"] != KEY]
     assert [e["apiKey"] for e in own] == ["ollama", "my-own-proxy-key", "my-v2-key"]
     assert "// my local model" in sandbox.settings_path.read_text()
@@ -135,7 +139,7 @@ def test_env_key_mode_puts_no_key_on_disk_and_droid_sends_it(sandbox, droid, sta
     sandbox.play({"byok_llmcloud_url": standin.url, "byok_key_mode": "env", "byok_api_key": ""})
     assert sandbox.files_containing(KEY) == []
     assert {e["apiKey"] for e in sandbox.settings()["customModels"]} == {"${LLMCLOUD_API_KEY}"}
-    droid.exec(sandbox.home, "-m", "custom:Claude-Haiku-4.5-0", "hi", env={"LLMCLOUD_API_KEY": OTHER_KEY})
+    droid.exec(sandbox.home, "-m", "custom:llmcloud-anthropic-claude-haiku-4.5", "hi", env={"LLMCLOUD_API_KEY": OTHER_KEY})
     posts = [r for r in standin.requests() if r["method"] == "POST"]
     assert posts and {(r["path"], r["api_key"], r["model"]) for r in posts} == {
         ("/v1/messages", OTHER_KEY, "anthropic/claude-haiku-4.5")}
@@ -158,20 +162,20 @@ def test_key_rotation_rewrites_every_llmcloud_entry(sandbox):
 
 def test_default_model_is_what_droid_exec_uses_without_m(sandbox, droid, standin):
     sandbox.play({"byok_llmcloud_url": standin.url, "byok_default_model": "google/gemini-3-flash-preview"})
-    assert sandbox.settings()["sessionDefaultSettings"] == {"model": "custom:Gemini-3-Flash-Preview-0"}
+    assert sandbox.settings()["sessionDefaultSettings"] == {"model": "custom:llmcloud-google-gemini-3-flash-preview"}
     droid.exec(sandbox.home, "hi")
     posts = [r for r in standin.requests() if r["method"] == "POST"]
     assert posts and {(r["path"], r["model"], r["api_key"]) for r in posts} == {
         ("/v1/responses", "google/gemini-3-flash-preview", KEY)}
 
 
-def test_default_model_id_counts_names_the_way_droid_does(sandbox, droid):
+def test_default_model_id_is_the_entry_s_own_id_even_with_equal_names(sandbox, droid):
     extra = [{"model": "vendor/twin", "provider": "anthropic", "display_name": "Claude Haiku 4.5"}]
     sandbox.play({"byok_models": ["anthropic/claude-haiku-4.5"], "byok_extra_models": extra,
                   "byok_default_model": "vendor/twin"})
-    assert sandbox.settings()["sessionDefaultSettings"]["model"] == "custom:Claude-Haiku-4.5-1"
-    assert droid.models(sandbox.home) == [("custom:Claude-Haiku-4.5-0", "Claude Haiku 4.5"),
-                                          ("custom:Claude-Haiku-4.5-1", "Claude Haiku 4.5")]
+    assert sandbox.settings()["sessionDefaultSettings"]["model"] == "custom:llmcloud-vendor-twin"
+    assert droid.models(sandbox.home) == [("custom:llmcloud-anthropic-claude-haiku-4.5", "Claude Haiku 4.5"),
+                                          ("custom:llmcloud-vendor-twin", "Claude Haiku 4.5")]
 
 
 def test_extra_models_with_optional_fields_load_in_droid(sandbox, droid):
@@ -180,12 +184,13 @@ def test_extra_models_with_optional_fields_load_in_droid(sandbox, droid):
               "extra_headers": {"X-Team": "platform"}, "reasoning_effort": "high"}]
     sandbox.play({"byok_models": ["anthropic/claude-haiku-4.5"], "byok_extra_models": extra})
     entry = sandbox.settings()["customModels"][1]
-    assert entry == {"model": "deepseek/deepseek-v3.2", "displayName": "DeepSeek V3.2",
+    assert entry == {"model": "deepseek/deepseek-v3.2", "id": "custom:llmcloud-deepseek-deepseek-v3.2",
+                     "displayName": "DeepSeek V3.2",
                      "baseUrl": "https://llmcloud.studio/v1", "apiKey": KEY, "provider": "generic-chat-completion-api",
                      "maxOutputTokens": 8192, "noImageSupport": True, "extraHeaders": {"X-Team": "platform"},
                      "reasoningEffort": "high"}
-    assert droid.models(sandbox.home) == [("custom:Claude-Haiku-4.5-0", "Claude Haiku 4.5"),
-                                          ("custom:DeepSeek-V3.2-0", "DeepSeek V3.2")]
+    assert droid.models(sandbox.home) == [("custom:llmcloud-anthropic-claude-haiku-4.5", "Claude Haiku 4.5"),
+                                          ("custom:llmcloud-deepseek-deepseek-v3.2", "DeepSeek V3.2")]
     assert droid.doctor(sandbox.home)["ok"] is True
     # removing the extra model prunes it: it lives at the role's URL
     assert sandbox.play({"byok_models": ["anthropic/claude-haiku-4.5"]}).changed == 1
@@ -200,8 +205,8 @@ def test_legacy_format_is_loaded_by_droid_0_109_3(sandbox, legacy_droid, droid, 
     legacy = json.loads(config.read_text())["custom_models"]
     assert [e["model"] for e in legacy] == CATALOG_IDS
     assert set(legacy[0]) == {"model_display_name", "model", "base_url", "api_key", "provider"}
-    assert legacy_droid.models(sandbox.home) == CATALOG_LISTING
-    assert droid.models(sandbox.home) == CATALOG_LISTING
+    assert legacy_droid.models(sandbox.home) == GENERATED_LISTING
+    assert droid.models(sandbox.home) == GENERATED_LISTING
     # the current client migrates the legacy entries and sends the key from them
     droid.exec(sandbox.home, "-m", "custom:Claude-Opus-4.6-0", "hi")
     posts = [r for r in standin.requests() if r["method"] == "POST"]
@@ -210,13 +215,15 @@ def test_legacy_format_is_loaded_by_droid_0_109_3(sandbox, legacy_droid, droid, 
     assert sandbox.play({"byok_format": "legacy", "byok_llmcloud_url": standin.url}).changed == 0
 
 
-def test_both_formats_list_each_model_once(sandbox, legacy_droid, droid):
+def test_both_formats_list_each_model_under_the_role_s_id(sandbox, legacy_droid, droid):
     run = sandbox.play({"byok_format": "both"})
-    assert run.changed == 2  # one json_merge task per file
+    assert run.changed == 1  # one json_merge task, one call per file
     assert (sandbox.factory / "config.json").exists() and sandbox.settings_path.exists()
-    assert droid.models(sandbox.home) == CATALOG_LISTING
-    # 0.109.3 lists each model once too, but numbers settings.json entries by position
-    # (custom:<name>-<index>) where current clients count equal names.
-    assert legacy_droid.models(sandbox.home) == [
-        (model_id.rsplit("-", 1)[0] + "-%d" % index, name) for index, (model_id, name) in enumerate(CATALOG_LISTING)]
+    # settings.json's entries carry the role's ids; config.json has no ids (droid ignores "id" there).
+    # 0.109.3 lists each model once (equal display names: settings.json wins). 0.225.2 also lists the
+    # legacy entries under their generated ids: the same models, at the same URL, with the same key.
+    assert legacy_droid.models(sandbox.home) == CATALOG_LISTING
+    listed = droid.models(sandbox.home)
+    assert listed[:len(CATALOG_LISTING)] == CATALOG_LISTING
+    assert listed[len(CATALOG_LISTING):] in ([], GENERATED_LISTING)
     assert sandbox.play({"byok_format": "both"}).changed == 0

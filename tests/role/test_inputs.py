@@ -18,7 +18,7 @@ BAD_INPUTS = {
         {"byok_extra_models": [{"model": "mistral/large", "provider": "mistral"}]}, "byok_extra_models"),
     "nonexistent user": (
         {"byok_users": [{"name": "byok-no-such-user", "home": "{{ inventory_dir }}/../home"}]},
-        "byok_users names users that do not exist on sandbox"),
+        "user byok-no-such-user does not exist on this host (no passwd entry)"),
     "non-http URL": (
         {"byok_llmcloud_url": "ftp://llmcloud.studio"}, "byok_llmcloud_url must be an http:// or https:// URL"),
     "URL with /v1": (

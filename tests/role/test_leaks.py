@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from _other_user import nobody_home  # noqa: F401 - a fixture
 from conftest import KEY, OTHER_KEY, needs_root
 
 
@@ -44,13 +45,11 @@ def test_vvv_first_run_and_rerun(sandbox):
 
 
 @needs_root
-def test_vvv_with_per_user_keys_and_legacy_file(sandbox):
-    second_home = sandbox.base / "second"
-    second_home.mkdir()
+def test_vvv_with_per_user_keys_and_legacy_file(sandbox, nobody_home):
     users = [sandbox.user(api_key="{{ vault_llmcloud_other_key }}"),
-             {"name": "nobody", "home": str(second_home)}]
+             {"name": "nobody", "home": str(nobody_home)}]
     run = sandbox.play({"byok_users": users, "byok_format": "both"}, "-vvv", "--diff")
-    assert run.changed == 2
+    assert run.changed == 1  # one json_merge task: both files of both users
 
 
 def test_vvv_failing_runs(sandbox, standin_factory):

@@ -45,7 +45,7 @@ def test_defaults_give_all_eight_catalog_models():
         "Claude Opus 4.6", "Claude Opus 4.5 Thinking", "Claude Sonnet 4.6", "Claude Sonnet 4.5",
         "Claude Sonnet 4.5 Thinking", "Claude Haiku 4.5", "Gemini 3 Flash Preview", "Gemini 3 Pro Preview",
     ]
-    assert FILTERS["byok_model_id"](entries, "anthropic/claude-sonnet-4.5") == "custom:Claude-Sonnet-4.5-0"
+    assert FILTERS["byok_model_id"](entries, "anthropic/claude-sonnet-4.5") == "custom:llmcloud-anthropic-claude-sonnet-4.5"
 
 
 def test_defaults_have_no_problems():

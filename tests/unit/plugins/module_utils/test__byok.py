@@ -49,8 +49,9 @@ def test_catalog_family_decides_provider_and_url():
     assert [e["model"] for e in entries] == ALL
     by_model = {e["model"]: e for e in entries}
     assert by_model["anthropic/claude-sonnet-4.5"] == {
-        "model": "anthropic/claude-sonnet-4.5", "displayName": "Claude Sonnet 4.5",
-        "baseUrl": "https://llmcloud.studio", "apiKey": KEY, "provider": "anthropic",
+        "model": "anthropic/claude-sonnet-4.5", "id": "custom:llmcloud-anthropic-claude-sonnet-4.5",
+        "displayName": "Claude Sonnet 4.5", "baseUrl": "https://llmcloud.studio", "apiKey": KEY,
+        "provider": "anthropic", "noImageSupport": False,
     }
     assert by_model["google/gemini-3-pro-preview"]["baseUrl"] == "https://llmcloud.studio/v1"
     assert by_model["google/gemini-3-pro-preview"]["provider"] == "openai"
@@ -247,25 +248,113 @@ def test_prune_pattern_matches_only_the_two_urls(candidate, matches):
 # -- targets ----------------------------------------------------------------------------------
 
 def test_targets_default_to_the_connecting_user():
-    assert _byok.targets([], None) == [{"name": None, "index": None, "factory_dir": "~/.factory", "owner": None,
-                                        "group": None, "exists": True}]
+    assert _byok.targets([]) == [{"name": None, "index": None, "home": None, "factory_dir": "~/.factory",
+                                  "home_ref": "~"}]
 
 
-def test_targets_from_passwd_lookups():
-    users = [{"name": "alice", "api_key": KEY}, {"name": "bob", "home": "/srv/bob/"}, {"name": "ghost"}]
-    passwd = {"results": [
-        {"ansible_facts": {"getent_passwd": {"alice": ["x", "1000", "1000", "", "/home/alice", "/bin/bash"]}}},
-        {"ansible_facts": {"getent_passwd": {"bob": ["x", "1001", "100", "", "/home/bob", "/bin/sh"]}}},
-        {"ansible_facts": {"getent_passwd": {"ghost": None}}},
-    ]}
-    found = _byok.targets(users, passwd)
+def test_targets_leave_the_home_to_the_host_unless_given():
+    users = [{"name": "alice", "api_key": KEY}, {"name": "bob", "home": "/srv/bob/"}]
+    found = _byok.targets(users)
     assert found == [
-        {"name": "alice", "index": 0, "factory_dir": "/home/alice/.factory", "owner": "alice", "group": "1000",
-         "exists": True},
-        {"name": "bob", "index": 1, "factory_dir": "/srv/bob/.factory", "owner": "bob", "group": "100", "exists": True},
-        {"name": "ghost", "index": 2, "factory_dir": None, "owner": None, "group": None, "exists": False},
+        {"name": "alice", "index": 0, "home": None, "factory_dir": "~/.factory", "home_ref": "~alice"},
+        {"name": "bob", "index": 1, "home": "/srv/bob", "factory_dir": "/srv/bob/.factory", "home_ref": "/srv/bob"},
     ]
     assert KEY not in repr(found)
+
+
+# -- explicit ids, the merge plan and its options ------------------------------------------------
+
+def test_every_entry_gets_a_stable_unique_id_and_an_explicit_image_flag():
+    extra = [{"model": "Vendor/Qwen2.5-Coder:7B", "provider": "anthropic"},
+             {"model": "anthropic/claude-haiku-4.5", "provider": "anthropic", "base_url": "https://proxy.example"}]
+    entries = _byok.custom_models(CATALOG, ["anthropic/claude-haiku-4.5"], extra, URL, KEY, "env")
+    assert [e["id"] for e in entries] == ["custom:llmcloud-anthropic-claude-haiku-4.5",
+                                          "custom:llmcloud-vendor-qwen2.5-coder-7b",
+                                          "custom:llmcloud-anthropic-claude-haiku-4.5-2"]
+    assert [list(e)[:2] for e in entries] == [["model", "id"]] * 3
+    assert {e["noImageSupport"] for e in entries} == {False}
+    # the default names the entry's own id, whatever display names the file holds
+    assert _byok.model_id(entries, "Vendor/Qwen2.5-Coder:7B") == "custom:llmcloud-vendor-qwen2.5-coder-7b"
+    # the legacy file has no ids and keeps its default image support
+    legacy = _byok.legacy_models(entries)
+    assert all("id" not in item and "supports_images" not in item for item in legacy)
+
+
+def test_the_merge_plan_covers_settings_local_and_legacy_files():
+    plan = _byok.merge_plan(_byok.targets([{"name": "alice"}]), "both", "merge", "m")
+    assert [(p["kind"], p["path"], p["only_if_keys"], p["check"]) for p in plan] == [
+        ("settings", "~/.factory/settings.json", [], False),
+        ("local", "~/.factory/settings.local.json", ["/customModels"], False),
+        ("local-default", "~/.factory/settings.local.json", ["/sessionDefaultSettings"], False),
+        ("legacy", "~/.factory/config.json", [], False)]
+    assert [p["kind"] for p in _byok.merge_plan(_byok.targets([]), "current", "warn", "")] == ["settings", "local"]
+    assert all(p["check"] for p in _byok.merge_plan(_byok.targets([]), "current", "fail", "")[1:])
+    assert [p["kind"] for p in _byok.merge_plan(_byok.targets([]), "legacy", "merge", "")] == ["legacy"]
+    assert [p["kind"] for p in _byok.merge_plan(_byok.targets([]), "both", "ignore", "m")] == ["settings", "legacy"]
+
+
+def test_merge_args_own_entries_exactly_and_clear_the_guide_s_dead_block():
+    entries = _byok.custom_models(CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, KEY, "inline")
+    args = _byok.merge_args("settings", entries, URL, "anthropic/claude-haiku-4.5", True)
+    assert args["value"]["sessionDefaultSettings"] == {"model": "custom:llmcloud-anthropic-claude-haiku-4.5"}
+    assert args["exact_items"] == {"/customModels": ["id", "index"]}
+    dead = re.compile(args["prune"]["/custom_models"]["base_url"])
+    assert all(dead.match(u) for u in ("https://llmcloud.studio", "https://llmcloud.studio/v1/",
+                                       "https://llmcloud.studio/"))
+    assert not any(dead.match(u) for u in ("https://llmcloud.studio.evil.example", "https://llmcloud.studio/v2",
+                                           "http://localhost:11434/v1"))
+    assert _byok.merge_args("local-default", entries, URL, "anthropic/claude-haiku-4.5")["value"] == {
+        "sessionDefaultSettings": {"model": "custom:llmcloud-anthropic-claude-haiku-4.5"}}
+    assert _byok.merge_args("local", entries, URL, "", False)["prune"] == {}
+
+
+CHECK_OUTPUT = """byok-check: droid=/usr/local/bin/droid
+byok-check: version=0.225.2
+byok-check: listing
+Available custom models:
+  custom:llmcloud-anthropic-claude-haiku-4.5 (Claude Haiku 4.5), custom:Mine-0 (Mine)
+
+Available custom models:
+  custom:llmcloud-anthropic-claude-haiku-4.5 (Claude Haiku 4.5), custom:Mine-0 (Mine)
+
+byok-check: file /home/a/.factory/settings.json
+{"customModels": [], "sessionDefaultSettings": {"model": "custom:llmcloud-anthropic-claude-haiku-4.5"}}
+byok-check: file /etc/factory/settings.json
+{"modelPolicy": {"allowedBaseUrls": ["https://other.example/"], "allowCustomModels": false},
+ "customModels": [{"apiKey": "%s"}]}
+byok-check: end
+""" % KEY
+
+
+def test_client_problems_name_the_user_and_the_file_and_never_a_value():
+    entries = _byok.custom_models(CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, KEY, "inline")
+    results = {"results": [{"item": {"name": "alice"}, "stdout": CHECK_OUTPUT}]}
+    report = _byok.client_problems(results, [], entries, "anthropic/claude-haiku-4.5", "merge", "always")
+    text = " ".join(report["problems"] + report["warnings"])
+    assert "user alice: /etc/factory/settings.json sets modelPolicy.allowCustomModels: false" in text
+    assert "does not allow https://llmcloud.studio" in text
+    assert "more than once" not in text and "does not list" not in text and "default model" not in text
+    assert KEY not in text
+    # 0.109.3 never reads the system file
+    old = {"results": [{"item": {"name": "alice"}, "stdout": CHECK_OUTPUT.replace("0.225.2", "0.109.3")}]}
+    assert _byok.client_problems(old, [], entries, "anthropic/claude-haiku-4.5", "merge", "always")["problems"] == []
+    hidden = CHECK_OUTPUT.replace("custom:llmcloud-anthropic-claude-haiku-4.5 (Claude Haiku 4.5), ", "") + (
+        "byok-check: file /home/a/.factory/settings.local.json\n{\"customModels\": [], \"sessionDefaultSettings\": {}}\n")
+    report = _byok.client_problems({"results": [{"item": {"name": "alice"}, "stdout": hidden}]}, [], entries,
+                                   "anthropic/claude-haiku-4.5", "merge", "auto")
+    text = " ".join(report["problems"])
+    assert "user alice: droid does not list custom:llmcloud-anthropic-claude-haiku-4.5" in text
+    assert "The file to fix: /home/a/.factory/settings.local.json" in text
+    assert "resolves to no model" in text
+    missing = {"results": [{"item": {"name": None}, "stdout": "byok-check: droid=missing\n"}]}
+    assert _byok.client_problems(missing, [], entries, "", "merge", "auto") == {"problems": [], "warnings": []}
+    assert "the connecting user: droid was not found" in _byok.client_problems(
+        missing, [], entries, "", "merge", "always")["problems"][0]
+    merged = {"results": [{"item": {"name": "bob", "kind": "local", "path": "~/.factory/settings.local.json"},
+                           "applied": True, "changed": True, "path": "/home/bob/.factory/settings.local.json"}]}
+    assert "user bob: /home/bob/.factory/settings.local.json holds customModels" in _byok.client_problems(
+        {}, merged, entries, "", "fail", "never")["problems"][0]
+    assert _byok.client_problems({}, merged, entries, "", "warn", "never")["problems"] == []
 
 
 # -- preflight ---------------------------------------------------------------------------------

@@ -500,3 +500,72 @@ def test_property_keyed_merge_written_minimally(existing_items, desired_items, s
             assert mark in out, (mark, pointer)                  # comments before kept items stay
         if pointer == '/theme':
             assert mark in out
+
+
+# ---------------------------------------------------------------- exact ownership of keyed items
+EXACT = {'/customModels': ['id', 'index']}
+
+
+def test_exact_items_drop_fields_the_value_no_longer_names_and_keep_the_listed_ones():
+    old_item = model('a', id='custom:A-0', index=3, displayName='A', reasoningEffort='high', maxOutputTokens=8192,
+                     extraHeaders={'X-Team': 'platform', 'X-Other': '1'}, managedBy='someone')
+    existing = {'customModels': [model('mine', url='http://localhost'), old_item], 'theme': 'dark'}
+    before = frozen(existing)
+    want = model('a', displayName='A', extraHeaders={'X-Team': 'platform'})
+    new, ops = merge(existing, {'customModels': [want]}, KEYED, PRUNE, exact=EXACT)
+    assert new['customModels'][0] is existing['customModels'][0] and new['theme'] == 'dark'
+    assert new['customModels'][1] == dict(want, id='custom:A-0', index=3)
+    # the file's key order is kept (minimal edits), the removed keys are reported in the old document
+    assert list(new['customModels'][1]) == ['model', 'baseUrl', 'provider', 'id', 'index', 'displayName',
+                                            'extraHeaders']
+    assert ops == [{'op': 'remove', 'path': '/customModels/1/reasoningEffort'},
+                   {'op': 'remove', 'path': '/customModels/1/maxOutputTokens'},
+                   {'op': 'remove', 'path': '/customModels/1/managedBy'},
+                   {'op': 'replace', 'path': '/customModels/1/extraHeaders'}]
+    assert frozen(existing) == before
+    again, ops = merge(new, {'customModels': [want]}, KEYED, PRUNE, exact=EXACT)
+    assert ops == [] and again is new
+
+
+def test_exact_items_value_fields_win_over_kept_fields_and_new_fields_are_added():
+    existing = {'customModels': [model('a', id='custom:Generated-0', index=0)]}
+    want = model('a', id='custom:llmcloud-a', noImageSupport=False)
+    new, ops = merge(existing, {'customModels': [want]}, KEYED, exact=EXACT)
+    assert new['customModels'] == [dict(want, index=0)]
+    assert ops == [{'op': 'replace', 'path': '/customModels/0/id'},
+                   {'op': 'add', 'path': '/customModels/0/noImageSupport'}]
+
+
+def test_exact_items_with_an_empty_keep_list_and_unmatched_items_untouched():
+    mine = model('mine', url='http://localhost', extra=1)
+    existing = {'customModels': [mine, model('a', index=1, stale=True)]}
+    new, ops = merge(existing, {'customModels': [model('a'), model('b')]}, KEYED, exact={'/customModels': []})
+    assert new['customModels'] == [mine, model('a'), model('b')]
+    assert new['customModels'][0] is mine
+    assert ops == [{'op': 'remove', 'path': '/customModels/1/index'},
+                   {'op': 'remove', 'path': '/customModels/1/stale'},
+                   {'op': 'add', 'path': '/customModels/2'}]
+    # without exact, the same merge keeps the stale fields (the old semantics)
+    kept, _ops = merge(existing, {'customModels': [model('a'), model('b')]}, KEYED)
+    assert kept['customModels'][1] == model('a', index=1, stale=True)
+
+
+@pytest.mark.parametrize('exact, words', [
+    ({'/other': ['id']}, 'exact_items works on keyed lists only'),
+    ({'/customModels': [1]}, 'must be a list of the field names'),
+    ({'customModels': []}, 'is not a JSON pointer'),
+])
+def test_exact_items_option_errors_name_the_option(exact, words):
+    with pytest.raises(MergeError, match=words):
+        merge({}, {}, KEYED, exact=exact)
+
+
+@PROPERTY
+@given(documents, st.lists(st.sampled_from(['id', 'index', 'x', 'model']), max_size=3))
+def test_exact_merge_is_idempotent(doc, keep):
+    items = [model('a', displayName='A', n=1), model('b', extra={'k': [1]})]
+    existing = dict(doc) if isinstance(doc, dict) else {}
+    existing['customModels'] = [model('a', id='custom:x', index=0, old=True)]
+    once, _ops = merge(existing, {'customModels': items}, KEYED, PRUNE, exact={'/customModels': keep})
+    twice, ops = merge(once, {'customModels': items}, KEYED, PRUNE, exact={'/customModels': keep})
+    assert ops == [] and json_equal(once, twice)
