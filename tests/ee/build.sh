@@ -167,7 +167,7 @@ cache_args=()
 [ "${EE_COLD:-0}" = 1 ] && cache_args=(--no-cache)
 log "ansible-builder build $EE_IMAGE${cache_args:+ (--no-cache)}"
 start=$(date +%s)
-if ! ansible-builder build --container-runtime podman -v 2 \
+if ! ansible-builder build --container-runtime podman -v 3 \
     --file "$work/execution-environment.yml" --context "$work/context" --tag "$EE_IMAGE" \
     --build-arg "EE_BASE_IMAGE=$EE_BASE_IMAGE" \
     --extra-build-cli-args "--pull=never --network=host $build_volumes" \
