@@ -6,15 +6,14 @@
 #   tests/ee/build.sh            build (layer cache kept: the "warm" build)
 #   EE_COLD=1 tests/ee/build.sh  rebuild every layer (--no-cache: the "cold" build)
 #
-# 1. The base image: Debian bookworm from debootstrap with python3, pip, venv and podman
-#    (molecule/images.sh with MOLECULE_IMAGE_INCLUDE), localhost/llmcloud-ee-base:bookworm.
-#    podman is there for the test transport only: the job reaches its target containers with
-#    containers.podman.podman through the host's podman socket (podman --remote).
+# 1. The base image: Debian bookworm from debootstrap with python3, pip, venv and the OpenSSH
+#    client (molecule/images.sh with MOLECULE_IMAGE_INCLUDE), localhost/llmcloud-ee-base:bookworm.
+#    ssh and ssh-agent are what ansible-runner needs to reach a fleet with a machine credential.
 # 2. The collection tarball from this checkout (ansible-galaxy collection build).
 # 3. A derived definition in build/ee-test/: execution-environment.yml as committed, except that
 #    collections it names from a Galaxy server (ansible.windows) come from tarballs packed from the
-#    pinned `ansible` package at the same version, containers.podman is added (test transport),
-#    and two options fit the Debian base (pip from python3-pip, apt-get as package manager).
+#    pinned `ansible` package at the same version, and two options fit the Debian base (pip from
+#    python3-pip, apt-get as package manager).
 # 4. pip inside the build uses this machine's pip configuration (index, CA bundle) through files
 #    mounted into the build's RUN steps only (podman build -v): nothing lands in the image layers
 #    or in the repository.
@@ -32,10 +31,8 @@ export ANSIBLE_FORCE_COLOR=false NO_COLOR=1 PY_COLORS=0
 EE_IMAGE=${EE_IMAGE:-localhost/llmcloud-factory-droid-ee:test}
 EE_BASE_REPO=localhost/llmcloud-ee-base
 EE_BASE_IMAGE=$EE_BASE_REPO:bookworm
-# python3-pip and python3-venv: ansible-builder's scripts run `python3 -m ensurepip` and pip.
-# containernetworking-plugins: podman's container-network-stack, a virtual package debootstrap
-# does not resolve by itself.
-EE_BASE_PACKAGES=python3,python3-pip,python3-venv,podman,containernetworking-plugins
+# python3-pip and python3-venv: ansible-builder's scripts run pip; openssh-client: ssh, ssh-agent.
+EE_BASE_PACKAGES=python3,python3-pip,python3-venv,openssh-client
 work=$root/build/ee-test
 log() { printf 'ee-build: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -115,8 +112,6 @@ for item in ee["dependencies"]["galaxy"]["collections"]:
         collections.append(item)
     else:
         collections.append(pack(item["name"], item.get("version")))
-# Test transport: the job reaches its target containers with the podman connection plugin.
-collections.append(pack("containers.podman"))
 ee["dependencies"]["galaxy"]["collections"] = collections
 # A Debian base: pip comes from python3-pip (Debian's ensurepip is disabled for the system
 # Python) and packages from apt-get (ansible-builder's scripts call "$PKGMGR clean all").

@@ -15,11 +15,12 @@
 # answer in env/passwords (AWX's vault credential), extra vars in env/extravars, and verbosity 3
 # with --diff in env/cmdline. The collection comes from the image (the tarball built from this
 # checkout), not from the checkout.
-# Targets: Debian containers (localhost/llmcloud-molecule-debian:bookworm, molecule/images.sh) with
-# a developer account and the pinned droid mounted read-only, no network. The job reaches them
-# with containers.podman.podman: the image has podman, and the host's podman API socket is
-# mounted into the job's container (CONTAINER_HOST), so `podman exec` inside the EE runs on this
-# host. That socket is root on the host: it is a test transport, a real fleet uses SSH.
+# Targets: Debian containers (localhost/llmcloud-ee-target:bookworm: minbase, python3 and
+# openssh-server, from molecule/images.sh) whose only process is sshd, each on its own port of a
+# loopback shared by all of them and the job (the network namespace of the first target, which
+# has no network at all), with a developer account `dev` and the pinned droid mounted read-only.
+# The job logs in as root with an SSH key that is a machine credential in env/ssh_key
+# (ansible-runner hands it to ssh-agent, as AWX does); host key checking is off, AWX's default.
 #
 # Checks, each failing the suite: job status successful; first job changed on every host, second
 # job changed=0 and ok on every host; the key (a random canary, vault-encrypted) has 0 hits in the
@@ -41,8 +42,9 @@ export EE_IMAGE=${EE_IMAGE:-localhost/llmcloud-factory-droid-ee:test}
 smoke=0
 [ "${1:-}" = --smoke ] && smoke=1
 if ((smoke)); then hosts=${EE_HOSTS:-2}; rounds=${EE_BENCH_ROUNDS:-0}; else hosts=${EE_HOSTS:-20}; rounds=${EE_BENCH_ROUNDS:-2}; fi
-target_image=localhost/llmcloud-molecule-debian:bookworm
+target_image=localhost/llmcloud-ee-target:bookworm
 prefix=llmcloud-ee-target
+port_base=22200
 work=$root/build/ee-test
 pdd=$work/job
 run_dir=$work/run
@@ -53,7 +55,7 @@ t0=$(date +%s)
 # ---------------------------------------------------------------------------------------------
 # The image and what the targets need.
 tests/ee/build.sh
-molecule/images.sh bookworm
+MOLECULE_IMAGE_REPO=${target_image%:*} MOLECULE_IMAGE_INCLUDE=python3,openssh-server molecule/images.sh bookworm
 droid_dir="$LLMCLOUD_CACHE_DIR/droid/$DROID_VERSION/node_modules/@factory/cli-linux-x64"
 tests/support/install-droid.sh "$DROID_VERSION" </dev/null >/dev/null
 [ -x "$droid_dir/bin/droid" ] || die "droid $DROID_VERSION is not in $droid_dir"
@@ -70,38 +72,55 @@ for fd in (0, 1, 2):
 rm -rf "$pdd" "$run_dir"
 mkdir -p "$run_dir"
 chmod 0700 "$run_dir"
-service_pid=""
 targets=()
 cleanup() {
-  if [ "${#targets[@]}" -gt 0 ]; then podman rm -f -t 0 "${targets[@]}" >/dev/null 2>&1 || true; fi
-  if [ -n "$service_pid" ]; then kill "$service_pid" 2>/dev/null || true; fi
+  local i
+  # The first target holds the network namespace the others join: remove it last.
+  for ((i = ${#targets[@]} - 1; i >= 0; i--)); do podman rm -f -t 0 "${targets[$i]}" >/dev/null 2>&1 || true; done
   rm -rf "$run_dir"
 }
 trap cleanup EXIT
 
-# The host's podman API, for the job inside the EE (podman --remote through CONTAINER_HOST).
-socket=$run_dir/podman.sock
-podman system service --time=0 "unix://$socket" >"$work/podman-service.log" 2>&1 &
-service_pid=$!
-for _ in $(seq 50); do [ -S "$socket" ] && break; sleep 0.1; done
-[ -S "$socket" ] || die "podman system service did not create $socket (see ${work#"$root"/}/podman-service.log)"
-# The EE runs as its image's user (uid 1000, group root), like AWX: group root may use the socket.
-chgrp 0 "$socket"
-chmod 0660 "$socket"
-chmod 0710 "$run_dir"
-
 # ---------------------------------------------------------------------------------------------
-# Targets: N containers, each with a developer account `dev` and no ~/.factory yet.
+# Targets: N containers running sshd on 127.0.0.1:<port> of one shared, otherwise empty network
+# namespace, each with a developer account `dev` (no ~/.factory yet) and root's authorized key.
+ssh-keygen -q -t ed25519 -N '' -C llmcloud-ee-test -f "$run_dir/ssh_key" </dev/null
 start=$(date +%s)
+network=none
 for i in $(seq -w 1 "$hosts"); do
   name=$prefix-$i
+  port=$((port_base + 10#$i))
   podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
   targets+=("$name")
-  podman run -d --name "$name" --network none --stop-signal SIGKILL \
-    -v "$droid_dir:/opt/droid/current:ro" "$target_image" sleep infinity >/dev/null
-  podman exec "$name" useradd --create-home --shell /bin/sh dev
+  podman run -d --name "$name" --hostname "$name" --network "$network" --stop-signal SIGKILL \
+    -v "$droid_dir:/opt/droid/current:ro" "$target_image" sh -c \
+    "mkdir -p /run/sshd && ssh-keygen -A >/dev/null && exec /usr/sbin/sshd -D -e -p $port -o ListenAddress=127.0.0.1 -o UsePAM=no \
+-o PasswordAuthentication=no -o PermitRootLogin=prohibit-password -o MaxStartups=100" >/dev/null
+  network=container:${targets[0]}
+  podman exec -i "$name" sh -c 'useradd --create-home --shell /bin/sh dev &&
+    install -d -m 0700 /root/.ssh && cat >/root/.ssh/authorized_keys && chmod 0600 /root/.ssh/authorized_keys' \
+    <"$run_dir/ssh_key.pub"
 done
-log "$hosts target containers up in $(($(date +%s) - start)) s"
+netns=/proc/$(podman inspect --format '{{.State.Pid}}' "${targets[0]}")/ns/net
+# in_fleet_network COMMAND...: run a command of this host inside the targets' network namespace.
+in_fleet_network() { nsenter --net="$netns" "$@"; }
+in_fleet_network python3 - "$port_base" "$hosts" <<'EOF' || die "sshd does not answer on every target"
+import socket, sys, time
+base, count = int(sys.argv[1]), int(sys.argv[2])
+deadline = time.monotonic() + 30
+for port in range(base + 1, base + count + 1):
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                if conn.recv(4).startswith(b"SSH-"):
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            sys.exit("no sshd on port %d" % port)
+        time.sleep(0.2)
+EOF
+log "$hosts target containers up (sshd on 127.0.0.1:$((port_base + 1))-$((port_base + hosts))) in $(($(date +%s) - start)) s"
 
 # ---------------------------------------------------------------------------------------------
 # The private data directory, as AWX lays it out for a job.
@@ -119,7 +138,8 @@ ansible-vault encrypt --vault-password-file "$run_dir/vault-password" \
 grep -q '^\$ANSIBLE_VAULT;' "$pdd/inventory/group_vars/all/vault.yml" || die "vault.yml was not encrypted"
 cat >"$pdd/inventory/group_vars/all/vars.yml" <<'EOF'
 ---
-ansible_connection: containers.podman.podman
+ansible_host: 127.0.0.1
+ansible_user: root
 ansible_python_interpreter: /usr/bin/python3
 byok_api_key: "{{ vault_ee_llmcloud_api_key }}"
 byok_users:
@@ -129,7 +149,7 @@ EOF
   echo '---'
   echo 'all:'
   echo '  hosts:'
-  for name in "${targets[@]}"; do echo "    $name:"; done
+  for name in "${targets[@]}"; do echo "    $name: {ansible_port: $((port_base + 10#${name##*-}))}"; done
 } >"$pdd/inventory/hosts.yml"
 # AWX's vault credential: ansible-playbook asks, ansible-runner answers from env/passwords.
 python3 - "$pdd/env/passwords" "$vault_password" <<'EOF'
@@ -139,7 +159,9 @@ with open(sys.argv[1], "w", encoding="utf-8") as handle:
 EOF
 unset vault_password
 echo '{"byok_default_model": "anthropic/claude-sonnet-4.5"}' >"$pdd/env/extravars"
-echo '{"CONTAINER_HOST": "unix:///run/podman/podman.sock", "ANSIBLE_FORCE_COLOR": "false"}' >"$pdd/env/envvars"
+echo '{"ANSIBLE_HOST_KEY_CHECKING": "false", "ANSIBLE_NOCOLOR": "true"}' >"$pdd/env/envvars"
+# AWX's machine credential: the private key, loaded into ssh-agent by ansible-runner.
+cp "$run_dir/ssh_key" "$pdd/env/ssh_key"
 # The EE's user (uid 1000, group root) reads the job's files and writes artifacts, as in AWX.
 chgrp -R 0 "$pdd"
 find "$pdd" -type d -exec chmod 0770 {} +
@@ -153,8 +175,7 @@ run_ee() {
   printf '%s\n' "$*" >"$pdd/env/cmdline"
   chgrp 0 "$pdd/env/cmdline"
   chmod 0640 "$pdd/env/cmdline"
-  podman run --rm --network none \
-    -v "$pdd:/runner:rw" -v "$socket:/run/podman/podman.sock" \
+  podman run --rm --network "container:${targets[0]}" -v "$pdd:/runner:rw" \
     "$EE_IMAGE" ansible-runner run /runner -p onboard.yml --ident "$ident" >"$work/$ident.console" 2>&1
 }
 
@@ -290,7 +311,7 @@ rm -f "$work/droid-listings.log"
 # ---------------------------------------------------------------------------------------------
 # Benchmark: the same job on the same targets, in the EE (ansible-runner, as above) and from
 # this control node (ansible-playbook from the venv, the collection installed from the same
-# tarball, podman on the host), default verbosity, each from fresh homes and then rerun.
+# tarball, run in the targets' network namespace), default verbosity, from fresh homes and rerun.
 if [ "$rounds" -gt 0 ] && [ "${#failed[@]}" -eq 0 ]; then
   control=$work/control
   rm -rf "$control"
@@ -300,9 +321,10 @@ if [ "$rounds" -gt 0 ] && [ "${#failed[@]}" -eq 0 ]; then
   : >"$control/ansible.cfg"
   reset_homes() { for name in "${targets[@]}"; do podman exec "$name" rm -rf /home/dev/.factory; done; }
   run_control() {
-    (cd "$pdd/project" && ANSIBLE_CONFIG="$control/ansible.cfg" \
-      ANSIBLE_COLLECTIONS_PATH="$control/collections:$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
-      ansible-playbook -i "$pdd/inventory" onboard.yml --vault-password-file "$run_dir/vault-password" \
+    (cd "$pdd/project" && ANSIBLE_CONFIG="$control/ansible.cfg" ANSIBLE_HOST_KEY_CHECKING=false \
+      ANSIBLE_COLLECTIONS_PATH="$control/collections" \
+      in_fleet_network ansible-playbook -i "$pdd/inventory" onboard.yml \
+      --vault-password-file "$run_dir/vault-password" --private-key "$run_dir/ssh_key" \
       -e @"$pdd/env/extravars" >"$work/control-$1.log" 2>&1)
   }
   timed() { local s e; s=$(date +%s.%N); "$@" || die "benchmark run '$*' failed"; e=$(date +%s.%N); python3 -c "print('%.1f' % ($e - $s))"; }
