@@ -45,17 +45,39 @@ t_base=$(date +%s)
 MOLECULE_IMAGE_REPO=$EE_BASE_REPO MOLECULE_IMAGE_INCLUDE=$EE_BASE_PACKAGES molecule/images.sh bookworm
 log "base image $EE_BASE_IMAGE ready in $(($(date +%s) - t_base)) s"
 
-rm -rf "$work/context" "$work/collections"
-mkdir -p "$work/collections"
+rm -rf "$work/context" "$work/new"
+mkdir -p "$work/collections" "$work/new"
 chmod 0700 "$work"
 
-# The collection from this checkout.
-ansible-galaxy collection build --force --output-path "$work/collections" . >/dev/null
+# The collection from this checkout. Two builds of the same files differ in their bytes (gzip and
+# tar times), which would invalidate every image layer after the copy of the build context: keep
+# the previous tarball when its MANIFEST.json (which holds the checksum of every file) is the same.
+ansible-galaxy collection build --force --output-path "$work/new" . >/dev/null
+python - "$work/new" "$work/collections" <<'EOF'
+import glob, os, shutil, sys, tarfile
+
+new_dir, dest_dir = sys.argv[1:]
+(new,) = glob.glob(os.path.join(new_dir, "*.tar.gz"))
+old = os.path.join(dest_dir, os.path.basename(new))
+
+def manifest(path):
+    with tarfile.open(path) as tar:
+        return tar.extractfile("MANIFEST.json").read()
+
+for stale in glob.glob(os.path.join(dest_dir, "llmcloud-factory_droid-*.tar.gz")):
+    if stale != old:
+        os.remove(stale)
+if os.path.exists(old) and manifest(old) == manifest(new):
+    os.remove(new)
+else:
+    shutil.move(new, old)
+EOF
+rm -rf "$work/new"
 
 # The derived definition, and the tarballs of the collections it takes from the ansible package.
 site=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 python - "$root/execution-environment.yml" "$work" "$site" <<'EOF'
-import glob, hashlib, io, json, os, sys, tarfile, yaml
+import glob, gzip, hashlib, io, json, os, sys, tarfile, yaml
 
 source, work, site = sys.argv[1:]
 with open(source, encoding="utf-8") as handle:
@@ -95,7 +117,8 @@ def pack(fqcn, version=None):
     manifest["file_manifest_file"]["chksum_sha256"] = hashlib.sha256(files_json).hexdigest()
     manifest_json = json.dumps(manifest, indent=4).encode()
     target = os.path.join(work, "collections", "%s-%s-%s.tar.gz" % (namespace, name, found))
-    with tarfile.open(target, "w:gz") as tar:
+    # gzip without a time stamp, members with their installed times: the same bytes every build.
+    with gzip.GzipFile(target, "wb", mtime=0) as packed, tarfile.open(fileobj=packed, mode="w") as tar:
         for arcname, data in (("MANIFEST.json", manifest_json), ("FILES.json", files_json)):
             info = tarfile.TarInfo(arcname)
             info.size, info.mode = len(data), 0o644
@@ -113,6 +136,10 @@ for item in ee["dependencies"]["galaxy"]["collections"]:
     else:
         collections.append(pack(item["name"], item.get("version")))
 ee["dependencies"]["galaxy"]["collections"] = collections
+wanted = {os.path.basename(item["name"]) for item in collections}
+for stale in glob.glob(os.path.join(work, "collections", "*.tar.gz")):
+    if os.path.basename(stale) not in wanted:
+        os.remove(stale)
 # A Debian base: pip comes from python3-pip (Debian's ensurepip is disabled for the system
 # Python) and packages from apt-get (ansible-builder's scripts call "$PKGMGR clean all").
 ee.setdefault("options", {}).update({"skip_pip_install": True, "package_manager_path": "/usr/bin/apt-get"})

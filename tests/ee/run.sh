@@ -135,12 +135,14 @@ vault_password=$(cat "$run_dir/vault-password")
 printf 'vault_ee_llmcloud_api_key: %s\n' "$key" >"$pdd/inventory/group_vars/all/vault.yml"
 ansible-vault encrypt --vault-password-file "$run_dir/vault-password" \
   "$pdd/inventory/group_vars/all/vault.yml" >/dev/null 2>&1
-grep -q '^\$ANSIBLE_VAULT;' "$pdd/inventory/group_vars/all/vault.yml" || die "vault.yml was not encrypted"
+[ "$(head -c 14 "$pdd/inventory/group_vars/all/vault.yml")" = "\$ANSIBLE_VAULT" ] || die "vault.yml was not encrypted"
 cat >"$pdd/inventory/group_vars/all/vars.yml" <<'EOF'
 ---
 ansible_host: 127.0.0.1
 ansible_user: root
 ansible_python_interpreter: /usr/bin/python3
+# Host keys are not checked (AWX's default) and not remembered anywhere.
+ansible_ssh_common_args: -o UserKnownHostsFile=/dev/null
 byok_api_key: "{{ vault_ee_llmcloud_api_key }}"
 byok_users:
   - name: dev
@@ -316,7 +318,7 @@ if [ "$rounds" -gt 0 ] && [ "${#failed[@]}" -eq 0 ]; then
   control=$work/control
   rm -rf "$control"
   mkdir -p "$control/collections"
-  ansible-galaxy collection install --offline -p "$control/collections" \
+  ANSIBLE_COLLECTIONS_PATH="$control/collections" ansible-galaxy collection install --offline -p "$control/collections" \
     "$work"/collections/llmcloud-factory_droid-*.tar.gz >/dev/null
   : >"$control/ansible.cfg"
   reset_homes() { for name in "${targets[@]}"; do podman exec "$name" rm -rf /home/dev/.factory; done; }
@@ -345,7 +347,7 @@ if [ "$rounds" -gt 0 ] && [ "${#failed[@]}" -eq 0 ]; then
         grep -qE 'changed=0 +unreachable=0 +failed=0' "$work/control-$round-rerun.log" || die "control node rerun changed something"
       fi
       results+=("$where $round $first $rerun")
-      log "benchmark round $round, $where: first run $first s, rerun $rerun s ($hosts hosts)"
+      log "benchmark round $round, $where: first run $first s, rerun $rerun s ($hosts hosts; load $(cut -d' ' -f1-3 /proc/loadavg))"
     done
   done
   [ "$(canary_hits "$pdd" "$work"/control-*.log)" = 0 ] || failed+=("the key appears in the benchmark's output")
