@@ -199,6 +199,5 @@ if ! ansible-builder build --container-runtime podman -v 3 \
 fi
 elapsed=$(($(date +%s) - start))
 size=$(podman image inspect --format '{{.Size}}' "$EE_IMAGE")
-podman image prune -f >/dev/null 2>&1 || true
 echo "ee-build: $elapsed s"
 echo "ee-image: $EE_IMAGE $size bytes ($((size / 1000000)) MB)"
