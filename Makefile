@@ -24,9 +24,9 @@ export PY_COLORS := 0
 
 STAMP := $(VENV)/.installed
 # What `make test` runs, in this order (hacking/run-suites.sh times each one).
-SUITES ?= lint sanity units integration role-tests differential faults molecule build-check
+SUITES ?= lint sanity units integration role-tests differential faults molecule ee-smoke build-check
 
-.PHONY: help venv collection droid demo docs test lint sanity units integration role-tests differential faults molecule build-check bench clean
+.PHONY: help venv collection droid demo docs test lint sanity units integration role-tests differential faults molecule ee-smoke build-check bench ee clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -83,6 +83,12 @@ molecule: collection droid ## Molecule scenarios on podman containers
 
 build-check: collection ## galaxy build/install, ansible-doc, ansible-builder, changelog, core versions
 	tests/build-check.sh
+
+ee: venv droid ## execution environment: build, 20-host jobs through ansible-runner, benchmark
+	tests/ee/run.sh
+
+ee-smoke: venv droid ## execution environment: build, one job and its rerun on 2 targets
+	tests/ee/run.sh --smoke
 
 bench: collection ## benchmarks (writes benchmarks/RESULTS.md)
 	benchmarks/run.sh

@@ -18,7 +18,8 @@ cache=${LLMCLOUD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/llmcloud-factory-dro
 # What goes into the image. python3 runs Ansible's modules; everything else the tests use (useradd,
 # runuser, grep, find, stat) is in minbase. droid is a self-contained glibc binary and talks only to
 # the loopback stand-in over plain HTTP, so no ca-certificates are needed.
-include=python3
+# MOLECULE_IMAGE_INCLUDE replaces the package list (tests/ee/run.sh: the execution environment's base).
+include=${MOLECULE_IMAGE_INCLUDE:-python3}
 # Changing the recipe (packages or variant) changes this label, which triggers a rebuild.
 recipe="minbase;include=$include;v1"
 
