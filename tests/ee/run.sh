@@ -57,7 +57,7 @@ t0=$(date +%s)
 tests/ee/build.sh
 MOLECULE_IMAGE_REPO=${target_image%:*} MOLECULE_IMAGE_INCLUDE=python3,openssh-server molecule/images.sh bookworm
 droid_dir="$LLMCLOUD_CACHE_DIR/droid/$DROID_VERSION/node_modules/@factory/cli-linux-x64"
-tests/support/install-droid.sh "$DROID_VERSION" </dev/null >/dev/null
+hacking/install-droid.sh "$DROID_VERSION" </dev/null >/dev/null
 [ -x "$droid_dir/bin/droid" ] || die "droid $DROID_VERSION is not in $droid_dir"
 # The droid binary leaves inherited stdio non-blocking, and Ansible refuses that.
 python3 -c '
