@@ -24,7 +24,7 @@ export PY_COLORS := 0
 
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv collection droid demo test lint sanity units integration role-tests faults molecule build-check bench clean
+.PHONY: help venv collection droid demo test lint sanity units integration role-tests faults molecule fleet build-check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,7 +49,7 @@ droid: ## install the pinned droid client into the cache
 demo: collection ## run the onboarding playbook on a sandbox home (demo vault, no real key)
 	tests/support/demo.sh
 
-test: lint sanity units integration role-tests faults molecule build-check ## every test
+test: lint sanity units integration role-tests faults molecule fleet build-check ## every test
 	@echo "make test: all suites passed"
 
 lint: collection ## yamllint and ansible-lint --profile production
@@ -72,6 +72,9 @@ faults: collection ## kill -9, concurrency, injected faults, fuzzing, leak check
 
 molecule: collection droid ## Molecule scenarios on podman containers
 	molecule/run.sh
+
+fleet: collection droid ## SSH fleet: 6 sshd containers, sudo become, pipelining off/on; no-getent host
+	tests/fleet/run.sh
 
 build-check: collection ## galaxy build/install, ansible-doc, ansible-builder, changelog, core versions
 	tests/build-check.sh

@@ -3,6 +3,10 @@
 #
 #   molecule/images.sh [SUITE...]        default: bookworm trixie
 #
+# A suite named <suite>-fleet (e.g. bookworm-fleet) is the same system plus openssh-server, sudo,
+# acl and pass (with gnupg): the hosts of the SSH fleet suite (tests/fleet/), reached over SSH as an
+# unprivileged admin with sudo become, with a `pass` store for the keychain key mode.
+#
 # Each image is a Debian minbase system with python3, made from Debian packages with debootstrap
 # and imported into podman as localhost/llmcloud-molecule-debian:<suite>. No container registry is
 # involved. The Debian mirror is read from this machine's apt configuration at run time
@@ -19,8 +23,14 @@ cache=${LLMCLOUD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/llmcloud-factory-dro
 # runuser, grep, find, stat) is in minbase. droid is a self-contained glibc binary and talks only to
 # the loopback stand-in over plain HTTP, so no ca-certificates are needed.
 include=python3
+fleet_include=$include,openssh-server,sudo,acl,pass,gnupg
 # Changing the recipe (packages or variant) changes this label, which triggers a rebuild.
-recipe="minbase;include=$include;v1"
+recipe_of() {
+  case $1 in
+    *-fleet) echo "minbase;include=$fleet_include;v1" ;;
+    *) echo "minbase;include=$include;v1" ;;
+  esac
+}
 
 if [ "$#" -gt 0 ]; then suites=("$@"); else suites=(bookworm trixie); fi
 
@@ -88,15 +98,17 @@ image_recipe() {
 
 build_one() {
   local suite=$1 mirror=$2
-  local name="$image_repo:$suite" work start
+  local name="$image_repo:$suite" work start recipe packages=$include
+  recipe=$(recipe_of "$suite")
+  [ "$suite" = "${suite%-fleet}" ] || packages=$fleet_include
   start=$(date +%s)
   work=$(mktemp -d "${TMPDIR:-/var/tmp}/llmcloud-molecule-$suite.XXXXXX")
   # shellcheck disable=SC2064  # expand $work now: the trap must remove this build's folder
   trap "rm -rf '$work'" RETURN
   mkdir -p "$cache/debootstrap/$suite"
   log "$suite: debootstrap from the apt mirror"
-  if ! debootstrap --variant=minbase --include="$include" --cache-dir="$cache/debootstrap/$suite" \
-      "$suite" "$work/root" "$mirror" >"$work/debootstrap.log" 2>&1; then
+  if ! debootstrap --variant=minbase --include="$packages" --cache-dir="$cache/debootstrap/$suite" \
+      "${suite%-fleet}" "$work/root" "$mirror" >"$work/debootstrap.log" 2>&1; then
     tail -n 30 "$work/debootstrap.log" >&2
     [ -r "$work/root/debootstrap/debootstrap.log" ] && tail -n 30 "$work/root/debootstrap/debootstrap.log" >&2
     log "$suite: debootstrap failed"
@@ -115,7 +127,7 @@ main() {
   local suite todo=() mirror pids=() rc=0 i
   ensure_tools
   for suite in "${suites[@]}"; do
-    if [ "$(image_recipe "$image_repo:$suite")" = "$recipe" ]; then
+    if [ "$(image_recipe "$image_repo:$suite")" = "$(recipe_of "$suite")" ]; then
       log "$suite: $image_repo:$suite present, not rebuilt"
     else
       todo+=("$suite")
