@@ -3,10 +3,12 @@
 # host) and the alternatives users would write, then write benchmarks/RESULTS.md and
 # benchmarks/bench.png. Raw data and logs go to benchmarks/output/ (ignored by git).
 #
-# Knobs (environment): BENCH_ROUNDS (default 3), BENCH_MATRIX ("1:5 20:5 20:20 100:20"),
-# BENCH_PIPELINING_AT ("20:5"), BENCH_CONTAINERS (3; 0 skips), BENCH_CONTAINER_IMAGE,
-# BENCH_MODULE_REPEATS (5), BENCH_SECTIONS ("hosts containers module"), BENCH_SCENARIOS,
-# BENCH_SLOW_MAX_HOSTS (20).
+# Knobs (environment): BENCH_ROUNDS (default 3), BENCH_MATRIX ("1:5 20:5 20:20"),
+# BENCH_PIPELINING_AT ("20:5"), BENCH_SSH_HOSTS (6; 0 skips), BENCH_SSH_IMAGE,
+# BENCH_CONTAINERS (3; 0 skips), BENCH_CONTAINER_IMAGE, BENCH_MODULE_REPEATS (5),
+# BENCH_SECTIONS ("hosts ssh containers module"), BENCH_SCENARIOS, BENCH_SLOW_MAX_HOSTS (20).
+# The Debian images (molecule/images.sh bookworm bookworm-fleet) are built when missing and kept
+# in podman's storage; the SSH fleet is tests/fleet/_fleet.py's.
 # See benchmarks/harness.py for what each one does.
 set -euo pipefail
 
@@ -38,6 +40,11 @@ if [ ! -f "$stamp" ] || [ "$repo/requirements/bench.txt" -nt "$stamp" ]; then
   python3 -m venv "$bench_venv"
   "$bench_venv/bin/pip" install --quiet --disable-pip-version-check -r "$repo/requirements/bench.txt"
   touch "$stamp"
+fi
+
+sections=${BENCH_SECTIONS:-hosts ssh containers module}
+if [[ " $sections " == *" ssh "* && "${BENCH_SSH_HOSTS:-6}" != 0 ]] || [[ " $sections " == *" containers "* && "${BENCH_CONTAINERS:-3}" != 0 ]]; then
+  "$repo/molecule/images.sh" bookworm bookworm-fleet
 fi
 
 mkdir -p "$here/output"
