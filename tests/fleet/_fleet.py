@@ -7,7 +7,7 @@ Each host is a podman container from localhost/llmcloud-molecule-debian:bookworm
 whose only process is sshd, listening on 127.0.0.1:<its own port> (--network host: no bridge, no
 port publishing, nothing but loopback). Ansible logs in as `admin`, an unprivileged account with
 a public key from this run and sudo with a password (the become password comes from the vault),
-exactly as a fleet inventory does. The developers are plain accounts with a home; for the keychain
+exactly as a fleet inventory does. The developers are plain accounts with a home (every second one under /Users, as on macOS); for the keychain
 key mode each has a gpg key and an initialised `pass` store.
 
 Nothing here prints a key or a password: secrets go to containers on stdin only.
@@ -92,14 +92,19 @@ install -d -m 0700 -o admin -g admin /home/admin/.ssh
 printf '%s\n' "$admin_pubkey" >/home/admin/.ssh/authorized_keys
 chown admin:admin /home/admin/.ssh/authorized_keys
 chmod 0600 /home/admin/.ssh/authorized_keys
+n=0
 for dev in "$@"; do
-  useradd --create-home --shell /bin/bash "$dev"
+  n=$((n + 1))
+  # Every second developer lives under /Users, as on macOS: nothing may assume /home.
+  if [ $((n % 2)) = 0 ]; then home=/Users/$dev; else home=/home/$dev; fi
+  mkdir -p "$(dirname "$home")"
+  useradd --create-home --home-dir "$home" --shell /bin/bash "$dev"
   # '*' (no password) rather than useradd's '!' (locked): sshd without PAM refuses locked accounts.
   usermod -p '*' "$dev"
   if [ "$with_pass" = pass ]; then
-    runuser -u "$dev" -- env HOME="/home/$dev" gpg --batch --quiet --passphrase '' \
+    runuser -u "$dev" -- env HOME="$home" gpg --batch --quiet --passphrase '' \
       --quick-gen-key "$dev <$dev@fleet.invalid>" future-default default never 2>/dev/null
-    runuser -u "$dev" -- env HOME="/home/$dev" pass init "$dev@fleet.invalid" >/dev/null
+    runuser -u "$dev" -- env HOME="$home" pass init "$dev@fleet.invalid" >/dev/null
   fi
 done
 """
@@ -114,7 +119,7 @@ fixture=$2
 shift 2
 first=1
 for dev in "$@"; do
-  home=/home/$dev
+  home=$(getent passwd "$dev" | cut -d: -f6)
   rm -rf "$home/.factory" "$home/.config/fish" "$home/.zshrc" "$home/.zprofile" "$home/.bash_profile"
   cp /etc/skel/.bashrc /etc/skel/.profile "$home/"
   chown "$dev:$dev" "$home/.bashrc" "$home/.profile"
@@ -137,6 +142,10 @@ class Host:
         self.port = port
         self.developers = developers
         self.key_mode = key_mode
+
+    def home(self, dev: str) -> str:
+        """Every second developer's home is under /Users (see PREPARE)."""
+        return ("/Users/%s" if self.developers.index(dev) % 2 else "/home/%s") % dev
 
     def exec(self, *argv: str, stdin: bytes | None = None, check: bool = True, user: str | None = None,
              timeout: float = 300) -> subprocess.CompletedProcess:

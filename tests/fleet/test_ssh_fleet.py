@@ -2,8 +2,8 @@
 
 A platform team's fleet inventory (tests/fleet/_fleet.py writes it): hosts in two groups by key
 mode (inline, keychain), `admin` logging in with a key and becoming root with a sudo password from
-the ansible-vault encrypted vault, two developers per host in byok_users, each with their own
-vaulted key. playbooks/onboard.yml runs as a platform team runs it, with pipelining off (Ansible's
+the ansible-vault encrypted vault, two developers per host in byok_users (the second one's home is
+under /Users, as on macOS), each with their own vaulted key. playbooks/onboard.yml runs as a platform team runs it, with pipelining off (Ansible's
 default) and then on, each time on homes put back to "before onboarding":
 
   --check --diff   reports changes on every host and writes nothing under the developers' homes
@@ -159,7 +159,7 @@ class FleetRun:
         ~/.gnupg (gpg-agent and random_seed change when `pass show` reads the store)."""
         def one(host):
             out = host.exec("python3", "/opt/molecule/inspect_home.py", "fingerprint",
-                            *["/home/%s" % d for d in host.developers]).stdout.decode()
+                            *[host.home(d) for d in host.developers]).stdout.decode()
             return host.name, [line for line in out.splitlines() if "/.gnupg" not in line.split(" ", 1)[0]]
         return dict(self.fleet._parallel(one))
 
@@ -187,7 +187,7 @@ class FleetRun:
         others = [k for d, k in self.keys.items() if d not in host.developers]
         results = []
         for index, dev in enumerate(host.developers):
-            home = "/home/%s" % dev
+            home = host.home(dev)
             ids = host.exec("sh", "-c", 'id -u "$1"; id -g "$1"', "ids", dev).stdout.decode().split()
             st = json.loads(host.exec("python3", "/opt/molecule/inspect_home.py", "stat", home + "/.factory",
                                       home + "/.factory/settings.json").stdout)
@@ -245,7 +245,7 @@ class FleetRun:
         if host.key_mode == "keychain":
             argv = ["runuser", "-l", dev, "-c", 'exec timeout 120 "$0" "$@"', "--", DROID, *args]
         else:
-            argv = ["runuser", "-u", dev, "--", "env", "-u", "LLMCLOUD_API_KEY", "HOME=/home/" + dev,
+            argv = ["runuser", "-u", dev, "--", "env", "-u", "LLMCLOUD_API_KEY", "HOME=" + host.home(dev),
                     "sh", "-c", 'cd && exec timeout 120 "$0" "$@"', DROID, *args]
         proc = host.exec(*argv, check=False, timeout=180)
         out = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
