@@ -21,7 +21,6 @@ unprivileged user (the keychain mode runs `pass` as each developer) on a host wi
 
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
 import json
 import os
