@@ -23,16 +23,24 @@ cache=${LLMCLOUD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/llmcloud-factory-dro
 # runuser, grep, find, stat) is in minbase. droid is a self-contained glibc binary and talks only to
 # the loopback stand-in over plain HTTP, so no ca-certificates are needed.
 include=python3
-fleet_include=$include,openssh-server,sudo,acl,pass,gnupg
 # Changing the recipe (packages or variant) changes this label, which triggers a rebuild.
-recipe_of() {
-  case $1 in
-    *-fleet) echo "minbase;include=$fleet_include;v1" ;;
-    *) echo "minbase;include=$include;v1" ;;
-  esac
-}
+recipe="minbase;include=$include;v1"
 
 if [ "$#" -gt 0 ]; then suites=("$@"); else suites=(bookworm trixie); fi
+
+# The packages and the recipe label of one suite name (<suite>-fleet: see above).
+packages_of() {
+  case $1 in
+    *-fleet) echo "$include,openssh-server,sudo,acl,pass,gnupg" ;;
+    *) echo "$include" ;;
+  esac
+}
+recipe_of() {
+  case $1 in
+    *-fleet) echo "minbase;include=$(packages_of "$1");v1" ;;
+    *) echo "$recipe" ;;
+  esac
+}
 
 log() { printf 'images: %s\n' "$*" >&2; }
 
@@ -98,16 +106,15 @@ image_recipe() {
 
 build_one() {
   local suite=$1 mirror=$2
-  local name="$image_repo:$suite" work start recipe packages=$include
-  recipe=$(recipe_of "$suite")
-  [ "$suite" = "${suite%-fleet}" ] || packages=$fleet_include
+  local name="$image_repo:$suite" work start label
+  label=$(recipe_of "$suite")
   start=$(date +%s)
   work=$(mktemp -d "${TMPDIR:-/var/tmp}/llmcloud-molecule-$suite.XXXXXX")
   # shellcheck disable=SC2064  # expand $work now: the trap must remove this build's folder
   trap "rm -rf '$work'" RETURN
   mkdir -p "$cache/debootstrap/$suite"
   log "$suite: debootstrap from the apt mirror"
-  if ! debootstrap --variant=minbase --include="$packages" --cache-dir="$cache/debootstrap/$suite" \
+  if ! debootstrap --variant=minbase --include="$(packages_of "$suite")" --cache-dir="$cache/debootstrap/$suite" \
       "${suite%-fleet}" "$work/root" "$mirror" >"$work/debootstrap.log" 2>&1; then
     tail -n 30 "$work/debootstrap.log" >&2
     [ -r "$work/root/debootstrap/debootstrap.log" ] && tail -n 30 "$work/root/debootstrap/debootstrap.log" >&2
@@ -118,8 +125,8 @@ build_one() {
   rm -rf "$work/root/var/cache/apt/archives/"*.deb "$work/root/var/lib/apt/lists/"* \
     "$work/root/usr/share/doc/"* "$work/root/usr/share/man/"*
   tar -C "$work/root" --numeric-owner -c . |
-    podman import --quiet --change "LABEL org.llmcloud.molecule.recipe=$recipe" \
-      --change 'CMD ["sleep", "infinity"]' --message "debootstrap $suite ($recipe)" - "$name" >/dev/null
+    podman import --quiet --change "LABEL org.llmcloud.molecule.recipe=$label" \
+      --change 'CMD ["sleep", "infinity"]' --message "debootstrap $suite ($label)" - "$name" >/dev/null
   log "$suite: imported $name in $(($(date +%s) - start)) s"
 }
 
