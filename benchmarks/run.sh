@@ -16,8 +16,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 cd "$repo"
 
-# The same environment `make` exports, so that the script also runs on its own.
-export PATH="$repo/.venv/bin:$PATH"
+# The same environment `make` exports, so that the script also runs on its own
+# (`make VENV=<path> bench` uses that venv).
+venv=${VENV:-$repo/.venv}
+export PATH="$venv/bin:$PATH"
 export ANSIBLE_CONFIG="${ANSIBLE_CONFIG:-$repo/ansible.cfg}"
 export ANSIBLE_COLLECTIONS_PATH="${ANSIBLE_COLLECTIONS_PATH:-$repo/build/collections}"
 # Podman needs runc and the sandbox's ulimits here; molecule/ keeps that file (see FACTS.md).
@@ -25,7 +27,7 @@ if [ -z "${CONTAINERS_CONF:-}" ] && [ -f "$repo/molecule/containers.conf" ]; the
   export CONTAINERS_CONF="$repo/molecule/containers.conf"
 fi
 
-if [ ! -x "$repo/.venv/bin/ansible-playbook" ]; then
+if [ ! -x "$venv/bin/ansible-playbook" ]; then
   make -C "$repo" venv </dev/null
 fi
 if [ ! -e "$repo/build/collections/ansible_collections/llmcloud/factory_droid" ]; then
@@ -48,5 +50,5 @@ if [[ " $sections " == *" ssh "* && "${BENCH_SSH_HOSTS:-6}" != 0 ]] || [[ " $sec
 fi
 
 mkdir -p "$here/output"
-"$repo/.venv/bin/python" "$here/harness.py"
+"$venv/bin/python" "$here/harness.py"
 "$bench_venv/bin/python" "$here/plot.py" "$here/output/results.json" "$here/bench.png"
