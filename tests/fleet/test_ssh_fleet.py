@@ -54,11 +54,17 @@ CATALOG = [
     ("google/gemini-3-flash-preview", "Gemini 3 Flash Preview", "openai"),
     ("google/gemini-3-pro-preview", "Gemini 3 Pro Preview", "openai"),
 ]
-# One request per family: (model, droid id, path, auth)
+# One request per family: (model, path, auth)
 REQUESTS = [
-    ("anthropic/claude-opus-4.6", "custom:Claude-Opus-4.6-0", "/v1/messages", "x-api-key"),
-    ("google/gemini-3-pro-preview", "custom:Gemini-3-Pro-Preview-0", "/v1/responses", "bearer"),
+    ("anthropic/claude-opus-4.6", "/v1/messages", "x-api-key"),
+    ("google/gemini-3-pro-preview", "/v1/responses", "bearer"),
 ]
+
+
+def droid_id(entry: dict) -> str:
+    """The id droid gives an entry: its stored `id`, else custom:<displayName, whitespace runs as
+    '-'>-<n> (n = 0 here: every display name is unique in these files). docs FACTS.md."""
+    return entry.get("id") or "custom:%s-0" % re.sub(r"\s+", "-", entry.get("displayName") or entry["model"])
 
 WHY = _fleet.unavailable()
 pytestmark = pytest.mark.skipif(bool(WHY), reason=WHY or "ready")
@@ -176,7 +182,7 @@ class FleetRun:
         assert not unknown, "the stand-in got %d request(s) with a key that is no developer's" % len(unknown)
         for host, dev in self.fleet.developers():
             got = by_key.get(self.keys[dev], set())
-            for model, _id, path, auth in REQUESTS:
+            for model, path, auth in REQUESTS:
                 assert (path, auth, model, 200) in got, (
                     "%s on %s (%s): droid did not send %s to %s with this developer's key (%s); got %s"
                     % (dev, host.name, host.key_mode, model, path, auth, sorted(got)))
@@ -187,25 +193,25 @@ class FleetRun:
         results = []
         for index, dev in enumerate(host.developers):
             home = host.home(dev)
-            ids = host.exec("sh", "-c", 'id -u "$1"; id -g "$1"', "ids", dev).stdout.decode().split()
+            uid, gid = map(int, host.exec("sh", "-c", 'id -u "$1"; id -g "$1"', "ids", dev).stdout.decode().split())
             st = json.loads(host.exec("python3", "/opt/molecule/inspect_home.py", "stat", home + "/.factory",
                                       home + "/.factory/settings.json").stdout)
             where = "%s on %s" % (dev, host.name)
-            assert (st[0]["type"], st[0]["mode"], st[0]["uid"], st[0]["gid"]) == ("dir", "0700", int(ids[0]),
-                                                                                   int(ids[1])), (where, st)
-            assert (st[1]["type"], st[1]["mode"], st[1]["uid"], st[1]["gid"]) == ("file", "0600", int(ids[0]),
-                                                                                    int(ids[1])), (where, st)
+            assert (st[0]["type"], st[0]["mode"], st[0]["uid"], st[0]["gid"]) == ("dir", "0700", uid, gid), (where, st)
+            assert (st[1]["type"], st[1]["mode"], st[1]["uid"], st[1]["gid"]) == ("file", "0600", uid, gid), (where, st)
             read = json.loads(host.exec("python3", "/opt/molecule/inspect_home.py", "jsonc",
                                         home + "/.factory/settings.json", "/opt/molecule/" + FIXTURE).stdout)
             doc, fixture = read[0], read[1]
             entries = doc["document"].get("customModels", [])
             expected_key = "${LLMCLOUD_API_KEY}" if host.key_mode == "keychain" else "sha256:" + sha(self.keys[dev])
+            ids = {}
             for model, name, family in CATALOG:
                 found = [e for e in entries if e.get("model") == model]
                 base = self.url + ("/v1" if family == "openai" else "")
                 assert len(found) == 1 and found[0].get("displayName") == name and found[0].get(
                     "provider") == family and found[0].get("baseUrl") == base and found[0].get(
                     "apiKey") == expected_key, "%s: entry for %s is %s" % (where, model, found)
+                ids[model] = droid_id(found[0])
             own = [e["model"] for e in entries if e.get("baseUrl", "").startswith("https://llm.example.com")]
             if index == 0:  # the developer with hand-edited settings keeps comments, theme, own model
                 assert own == [FIXTURE_MODEL], "%s lost the own model: %s" % (where, own)
@@ -227,14 +233,14 @@ class FleetRun:
                 continue
             listing = self._droid(host, dev, "exec", "--list-tools", "-m", "custom:does-not-exist", check=False)
             listed = sorted(set(re.findall(r"(custom:\S+) \(", listing)))
-            wanted = sorted("custom:%s-0" % re.sub(r"\s+", "-", name) for _m, name, _f in CATALOG)
+            wanted = sorted(ids.values())
             if index == 0:
-                wanted = sorted(wanted + ["custom:Team-Llama-0"])
+                wanted = sorted(wanted + [droid_id(e) for e in entries if e.get("model") == FIXTURE_MODEL])
             assert listed == wanted, "%s: droid lists %s, expected %s" % (where, listed, wanted)
-            for _model, droid_id, _path, _auth in REQUESTS:
-                out = self._droid(host, dev, "exec", "-m", droid_id, "hi")
+            for model, _path, _auth in REQUESTS:
+                out = self._droid(host, dev, "exec", "-m", ids[model], "hi")
                 assert "Hello from the LLMCloud stand-in." in out, "%s: droid exec -m %s said %s" % (
-                    where, droid_id, out[-500:])
+                    where, ids[model], out[-500:])
             results.append(("%s/%s" % (host.name, dev), len(listed)))
         return results
 
