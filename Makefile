@@ -24,9 +24,9 @@ export PY_COLORS := 0
 
 STAMP := $(VENV)/.installed
 # What `make test` runs, in this order (hacking/run-suites.sh times each one).
-SUITES ?= lint sanity units integration role-tests differential faults molecule ee-smoke build-check
+SUITES ?= lint sanity units integration role-tests differential faults molecule fleet ee-smoke build-check
 
-.PHONY: help venv collection droid demo docs test lint sanity units integration role-tests differential faults molecule ee-smoke build-check bench ee clean
+.PHONY: help venv collection droid demo docs test lint sanity units integration role-tests differential faults molecule fleet ee-smoke build-check bench ee clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ faults: collection ## kill -9, concurrency, injected faults, fuzzing, leak check
 
 molecule: collection droid ## Molecule scenarios on podman containers
 	molecule/run.sh
+
+fleet: collection droid ## SSH fleet: 6 sshd containers, sudo become, pipelining off/on; no-getent host
+	tests/fleet/run.sh
 
 build-check: collection ## galaxy build/install, ansible-doc, ansible-builder, changelog, core versions
 	tests/build-check.sh

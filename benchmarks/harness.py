@@ -3,16 +3,21 @@
 Measures, in one run and on the same inventories, interleaved rounds of whole `ansible-playbook`
 runs: the floor (one ping per host), the byok role (first converge and idempotent re-converge) and
 what users would do instead (template overwrite; file + slurp + combine + copy), over simulated
-local hosts (one sandbox home per host) and podman containers, then the module alone on large
-JSONC files (benchmarks/modbench.py). Writes benchmarks/output/results.json (raw data) and
+local hosts (one sandbox home per host), podman containers, and a fleet of containers reached over
+SSH as an unprivileged admin with sudo become (tests/fleet/_fleet.py), then the module alone on
+large JSONC files (benchmarks/modbench.py). Laptop mode is the role for the connecting user (no
+byok_users); fleet mode is the role as root for the users listed in byok_users. Writes benchmarks/output/results.json (raw data) and
 benchmarks/RESULTS.md (the report); benchmarks/plot.py draws the PNG from the raw data.
 
 Knobs (environment):
   BENCH_ROUNDS            rounds per configuration (default 3)
-  BENCH_MATRIX            host-count:forks pairs for local hosts (default "1:5 20:5 20:20 100:20";
-                          add 100:5 for the full grid, about 5 more minutes)
-  BENCH_PIPELINING_AT     pairs that also run floor and byok with ANSIBLE_PIPELINING=True
+  BENCH_MATRIX            host-count:forks pairs for local hosts (default "1:5 20:5 20:20"; add
+                          100:20 and 100:5 for the full grid, about 5 more minutes each)
+  BENCH_PIPELINING_AT     pairs that also run floor, byok and byok_users with ANSIBLE_PIPELINING=True
                           (default "20:5"; "" disables)
+  BENCH_SSH_HOSTS         containers in the SSH fleet (default 6; 0 disables); pipelining off and on
+  BENCH_SSH_IMAGE         image for them (default localhost/llmcloud-molecule-debian:bookworm-fleet,
+                          built by molecule/images.sh bookworm-fleet)
   BENCH_SLOW_MAX_HOSTS    above this many hosts the slurp chain's first run is left out (default 20)
   BENCH_CONTAINERS        podman containers in the container inventory (default 3; 0 disables)
   BENCH_CONTAINER_IMAGE   image for them (default localhost/llmcloud-molecule-debian:bookworm)
@@ -77,6 +82,8 @@ SEED = {
 # Scenario name -> (playbook, home family, reset homes before the run, expected changes per host)
 SCENARIOS = {
     "floor": ("floor.yml", "floor", False, 0),
+    # SSH fleet only: the same ping through sudo, as a fleet inventory with ansible_become runs it.
+    "floor_become": ("floor_become.yml", "floor", False, 0),
     "byok_first": ("byok.yml", "byok", True, 1),
     "byok_idem": ("byok.yml", "byok", False, 0),
     # As a fleet job: root for the listed user, on the homes byok_first converged (same document).
@@ -88,6 +95,7 @@ SCENARIOS = {
 }
 LABELS = {
     "floor": "floor: ping",
+    "floor_become": "floor: ping with become",
     "byok_first": "byok first converge",
     "byok_idem": "byok idempotent",
     "fleet_idem": "byok_users idempotent",
@@ -108,7 +116,12 @@ SLOW_SCENARIOS = {"chain_first"}
 DEFAULT_SCENARIOS = {"floor", "byok_first", "byok_idem", "fleet_idem", "template_first",
                      "chain_first", "chain_idem"}
 PIPE = "+pipe"  # suffix of the pipelining variants
-PIPE_GROUPS = [["floor" + PIPE], ["byok_first" + PIPE, "byok_idem" + PIPE]]
+PIPE_GROUPS = [["floor" + PIPE], ["byok_first" + PIPE, "byok_idem" + PIPE, "fleet_idem" + PIPE]]
+# Over SSH: both floors, laptop mode (as the admin for its own home) and fleet mode (become root for
+# the listed user), pipelining off and on, all in the same interleaved rounds.
+SSH_GROUPS = [["floor", "floor_become"], ["byok_first", "byok_idem", "fleet_idem"],
+              ["floor" + PIPE, "floor_become" + PIPE],
+              ["byok_first" + PIPE, "byok_idem" + PIPE, "fleet_idem" + PIPE]]
 
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
@@ -319,6 +332,69 @@ class ContainerTarget:
         self.started.clear()
 
 
+class SSHTarget:
+    """N containers running sshd on loopback (tests/fleet/_fleet.py), reached over SSH as the
+    unprivileged `admin` with a key; become is sudo with a password, as in a fleet inventory."""
+
+    kind = "ssh"
+
+    def __init__(self, count: int, image: str):
+        sys.path.insert(0, str(REPO / "tests" / "fleet"))
+        import _fleet  # noqa: PLC0415  (only when the SSH section runs)
+
+        self._fleet_mod = _fleet
+        _fleet.IMAGE = image
+        self.hosts = count
+        self.forks = max(5, count)
+        self.image = image
+        self.fleet = _fleet.Fleet(RUN / "ssh", count, f"llmcloud-bench-ssh-{os.getpid()}",
+                                  developers_per_host=1, droid=False)
+        self.names = [h.name for h in self.fleet.hosts]
+        self.inventory = RUN / "inventory-ssh.yml"
+
+    @property
+    def key(self) -> str:
+        return f"ssh {self.hosts}h f{self.forks}"
+
+    def start(self) -> None:
+        self.fleet.start()
+        inventory = {
+            "bench": {
+                "hosts": {h.name: {"ansible_port": h.port} for h in self.fleet.hosts},
+                "vars": {
+                    "ansible_host": "127.0.0.1",
+                    "ansible_user": self._fleet_mod.ADMIN,
+                    "ansible_ssh_private_key_file": str(self.fleet.ssh_key),
+                    "ansible_ssh_common_args": f"-o UserKnownHostsFile={self.fleet.known_hosts} "
+                                               "-o StrictHostKeyChecking=yes",
+                    "ansible_control_path_dir": str(self.fleet.control_dir),
+                    "ansible_become_password": self.fleet.admin_password,
+                    "ansible_python_interpreter": "/usr/bin/python3",
+                    "bench_home": "/home/admin/bench/{{ bench_family }}",
+                    "bench_become": True,
+                    "bench_fleet_user": self._fleet_mod.ADMIN,
+                },
+            }
+        }
+        fd = os.open(self.inventory, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(inventory, indent=2) + "\n")
+
+    def reset(self, family: str) -> None:
+        seed = (json.dumps(SEED, indent=2) + "\n").encode()
+        script = (f"rm -rf /home/admin/bench/{family} && mkdir -p /home/admin/bench/{family}/.factory && "
+                  f"chmod 700 /home/admin/bench/{family}/.factory && umask 077 && "
+                  f"cat > /home/admin/bench/{family}/.factory/settings.json")
+        self.fleet._parallel(lambda h: h.exec("sh", "-c", script, stdin=seed, user="admin"))
+
+    def read_settings(self, family: str) -> str:
+        return self.fleet.hosts[0].exec("cat", f"/home/admin/bench/{family}/.factory/settings.json",
+                                        user="admin").stdout.decode()
+
+    def cleanup(self) -> None:
+        self.fleet.stop()
+
+
 # --------------------------------------------------------------------------- one playbook run
 class BenchError(RuntimeError):
     pass
@@ -519,6 +595,10 @@ def summarize(config: dict) -> dict:
             "ratio_floor": med(ratios) if ratios else None, "ratios_floor": ratios,
             "ratio_chain": med(vs_chain) if vs_chain else None, "ratios_chain": vs_chain,
         }
+        become_floor = times.get("floor_become" + (PIPE if scenario.endswith(PIPE) else ""))
+        if become_floor and scenario.removesuffix(PIPE) not in ("floor", "floor_become"):
+            vs_become = ratios_of(values, become_floor)
+            summary[scenario]["ratio_floor_become"] = med(vs_become) if vs_become else None
     # Pipelining gain: the same scenario, pipelining off / on, per round.
     for scenario in list(times):
         if scenario.endswith(PIPE):
@@ -545,12 +625,23 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
     for c in configs:
         s = c["summary"]
         name = (f"{c['hosts']} hosts, forks {c['forks']}" if c["kind"] == "local"
+                else f"{c['hosts']} SSH hosts, sudo become" if c["kind"] == "ssh"
                 else f"{c['hosts']} podman containers")
         for variant, what in (("byok", "byok"), ("fleet", "byok_users")):
-            if f"{variant}_idem" in s and (c["hosts"] >= 20 or c["kind"] != "local"):
-                r = s[f"{variant}_idem"]["ratio_floor"]
-                rows.append((f"{what} idempotent <= 1.3x floor ({name})", fmt_ratio(r),
-                             "met" if r <= 1.3 else "NOT met"))
+            for pipe in ("", PIPE):
+                scenario = f"{variant}_idem{pipe}"
+                if scenario not in s or (c["hosts"] < 20 and c["kind"] == "local"):
+                    continue
+                if pipe and c["kind"] != "ssh" and variant != "fleet":
+                    continue
+                # Issue 13: fleet mode over SSH at 6+ hosts within 1.15x of the ping floor.
+                limit = 1.15 if (c["kind"] == "ssh" and variant == "fleet" and c["hosts"] >= 6) else 1.3
+                r = s[scenario]["ratio_floor"]
+                label = f"{what} idempotent{' (pipelining)' if pipe else ''} <= {limit}x floor ({name})"
+                rows.append((label, fmt_ratio(r), "-" if r is None else "met" if r <= limit else "NOT met"))
+                if s[scenario].get("ratio_floor_become") is not None:
+                    rows.append((f"{what} idempotent{' (pipelining)' if pipe else ''} x the ping with become "
+                                 f"({name}; for information)", fmt_ratio(s[scenario]["ratio_floor_become"]), "-"))
             if f"{variant}_first" in s:
                 r = s[f"{variant}_first"]["ratio_floor"]
                 rows.append((f"{what} first converge <= 1.5x floor ({name})", fmt_ratio(r),
@@ -605,9 +696,12 @@ def render(results: dict) -> str:
         "| floor: ping | `ansible.builtin.ping`, no facts: the least any module-based play costs |",
         "| byok first converge | the `llmcloud.factory_droid.byok` role on a home holding the "
         "developer's own settings.json |",
-        "| byok idempotent | the role again on the converged home (changed=0) |",
-        "| byok_users idempotent | the role as a fleet job runs it, on the same converged homes: "
-        "`byok_users` lists the host's user with its home |",
+        "| byok idempotent | laptop mode: the role again on the converged home (changed=0) |",
+        "| byok_users idempotent | fleet mode: the role as a fleet job runs it, on the same converged "
+        "homes: `byok_users` lists the host's user with its home (over SSH: become root for the admin "
+        "account's bench home) |",
+        "| floor: ping with become | SSH only: the ping through sudo, the least a fleet job with "
+        "`ansible_become` costs |",
         "| template first / rerun | one `ansible.builtin.template` overwriting settings.json "
         "(loses the developer's settings) |",
         "| slurp chain first / rerun | `file` + `slurp` + `set_fact` with `combine` + `copy` "
@@ -620,6 +714,9 @@ def render(results: dict) -> str:
     for c in results["configs"]:
         title = (f"### {c['hosts']} simulated host{'s' if c['hosts'] > 1 else ''} "
                  f"(connection local), forks {c['forks']}" if c["kind"] == "local" else
+                 f"### {c['hosts']} hosts over SSH (podman containers running sshd on loopback; "
+                 f"admin with a key, sudo become with a password), forks {c['forks']}"
+                 if c["kind"] == "ssh" else
                  f"### {c['hosts']} podman containers (containers.podman.podman), forks {c['forks']}")
         out += [title, "",
                 "| scenario | median s | min-max s | x floor | per-round x floor | x slurp chain "
@@ -642,6 +739,8 @@ def render(results: dict) -> str:
             out.append("")
     if results.get("containers_skipped"):
         out += [f"Container inventory skipped: {results['containers_skipped']}.", ""]
+    if results.get("ssh_skipped"):
+        out += [f"SSH fleet skipped: {results['ssh_skipped']}.", ""]
     pipe_rows = [(c, s, v) for c in results["configs"] for s, v in c["summary"].items()
                  if s.endswith(PIPE)]
     if pipe_rows:
@@ -653,7 +752,10 @@ def render(results: dict) -> str:
             out.append(f"| {c['hosts']}, {c['forks']} | {LABELS[s.removesuffix(PIPE)]} | {off:.2f} | "
                        f"{v['median']:.2f} | {fmt_ratio(v.get('pipelining_speedup'))} |")
         out += ["", "The podman connection plugin does not support pipelining "
-                "(`has_pipelining = False`), so containers are measured without it.", ""]
+                "(`has_pipelining = False`), so podman-exec containers are measured without it; the "
+                "SSH fleet is measured both ways. Over SSH every run reuses the ssh master connection "
+                "the previous run left (Ansible's default ControlPersist=60s): every scenario gets the "
+                "same advantage, and a re-run by hand sees the same.", ""]
     mod = results.get("module")
     out += ["## The module alone", ""]
     if not mod or mod.get("skipped"):
@@ -684,12 +786,14 @@ def render(results: dict) -> str:
 # --------------------------------------------------------------------------- main
 def main() -> int:
     rounds = env_int("BENCH_ROUNDS", 3) or 1
-    matrix = env_pairs("BENCH_MATRIX", "1:5 20:5 20:20 100:20")
+    matrix = env_pairs("BENCH_MATRIX", "1:5 20:5 20:20")
     pipe_at = set(env_pairs("BENCH_PIPELINING_AT", "20:5"))
     containers = env_int("BENCH_CONTAINERS", 3)
     slow_max = env_int("BENCH_SLOW_MAX_HOSTS", 20)
     image = os.environ.get("BENCH_CONTAINER_IMAGE", "localhost/llmcloud-molecule-debian:bookworm")
-    sections = set(os.environ.get("BENCH_SECTIONS", "hosts containers module").split())
+    ssh_hosts = env_int("BENCH_SSH_HOSTS", 6)
+    ssh_image = os.environ.get("BENCH_SSH_IMAGE", "localhost/llmcloud-molecule-debian:bookworm-fleet")
+    sections = set(os.environ.get("BENCH_SECTIONS", "hosts ssh containers module").split())
     wanted = {s.strip() for s in os.environ.get("BENCH_SCENARIOS", "").split(",") if s.strip()}
     if wanted == {"all"}:
         wanted = set(SCENARIOS)
@@ -746,6 +850,25 @@ def main() -> int:
                         target, [s for s in ("floor", "byok_idem", "fleet_idem") if s in wanted], extra_vars)
                 results["configs"].append(config)
                 target.cleanup()
+        if "ssh" in sections and role_ok:
+            reason = ssh_unavailable(ssh_hosts, ssh_image)
+            if reason:
+                results["ssh_skipped"] = reason
+                log(f"SSH fleet skipped: {reason}")
+            else:
+                target = SSHTarget(ssh_hosts, ssh_image)
+                try:
+                    target.start()
+                    wanted_ssh = wanted | {"floor_become"}
+                    ssh_groups = [g for g in ([s for s in group if s.removesuffix(PIPE) in wanted_ssh]
+                                              for group in SSH_GROUPS) if g]
+                    config = measure(target, ssh_groups, rounds, extra_vars)
+                    config["summary"] = summarize(config)
+                    config["task_profile"] = profile_tasks(
+                        target, [s for s in ("floor", "fleet_idem") if s in wanted_ssh], extra_vars)
+                    results["configs"].append(config)
+                finally:
+                    target.cleanup()
         if "containers" in sections:
             reason = containers_unavailable(containers, image)
             if reason:
@@ -777,6 +900,19 @@ def main() -> int:
         log(f"{len(failures)} playbook run(s) failed; see the logs named above")
         return 1
     return 0
+
+
+def ssh_unavailable(count: int, image: str) -> str:
+    if count == 0:
+        return "BENCH_SSH_HOSTS=0"
+    for tool in ("podman", "ssh", "ssh-keygen"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    probe = subprocess.run(["podman", "image", "exists", image], stdin=subprocess.DEVNULL,
+                           capture_output=True, check=False, timeout=120)
+    if probe.returncode != 0:
+        return f"image {image} is not present (molecule/images.sh bookworm-fleet builds it)"
+    return ""
 
 
 def containers_unavailable(count: int, image: str) -> str:

@@ -3,10 +3,12 @@
 # host) and the alternatives users would write, then write benchmarks/RESULTS.md and
 # benchmarks/bench.png. Raw data and logs go to benchmarks/output/ (ignored by git).
 #
-# Knobs (environment): BENCH_ROUNDS (default 3), BENCH_MATRIX ("1:5 20:5 20:20 100:20"),
-# BENCH_PIPELINING_AT ("20:5"), BENCH_CONTAINERS (3; 0 skips), BENCH_CONTAINER_IMAGE,
-# BENCH_MODULE_REPEATS (5), BENCH_SECTIONS ("hosts containers module"), BENCH_SCENARIOS,
-# BENCH_SLOW_MAX_HOSTS (20).
+# Knobs (environment): BENCH_ROUNDS (default 3), BENCH_MATRIX ("1:5 20:5 20:20"),
+# BENCH_PIPELINING_AT ("20:5"), BENCH_SSH_HOSTS (6; 0 skips), BENCH_SSH_IMAGE,
+# BENCH_CONTAINERS (3; 0 skips), BENCH_CONTAINER_IMAGE, BENCH_MODULE_REPEATS (5),
+# BENCH_SECTIONS ("hosts ssh containers module"), BENCH_SCENARIOS, BENCH_SLOW_MAX_HOSTS (20).
+# The Debian images (molecule/images.sh bookworm bookworm-fleet) are built when missing and kept
+# in podman's storage; the SSH fleet is tests/fleet/_fleet.py's.
 # See benchmarks/harness.py for what each one does.
 set -euo pipefail
 
@@ -14,8 +16,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 cd "$repo"
 
-# The same environment `make` exports, so that the script also runs on its own.
-export PATH="$repo/.venv/bin:$PATH"
+# The same environment `make` exports, so that the script also runs on its own
+# (`make VENV=<path> bench` uses that venv).
+venv=${VENV:-$repo/.venv}
+export PATH="$venv/bin:$PATH"
 export ANSIBLE_CONFIG="${ANSIBLE_CONFIG:-$repo/ansible.cfg}"
 export ANSIBLE_COLLECTIONS_PATH="${ANSIBLE_COLLECTIONS_PATH:-$repo/build/collections}"
 # Podman needs runc and the sandbox's ulimits here; molecule/ keeps that file (see FACTS.md).
@@ -23,7 +27,7 @@ if [ -z "${CONTAINERS_CONF:-}" ] && [ -f "$repo/molecule/containers.conf" ]; the
   export CONTAINERS_CONF="$repo/molecule/containers.conf"
 fi
 
-if [ ! -x "$repo/.venv/bin/ansible-playbook" ]; then
+if [ ! -x "$venv/bin/ansible-playbook" ]; then
   make -C "$repo" venv </dev/null
 fi
 if [ ! -e "$repo/build/collections/ansible_collections/llmcloud/factory_droid" ]; then
@@ -40,6 +44,11 @@ if [ ! -f "$stamp" ] || [ "$repo/requirements/bench.txt" -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
+sections=${BENCH_SECTIONS:-hosts ssh containers module}
+if [[ " $sections " == *" ssh "* && "${BENCH_SSH_HOSTS:-6}" != 0 ]] || [[ " $sections " == *" containers "* && "${BENCH_CONTAINERS:-3}" != 0 ]]; then
+  "$repo/molecule/images.sh" bookworm bookworm-fleet
+fi
+
 mkdir -p "$here/output"
-"$repo/.venv/bin/python" "$here/harness.py"
+"$venv/bin/python" "$here/harness.py"
 "$bench_venv/bin/python" "$here/plot.py" "$here/output/results.json" "$here/bench.png"

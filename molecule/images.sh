@@ -3,6 +3,10 @@
 #
 #   molecule/images.sh [SUITE...]        default: bookworm trixie
 #
+# A suite named <suite>-fleet (e.g. bookworm-fleet) is the same system plus openssh-server, sudo,
+# acl and pass (with gnupg): the hosts of the SSH fleet suite (tests/fleet/), reached over SSH as an
+# unprivileged admin with sudo become, with a `pass` store for the keychain key mode.
+#
 # Each image is a Debian minbase system with python3, made from Debian packages with debootstrap
 # and imported into podman as localhost/llmcloud-molecule-debian:<suite>. No container registry is
 # involved. The Debian mirror is read from this machine's apt configuration at run time
@@ -24,6 +28,20 @@ include=${MOLECULE_IMAGE_INCLUDE:-python3}
 recipe="minbase;include=$include;v1"
 
 if [ "$#" -gt 0 ]; then suites=("$@"); else suites=(bookworm trixie); fi
+
+# The packages and the recipe label of one suite name (<suite>-fleet: see above).
+packages_of() {
+  case $1 in
+    *-fleet) echo "$include,openssh-server,sudo,acl,pass,gnupg" ;;
+    *) echo "$include" ;;
+  esac
+}
+recipe_of() {
+  case $1 in
+    *-fleet) echo "minbase;include=$(packages_of "$1");v1" ;;
+    *) echo "$recipe" ;;
+  esac
+}
 
 log() { printf 'images: %s\n' "$*" >&2; }
 
@@ -89,15 +107,16 @@ image_recipe() {
 
 build_one() {
   local suite=$1 mirror=$2
-  local name="$image_repo:$suite" work start
+  local name="$image_repo:$suite" work start label
+  label=$(recipe_of "$suite")
   start=$(date +%s)
   work=$(mktemp -d "${TMPDIR:-/var/tmp}/llmcloud-molecule-$suite.XXXXXX")
   # shellcheck disable=SC2064  # expand $work now: the trap must remove this build's folder
   trap "rm -rf '$work'" RETURN
   mkdir -p "$cache/debootstrap/$suite"
   log "$suite: debootstrap from the apt mirror"
-  if ! debootstrap --variant=minbase --include="$include" --cache-dir="$cache/debootstrap/$suite" \
-      "$suite" "$work/root" "$mirror" >"$work/debootstrap.log" 2>&1; then
+  if ! debootstrap --variant=minbase --include="$(packages_of "$suite")" --cache-dir="$cache/debootstrap/$suite" \
+      "${suite%-fleet}" "$work/root" "$mirror" >"$work/debootstrap.log" 2>&1; then
     tail -n 30 "$work/debootstrap.log" >&2
     [ -r "$work/root/debootstrap/debootstrap.log" ] && tail -n 30 "$work/root/debootstrap/debootstrap.log" >&2
     log "$suite: debootstrap failed"
@@ -107,8 +126,8 @@ build_one() {
   rm -rf "$work/root/var/cache/apt/archives/"*.deb "$work/root/var/lib/apt/lists/"* \
     "$work/root/usr/share/doc/"* "$work/root/usr/share/man/"*
   tar -C "$work/root" --numeric-owner -c . |
-    podman import --quiet --change "LABEL org.llmcloud.molecule.recipe=$recipe" \
-      --change 'CMD ["sleep", "infinity"]' --message "debootstrap $suite ($recipe)" - "$name" >/dev/null
+    podman import --quiet --change "LABEL org.llmcloud.molecule.recipe=$label" \
+      --change 'CMD ["sleep", "infinity"]' --message "debootstrap $suite ($label)" - "$name" >/dev/null
   log "$suite: imported $name in $(($(date +%s) - start)) s"
 }
 
@@ -116,7 +135,7 @@ main() {
   local suite todo=() mirror pids=() rc=0 i
   ensure_tools
   for suite in "${suites[@]}"; do
-    if [ "$(image_recipe "$image_repo:$suite")" = "$recipe" ]; then
+    if [ "$(image_recipe "$image_repo:$suite")" = "$(recipe_of "$suite")" ]; then
       log "$suite: $image_repo:$suite present, not rebuilt"
     else
       todo+=("$suite")
