@@ -419,21 +419,33 @@ def merge_file(module, redaction, result, warnings):
     uid = files.uid_of(params['owner']) if params['owner'] is not None else (entry.pw_uid if entry else None)
     gid = files.gid_of(params['group']) if params['group'] is not None else (entry.pw_gid if entry else None)
 
-    def work():
-        _merge(module, redaction, result, warnings, path, indent, uid, gid, entry)
+    acting = None                                       # the account whose identity the steps run with
+    euid = os.geteuid()
+    if entry is not None and entry.pw_uid != euid:
+        if euid != 0:
+            raise Failure('user %s: the module runs as %s, which cannot write files for another user; run the task '
+                          'with become: true (as root), or as %s' % (entry.pw_name, files.user_name(euid),
+                                                                     entry.pw_name))
+        if uid != entry.pw_uid:
+            raise Failure('owner %s is not user %s: a file written for a user belongs to that user; leave owner out'
+                          % (params['owner'], entry.pw_name))
+        acting = entry
+    elif entry is None and euid == 0 and uid not in (None, 0):
+        # root writing a file for another account (owner without user): the same steps as for user,
+        # as that account, so root never creates or hands over anything the owner could not have
+        acting = files.owner_account(params['owner'], uid)
+    if acting is not None:
+        files.check_group_member(acting, gid, params['group'])
+    home_entry = entry if entry is not None else acting
 
-    if entry is None or entry.pw_uid == os.geteuid():
+    def work():
+        _merge(module, redaction, result, warnings, path, indent, uid, gid, home_entry, entry is not None)
+
+    if acting is None:
         work()
         return
-    if os.geteuid() != 0:
-        raise Failure('user %s: the module runs as %s, which cannot write files for another user; run the task '
-                      'with become: true (as root), or as %s' % (entry.pw_name, files.user_name(os.geteuid()),
-                                                                 entry.pw_name))
-    if uid != entry.pw_uid:
-        raise Failure('owner %s is not user %s: a file written for a user belongs to that user; leave owner out'
-                      % (params['owner'], entry.pw_name))
-    # as root for another user: every step in the user's tree runs as that user (a forked child)
-    state, error, trace = files.run_as(entry, work, lambda: {
+    # as root for another account: every step in its tree runs as that account (a forked child)
+    state, error, trace = files.run_as(acting, work, lambda: {
         'result': result, 'warnings': warnings, 'no_log': sorted(module.no_log_values)})
     result.clear()
     result.update(state['result'])
@@ -445,10 +457,10 @@ def merge_file(module, redaction, result, warnings):
         raise Failure(error)
 
 
-def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry):
+def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry, strict_home):
     params = module.params
     state, create, check = params['state'], params['create'], module.check_mode
-    if entry is not None:
+    if entry is not None and (strict_home or os.path.isabs(entry.pw_dir or '')):
         home = files.home_of(entry)
         if files.inside(path, home) and not os.path.isdir(home):
             raise Failure('the home folder %s of user %s does not exist; the module never creates a home or the '
