@@ -196,11 +196,18 @@ options:
       - When not given, an existing file keeps its owner and a new one belongs to the user the module runs as.
       - When given, the file and its folder must already belong to that user (or not exist yet); a file or folder
         another user owns is refused untouched, so that a link planted by one user cannot make root write elsewhere.
+      - When the module runs as root and O(owner) is another account (with or without O(user)), every step (following
+        links, creating folders, the lock, reading, the temporary file, the backup and the rename) runs in a child
+        process that has dropped to that account's uid, gid and groups, exactly as for O(user) (but C(~) in O(path)
+        stays the home of the user the module runs as). Root never creates a folder, follows a link or hands over a
+        file that the owner could not create or reach alone; the owner needs a passwd entry on the target.
     type: str
   group:
     description:
       - Name (or numeric id) of the group that should own the file and any folder the module creates.
       - When not given, an existing file keeps its group.
+      - When the module runs as root for another account (O(user) or O(owner)), it must be one of that account's groups,
+        else the task fails before anything is written.
     type: str
   seuser:
     description:
@@ -459,7 +466,7 @@ def merge_file(module, redaction, result, warnings):
 
 def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry, strict_home):
     params = module.params
-    state, create, check = params['state'], params['create'], module.check_mode
+    create, check = params['create'], module.check_mode
     if entry is not None and (strict_home or os.path.isabs(entry.pw_dir or '')):
         home = files.home_of(entry)
         if files.inside(path, home) and not os.path.isdir(home):
