@@ -103,13 +103,39 @@ def _fsync_folder_fd(fd):
 _DIR_FLAGS = os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0) | os.O_NOFOLLOW | getattr(os, 'O_CLOEXEC', 0)
 
 
+# the account a forked child works as (run_as), for messages; None in the module's own process
+_ACTING_AS = [None]
+
+
+def _not_created(created, parent, exc):
+    failure = _os_error('could not create the folder', created, exc)
+    name = _ACTING_AS[0]
+    if name is None or exc.errno not in (errno.EACCES, errno.EPERM):
+        return failure
+    return Failure('%s. Running as root for %s, the module works as %s, who may not create folders in %s, and root '
+                   'never creates them in its place: create %s for %s (or fix the path), then run again'
+                   % (failure, name, name, parent, created, name))
+
+
 def make_folders(folder, uid, gid):
     """Create missing folders (0700 whatever the umask, owned by uid/gid when given); return them."""
     missing = []
     current = folder
-    while not os.path.isdir(current):
-        if os.path.lexists(current):
+    while True:
+        try:
+            if stat.S_ISDIR(os.stat(current).st_mode):
+                break
             raise Failure('%s (a parent of path) exists but is not a folder' % current)
+        except OSError as exc:
+            if exc.errno == errno.EACCES and _ACTING_AS[0] is not None:
+                raise Failure('%s cannot reach %s: %s (EACCES). Running as root for %s, the module works as %s, so '
+                              'the file must be somewhere %s can reach; fix the path or the permissions of the folders '
+                              'above it, then run again' % (_ACTING_AS[0], current, exc.strerror, _ACTING_AS[0],
+                                                             _ACTING_AS[0], _ACTING_AS[0]))
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.ELOOP):
+                raise _os_error('could not look at', current, exc)
+            if os.path.lexists(current) and exc.errno == errno.ENOTDIR:
+                raise Failure('%s (a parent of path) exists but is not a folder' % current)
         missing.append(current)
         parent = os.path.dirname(current)
         if parent == current:
@@ -120,7 +146,7 @@ def make_folders(folder, uid, gid):
         try:
             parent_fd = os.open(parent or '.', _DIR_FLAGS)
         except OSError as exc:
-            raise _os_error('could not open the folder', parent, exc)
+            raise _not_created(created, parent, exc)
         try:
             os.mkdir(name, 0o700, dir_fd=parent_fd)
             fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
@@ -132,7 +158,7 @@ def make_folders(folder, uid, gid):
                 os.close(fd)
             _fsync_folder_fd(parent_fd)
         except OSError as exc:
-            raise _os_error('could not create the folder', created, exc)
+            raise _not_created(created, parent, exc)
         finally:
             os.close(parent_fd)
     return list(reversed(missing))
@@ -263,6 +289,13 @@ def read_file(folder, name, max_size):
             raise Failure('%s became a symlink while the task ran; refusing to follow it' % path)
         if exc.errno == errno.EISDIR:
             raise is_a_folder(path, os.path.join)
+        if exc.errno == errno.EACCES:       # not ours to read (as the owner root works for): say whose it is
+            try:
+                found = os.stat(name, dir_fd=folder.fd, follow_symlinks=False)
+            except OSError:
+                found = None
+            if found is not None:
+                check_owner(found, None, path, path)
         raise _os_error('could not read', path, exc)
     try:
         info = os.fstat(fd)
@@ -429,6 +462,27 @@ def account(name):
                   'byok_users[].name) or create the account on the host, then run again' % name)
 
 
+def owner_account(owner, uid):
+    """The passwd entry of ``owner`` (uid ``uid``): root works as this account when it writes for it."""
+    try:
+        return pwd.getpwuid(uid)
+    except KeyError:
+        raise Failure('owner %s (uid %d) has no passwd entry on this host: running as root, the module works as the '
+                      'owner to write a file for it (so that nothing is created or handed over that the owner could '
+                      'not create), which needs the account; create the account or check owner, then run again'
+                      % (owner, uid))
+
+
+def check_group_member(entry, gid, group):
+    """``group`` (gid ``gid``), when given, must be one the account is a member of: it works as that account."""
+    if gid is None or gid in _groups_of(entry):
+        return
+    raise Failure('group %s is not a group of %s: the module works as %s to write the file (running as root for '
+                  'another account), and a file can only be given to a group its owner belongs to; add %s to the '
+                  'group (usermod -aG), or give one of its groups, or leave group out' %
+                  (group, entry.pw_name, entry.pw_name, entry.pw_name))
+
+
 def home_of(entry):
     home = entry.pw_dir or ''
     if not os.path.isabs(home):
@@ -519,6 +573,7 @@ def run_as(entry, work, state):
             error = trace = None
             try:
                 _drop_to(entry)
+                _ACTING_AS[0] = entry.pw_name
                 work()
             except USER_ERRORS as exc:
                 error = str(exc)
@@ -576,6 +631,12 @@ def _check_link(path, what):
             raise Failure('%s (%s) is a symlink to %s, which does not exist. The module does not create files or '
                           'folders through a dangling link: create the target (for example with the content {}) '
                           'or remove the link, then run again' % (path, what, target))
+        if exc.errno == errno.EACCES and _ACTING_AS[0] is not None:
+            name = _ACTING_AS[0]
+            raise Failure('%s (%s) is a symlink to %s, which %s cannot reach (Permission denied). Running as root '
+                          'for %s, the module works as %s and never follows a link to what %s could not read or '
+                          'write alone: point the link at a file %s owns, or remove it, then run again'
+                          % (path, what, os.readlink(path), name, name, name, name, name))
         raise _os_error('could not follow the symlink', path, exc)
 
 

@@ -217,11 +217,18 @@ options:
       - When not given, an existing file keeps its owner and a new one belongs to the user the module runs as.
       - When given, the file and its folder must already belong to that user (or not exist yet); a file or folder
         another user owns is refused untouched, so that a link planted by one user cannot make root write elsewhere.
+      - When the module runs as root and O(owner) is another account (with or without O(user)), every step (following
+        links, creating folders, the lock, reading, the temporary file, the backup and the rename) runs in a child
+        process that has dropped to that account's uid, gid and groups, exactly as for O(user) (but C(~) in O(path)
+        stays the home of the user the module runs as). Root never creates a folder, follows a link or hands over a
+        file that the owner could not create or reach alone; the owner needs a passwd entry on the target.
     type: str
   group:
     description:
       - Name (or numeric id) of the group that should own the file and any folder the module creates.
       - When not given, an existing file keeps its group.
+      - When the module runs as root for another account (O(user) or O(owner)), it must be one of that account's groups,
+        else the task fails before anything is written.
     type: str
   seuser:
     description:
@@ -450,21 +457,33 @@ def merge_file(module, redaction, result, warnings):
     uid = files.uid_of(params['owner']) if params['owner'] is not None else (entry.pw_uid if entry else None)
     gid = files.gid_of(params['group']) if params['group'] is not None else (entry.pw_gid if entry else None)
 
-    def work():
-        _merge(module, redaction, result, warnings, path, indent, uid, gid, entry)
+    acting = None                                       # the account whose identity the steps run with
+    euid = os.geteuid()
+    if entry is not None and entry.pw_uid != euid:
+        if euid != 0:
+            raise Failure('user %s: the module runs as %s, which cannot write files for another user; run the task '
+                          'with become: true (as root), or as %s' % (entry.pw_name, files.user_name(euid),
+                                                                     entry.pw_name))
+        if uid != entry.pw_uid:
+            raise Failure('owner %s is not user %s: a file written for a user belongs to that user; leave owner out'
+                          % (params['owner'], entry.pw_name))
+        acting = entry
+    elif entry is None and euid == 0 and uid not in (None, 0):
+        # root writing a file for another account (owner without user): the same steps as for user,
+        # as that account, so root never creates or hands over anything the owner could not have
+        acting = files.owner_account(params['owner'], uid)
+    if acting is not None:
+        files.check_group_member(acting, gid, params['group'])
+    home_entry = entry if entry is not None else acting
 
-    if entry is None or entry.pw_uid == os.geteuid():
+    def work():
+        _merge(module, redaction, result, warnings, path, indent, uid, gid, home_entry, entry is not None)
+
+    if acting is None:
         work()
         return
-    if os.geteuid() != 0:
-        raise Failure('user %s: the module runs as %s, which cannot write files for another user; run the task '
-                      'with become: true (as root), or as %s' % (entry.pw_name, files.user_name(os.geteuid()),
-                                                                 entry.pw_name))
-    if uid != entry.pw_uid:
-        raise Failure('owner %s is not user %s: a file written for a user belongs to that user; leave owner out'
-                      % (params['owner'], entry.pw_name))
-    # as root for another user: every step in the user's tree runs as that user (a forked child)
-    state, error, trace = files.run_as(entry, work, lambda: {
+    # as root for another account: every step in its tree runs as that account (a forked child)
+    state, error, trace = files.run_as(acting, work, lambda: {
         'result': result, 'warnings': warnings, 'no_log': sorted(module.no_log_values)})
     result.clear()
     result.update(state['result'])
@@ -476,10 +495,10 @@ def merge_file(module, redaction, result, warnings):
         raise Failure(error)
 
 
-def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry):
+def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry, strict_home):
     params = module.params
-    state, create, check = params['state'], params['create'], module.check_mode
-    if entry is not None:
+    create, check = params['create'], module.check_mode
+    if entry is not None and (strict_home or os.path.isabs(entry.pw_dir or '')):
         home = files.home_of(entry)
         if files.inside(path, home) and not os.path.isdir(home):
             raise Failure('the home folder %s of user %s does not exist; the module never creates a home or the '

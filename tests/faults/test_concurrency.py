@@ -233,3 +233,63 @@ def test_user_swaps_the_folder_while_the_module_waits_for_the_lock(standin):
         assert json.loads((moved / "settings.json").read_text()) == {"a": 1, "b": 2}
     record("lock_race", "folder swapped for a link to a root folder while waiting: nothing written there",
            failed=res.failed, msg=res.msg[:160])
+
+
+_READLINK = {"x86_64": (89, 267), "aarch64": (78,)}.get(os.uname().machine, ())  # readlink, readlinkat
+
+
+def _in_syscall(sid: int, numbers) -> bool:
+    """True when a process of session ``sid`` is stopped inside one of the syscalls ``numbers``."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                if int(f.read().rsplit(")", 1)[1].split()[3]) != sid:
+                    continue
+            with open("/proc/%s/syscall" % pid) as f:
+                first = f.read().split()[0]
+        except (OSError, IndexError, ValueError):
+            continue
+        if first.isdigit() and int(first) in numbers:
+            return True
+    return False
+
+
+@needs_root
+@pytest.mark.skipif(STRACE is None or not _READLINK, reason="strace missing, or no syscall numbers for this machine")
+def test_owner_only_link_swapped_to_a_dangling_root_target_creates_nothing(standin, tmp_path):
+    """owner: alice, no user. Alice's link points at her own file when the module checks it, and at
+    <root folder>/ssh.service.d/override.conf when the module resolves it. Deterministic: strace holds
+    the module's readlink of the link (-P: that path only) while the test swaps the link."""
+    from pathlib import Path
+    alice = standin.user()
+    factory = Path(alice.pw_dir) / ".factory"
+    factory.mkdir(mode=0o700)
+    real = factory / "real.json"
+    real.write_text("{}\n")
+    link = factory / "settings.json"
+    os.symlink(real, link)
+    for item in (factory, real, link):
+        standin.as_user(alice, item)
+    system = standin.folder("etc/systemd/system")
+    target = system / "ssh.service.d" / "override.conf"
+    prefix = strace_prefix(tmp_path / "swap.strace", "-P", str(link), "-e", "trace=readlink,readlinkat",
+                           "-e", "inject=readlink,readlinkat:delay_enter=2000000:when=1")
+    started = time.monotonic()
+    proc = start_module({"path": str(link), "owner": alice.pw_name, "value": {"theme": "dark"}}, prefix=prefix)
+    try:
+        deadline = time.monotonic() + 60
+        while not _in_syscall(proc.pid, _READLINK):
+            assert time.monotonic() < deadline and proc.poll() is None, "the module never read the link"
+            time.sleep(0.005)
+        os.unlink(link)                               # alice swaps the link while it is being resolved
+        os.symlink(target, link)
+        standin.as_user(alice, link)
+    finally:
+        res = finish(proc, started)
+    assert not (system / "ssh.service.d").exists(), \
+        "root created %s owned by uid %d" % (target.parent, os.lstat(target.parent).st_uid)
+    assert os.listdir(system) == [] and res.failed, str(res)
+    record("lock_race", "owner only: link swapped to a dangling root target while resolved: nothing created",
+           msg=res.msg[:160])

@@ -135,9 +135,11 @@ def test_file_owned_by_another_user_is_refused(tmp_path):
 # ownership of a system file.
 
 @pytest.fixture
-def other_home(tmp_path):
+def other_home(standin):
+    """The other user's home in a sandbox every user can traverse: as root with owner given, the
+    module works as that user (pytest's tmp_path is root-only 0700, which the user cannot enter)."""
     other = _other_user()
-    home = tmp_path / ("home-" + other.pw_name)
+    home = standin.root / ("home-" + other.pw_name)
     (home / ".factory").mkdir(parents=True)
     for p in (home, home / ".factory"):
         os.chown(p, other.pw_uid, other.pw_gid)
@@ -349,6 +351,65 @@ def test_getent_is_not_needed(standin):
     assert res.rc == 0 and res.data.get("changed") is True, str(res)
     assert os.lstat(_settings_of(alice)).st_uid == alice.pw_uid
     record("as_user", "user resolved with getent hidden (unshare -m, /dev/null bound over it)")
+
+
+# ------------------------------------------------------------- owner=<developer> without user, as root
+# The same guarantee with owner alone: root works as the owner (the same child as for user), so a
+# folder the owner could not create is not created, and nothing root creates is handed over.
+
+def _run_owned_by(entry, path, **args):
+    task = {"path": str(path), "owner": entry.pw_name, "value": VALUE, "keyed_lists": KEYED}
+    task.update(args)
+    return run_module(task)
+
+
+@needs_root
+def test_owner_only_no_folder_is_created_for_the_owner_in_a_root_folder(standin):
+    """owner: alice, no user: the path leads into a root-owned folder (a dangling link's target, a
+    --start-at-task path, a typo): root must not create ssh.service.d there and give it to alice."""
+    alice = standin.user()
+    system = standin.folder("etc/systemd/system")
+    target = system / "ssh.service.d" / "override.conf"
+    before = _tree(standin.root / "etc")
+    res = _run_owned_by(alice, target)
+    assert res.failed and res.data.get("changed") is False, str(res)
+    assert _tree(standin.root / "etc") == before, \
+        "root created %s for %s" % (sorted(set(_tree(standin.root / "etc")) - set(before)), alice.pw_name)
+    assert str(target.parent) in res.msg and "works as %s" % alice.pw_name in res.msg, res.msg
+    record("as_owner", "owner only: no folder created for the owner in a root-owned folder", msg=res.msg[:160])
+
+
+@needs_root
+def test_owner_only_missing_parents_of_a_home_are_never_created(standin):
+    srv = standin.folder("srv")
+    carol = standin.user(home=srv / "homes" / "deep" / "carol", create_home=False)
+    res = _run_owned_by(carol, Path(carol.pw_dir) / ".factory" / "settings.json")
+    assert res.failed and res.data.get("changed") is False, str(res)
+    assert "home folder %s" % carol.pw_dir in res.msg and "never creates" in res.msg, res.msg
+    assert os.listdir(srv) == [], "root created %s" % os.listdir(srv)
+    record("as_owner", "owner only: missing parents of a home not created", msg=res.msg[:160])
+
+
+@needs_root
+def test_owner_only_writes_as_the_owner_in_the_owners_home(standin):
+    alice = standin.user()
+    path = Path(alice.pw_dir) / ".factory" / "settings.json"
+    res = _run_owned_by(alice, path, group=alice.pw_name)
+    assert res.rc == 0 and res.data.get("changed") is True, str(res)
+    for item, want in ((path, 0o600), (path.parent, 0o700), (path.parent / ".settings.json.lock", 0o600)):
+        info = os.lstat(item)
+        assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (alice.pw_uid, alice.pw_gid, want), item
+    assert _run_owned_by(alice, path).data.get("changed") is False
+
+
+@needs_root
+def test_owner_only_group_must_be_one_of_the_owners(standin):
+    alice, bob = standin.user(), standin.user()
+    path = Path(alice.pw_dir) / ".factory" / "settings.json"
+    res = _run_owned_by(alice, path, group=bob.pw_name)
+    assert res.failed and res.data.get("changed") is False, str(res)
+    assert "group %s is not a group of %s" % (bob.pw_name, alice.pw_name) in res.msg, res.msg
+    assert not path.parent.exists()
 
 
 # ------------------------------------------------------------------------- through the role

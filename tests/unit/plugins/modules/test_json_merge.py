@@ -392,12 +392,32 @@ def test_symlink_is_followed_and_stays_a_link(run, tmp_path):
     assert not (real_dir / 'new').exists()
 
 
+@pytest.fixture
+def open_tmp():
+    """A folder under /tmp that every user can traverse: as root with owner given, the module works as
+    the owner, who cannot enter pytest's root-only tmp_path."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+    folder = Path(tempfile.mkdtemp(prefix='jm-unit-', dir='/tmp'))
+    os.chmod(str(folder), 0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(str(folder), ignore_errors=True)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason='chown needs root')
-def test_owner_and_group_of_new_files_and_folders(run, tmp_path):
+def test_owner_and_group_of_new_files_and_folders(run, open_tmp):
     nobody = pwd.getpwnam('nobody')
-    home = tmp_path / 'home'
+    home = open_tmp / 'home'
     home.mkdir()
     path = home / '.factory' / 'settings.json'
+    out = run({'path': str(path), 'value': VALUE, 'owner': 'nobody', 'group': str(nobody.pw_gid)})
+    # as root for nobody, the module works as nobody: no folder in root's folder (issue 17)
+    assert out.failed and out.result['changed'] is False and 'works as nobody' in out.msg, out.msg
+    assert os.listdir(str(home)) == []
+    os.chown(str(home), nobody.pw_uid, nobody.pw_gid)                     # nobody's own home
     out = run({'path': str(path), 'value': VALUE, 'owner': 'nobody', 'group': str(nobody.pw_gid)})
     assert out.result['changed'] is True
     for created in (path, path.parent):
@@ -409,9 +429,9 @@ def test_owner_and_group_of_new_files_and_folders(run, tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason='chown needs root')
-def test_writing_for_a_user_refuses_links_into_root_territory(run, tmp_path):
+def test_writing_for_a_user_refuses_links_into_root_territory(run, tmp_path, open_tmp):
     nobody = pwd.getpwnam('nobody')
-    home = tmp_path / 'home'
+    home = open_tmp / 'home'
     (home / '.factory').mkdir(parents=True)
     for folder in (home, home / '.factory'):
         os.chown(str(folder), nobody.pw_uid, nobody.pw_gid)
@@ -420,7 +440,8 @@ def test_writing_for_a_user_refuses_links_into_root_territory(run, tmp_path):
     victim.write_text('{"root": true}')
     os.symlink(str(victim), str(home / '.factory' / 'settings.json'))      # planted by the user
     out = run({'path': str(home / '.factory' / 'settings.json'), 'value': VALUE, 'owner': 'nobody'})
-    assert out.failed and 'owned by root' in out.msg and 'chown nobody' in out.msg
+    # the module works as nobody (issue 17), who cannot reach root's file through the link
+    assert out.failed and str(victim) in out.msg and 'nobody cannot reach' in out.msg, out.msg
     assert victim.read_text() == '{"root": true}' and os.listdir(str(victim.parent)) == ['daemon.json']
     os.unlink(str(home / '.factory' / 'settings.json'))
     (home / '.factory' / 'settings.json').write_text('{}')                # left by `sudo droid`: root's
