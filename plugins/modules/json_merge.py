@@ -478,7 +478,7 @@ def merge_file(module, redaction, result, warnings):
 
 def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry):
     params = module.params
-    state, create, check = params['state'], params['create'], module.check_mode
+    create, check = params['create'], module.check_mode
     if entry is not None:
         home = files.home_of(entry)
         if files.inside(path, home) and not os.path.isdir(home):
