@@ -306,10 +306,18 @@ def test_offboarding_removes_everything_of_the_role_and_nothing_else(machine_fac
     variables = {"byok_scope": "both", "byok_llmcloud_url": standin.url,
                  "byok_default_model": "anthropic/claude-haiku-4.5", "byok_org_allow_other_custom_models": False}
     machine.play(variables)
-    # an LLMCloud entry in the developer's settings.local.json too (the only entry there)
+    # an LLMCloud entry in the developer's settings.local.json too (the only entry there), with a default
+    # naming the role's id; and a legacy config.json from an earlier byok_format both run, next to their own
     local.write_text(json.dumps({"customModels": [{"model": "anthropic/claude-haiku-4.5", "baseUrl": standin.url,
                                                    "provider": "anthropic", "apiKey": "${LLMCLOUD_API_KEY}"}],
+                                 "sessionDefaultSettings": {"model": "custom:llmcloud-anthropic-claude-haiku-4.5"},
                                  "theme": "light"}))
+    own_legacy = {"model_display_name": "Own Legacy", "model": "own/legacy", "base_url": "http://127.0.0.1:9",
+                  "api_key": "own-key", "provider": "anthropic"}
+    config = machine.box.factory / "config.json"
+    config.write_text(json.dumps({"custom_models": [
+        own_legacy, {"model_display_name": "Claude Haiku 4.5", "model": "anthropic/claude-haiku-4.5",
+                     "base_url": standin.url, "api_key": "llmc-old-inline", "provider": "anthropic"}]}))
     assert len(machine.box.settings()["customModels"]) == 1 + len(CATALOG)
 
     gone = machine.play(dict(variables, byok_state="absent"))
@@ -320,6 +328,7 @@ def test_offboarding_removes_everything_of_the_role_and_nothing_else(machine_fac
     assert user["sessionDefaultSettings"] == {"autonomyMode": "auto-low"}
     assert "// the developer's own file" in machine.box.settings_path.read_text()
     assert json.loads(local.read_text()) == {"theme": "light"}
+    assert json.loads(config.read_text()) == {"custom_models": [own_legacy]}
     assert machine.system() == {"commandDenylist": ["rm -rf /"]}
     assert "// the administrator's own" in machine.system_file.read_text()
     assert [entry[0] for entry in machine.models()] == ["custom:Own-Model-0"]
