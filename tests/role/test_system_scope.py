@@ -331,7 +331,7 @@ def test_offboarding_removes_everything_of_the_role_and_nothing_else(machine_fac
     assert json.loads(config.read_text()) == {"custom_models": [own_legacy]}
     assert machine.system() == {"commandDenylist": ["rm -rf /"]}
     assert "// the administrator's own" in machine.system_file.read_text()
-    assert [entry[0] for entry in machine.models()] == ["custom:Own-Model-0"]
+    assert [entry[0] for entry in machine.models()] == ["custom:Own-Model-0", "custom:Own-Legacy-0"]
 
     again = machine.play(dict(variables, byok_state="absent"))
     assert again.changed == 0
