@@ -58,9 +58,9 @@ def byok_targets(users):
     return _guard(_byok.targets, users)
 
 
-def byok_merge_plan(targets, file_format="current", local_settings="merge", default_model=""):
+def byok_merge_plan(targets, file_format="current", local_settings="merge", default_model="", state="present"):
     """One json_merge call per user per file the client reads (no keys)."""
-    return _guard(_byok.merge_plan, targets, file_format, local_settings, default_model)
+    return _guard(_byok.merge_plan, targets, file_format, local_settings, default_model, state)
 
 
 def byok_merge_args(entries, kind, url=None, default_model="", prune=True):

@@ -737,7 +737,7 @@ def dead_block_pattern(url):
     return "^(?:%s)(?:/v1)?/*$" % "|".join(re.escape(b) for b in bases)
 
 
-def merge_plan(targets_, fmt="current", local_settings="merge", default_model=""):
+def merge_plan(targets_, fmt="current", local_settings="merge", default_model="", state="present"):
     """One json_merge call per user per file: the targets with ``kind``, ``path`` and ``only_if_keys``.
 
     kinds: ``settings`` (~/.factory/settings.json), ``local`` (settings.local.json, only when it
@@ -746,7 +746,16 @@ def merge_plan(targets_, fmt="current", local_settings="merge", default_model=""
     replaces settings.json's whole object; only with a default model), ``legacy`` (config.json).
     With ``local_settings`` warn or fail the local calls run in check mode (``check`` true); with
     ignore there are none (one module call less per user, and settings.local.json is not looked at).
+
+    With ``state`` absent (offboarding) the plan names every file the role may have written in any
+    configuration, one call each: ``settings``, ``local`` (no ``only_if_keys``: its LLMCloud entries
+    and a default pointing at one go, a file without them is left as it is) and ``legacy``.
     """
+    if state == "absent":
+        return [dict(target, kind=kind, path=target["factory_dir"] + "/" + name, only_if_keys=[], check=False)
+                for target in targets_
+                for kind, name in (("settings", "settings.json"), ("local", "settings.local.json"),
+                                   ("legacy", "config.json"))]
     plan = []
     for target in targets_:
         folder = target["factory_dir"]

@@ -13,7 +13,8 @@ What they encode (measured with the real client, see CLIENT-HIERARCHY F1, F3, F5
 - ``modelPolicy.allowedBaseUrls`` is a raw string prefix on 0.109.3/0.117.0: ``["<url>/"]`` with
   every ``baseUrl`` written with a trailing slash is the form safe on every version.
 - Explicit ``custom:`` ids resolve the same in every version; a user entry with the same id as an
-  org entry is hidden by it.
+  org entry is hidden by it. The system file's entries carry the ids the user files' entries carry
+  (``_byok.stable_id``), so with ``byok_scope: both`` droid lists each model once (the org's).
 - The interactive client rewrites ``~/.factory/settings.json`` and writes the expanded value of
   ``${LLMCLOUD_API_KEY}`` back in plain text.
 No message built here contains an API key.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._byok import dead_block_pattern
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import JSONCError, parse
 
 SYSTEM_PATHS = {
@@ -61,8 +63,7 @@ class SystemError_(ValueError):
 
 # ------------------------------------------------------------------ the variables
 def variable_problems(scope="user", state="present", key_mode="inline", settings_path="", fallback="user",
-                      min_version=MIN_SYSTEM_VERSION, droid_paths=None, id_prefix="custom:llmcloud-",
-                      allow_other_custom_models=True, allow_factory_models=True):
+                      min_version=MIN_SYSTEM_VERSION, droid_paths=None, allow_other_custom_models=True, allow_factory_models=True):
     """Every problem with the machine-scope variables, one sentence each naming the variable.
 
     Checked on every run, whatever the scope, so that a mistyped variable fails before any file
@@ -81,8 +82,6 @@ def variable_problems(scope="user", state="present", key_mode="inline", settings
         found.append("byok_system_min_version must be a version x.y.z, e.g. 0.215.0.")
     if not isinstance(droid_paths, list) or not all(isinstance(p, str) and p.strip() for p in droid_paths):
         found.append("byok_droid_paths must be a list of command names or paths (e.g. droid, /usr/local/bin/droid).")
-    if not isinstance(id_prefix, str) or not _ID.match(id_prefix):
-        found.append("byok_system_id_prefix must start with custom: and hold no whitespace, e.g. custom:llmcloud-.")
     restricted = allow_other_custom_models is False or allow_factory_models is False
     if scope == "user" and restricted:
         found.append("byok_org_allow_other_custom_models and byok_org_allow_factory_models are org policy, written "
@@ -175,20 +174,13 @@ def url_pattern(url):
     return "^%s(?:/v1)?/?$" % base
 
 
-def system_id(model, prefix="custom:llmcloud-"):
-    """The explicit id of a model in the system file: prefix + last segment of the model id."""
-    return prefix + model.rsplit("/", 1)[-1]
-
-
-def system_entries(entries, prefix="custom:llmcloud-"):
-    """The role's ``customModels`` entries for the system file: explicit unique ids, trailing-slash
-    base URLs, apiKey only ever the environment reference. The input entries are not changed."""
-    short = [system_id(entry["model"], prefix) for entry in entries]
+def system_entries(entries):
+    """The role's ``customModels`` entries for the system file: the same explicit, unique ids as in
+    the user files (``byok_custom_models`` writes them), trailing-slash base URLs, apiKey only ever
+    the environment reference. The input entries are not changed."""
     result = []
-    for entry, ident in zip(entries, short):
-        if short.count(ident) > 1:
-            ident = prefix + entry["model"].replace("/", "-")
-        item = {"model": entry["model"], "id": ident}
+    for entry in entries:
+        item = {"model": entry["model"], "id": entry.get("id")}
         for key, value in entry.items():
             if key not in ("model", "id", "index"):
                 item[key] = value
@@ -212,10 +204,9 @@ def policy(entries, url, allow_other_custom_models=True, allow_factory_models=Tr
     return result
 
 
-def system_document(entries, url, default_model="", allow_other_custom_models=True, allow_factory_models=True,
-                    prefix="custom:llmcloud-"):
+def system_document(entries, url, default_model="", allow_other_custom_models=True, allow_factory_models=True):
     """The document the role merges into the system file; raises SystemError_ if it breaks a client rule."""
-    models = system_entries(entries, prefix)
+    models = system_entries(entries)
     doc = {"customModels": models}
     if default_model:
         ids = [item["id"] for item in models if item["model"] == default_model]
@@ -307,48 +298,76 @@ def _client_ids(models):
     return ids
 
 
-def offboard(text, url, extra_urls=None, system=False):
+def offboard(text, url, extra_urls=None, system=False, entries=None, kind="settings"):
     """What ``state: absent`` removes from one settings file, given its current text.
 
-    Returns ``{"value": <json_merge value for state absent>, "remove_file": bool, "models": n}``:
-    every ``customModels`` entry at the role's base URLs (pruned by the task), the
-    ``sessionDefaultSettings.model`` when it points at one of them, and in the system file the
-    policy keys the role writes (``allowedBaseUrls`` when it lists only the role's URLs,
-    ``allowAllFactoryModels: false``). A container left empty (``customModels``,
-    ``sessionDefaultSettings``, ``modelPolicy``) is removed with it: an empty ``customModels`` in
-    ``settings.local.json`` would hide every model of ``settings.json`` (the client replaces the
-    array). ``remove_file`` is true for a system file that would hold nothing else afterwards. A
-    file that does not parse gives an empty value: nothing is removed (the merge task then reports
-    the parse error with line and column).
+    ``kind`` is the file's kind in the role's plan (``byok_merge_plan`` with state absent:
+    ``settings``, ``local`` or ``legacy``); ``entries`` are the role's entries (``byok_custom_models``,
+    no key needed). Returns ``{"value", "keyed_lists", "prune", "remove_file", "models"}``, the
+    json_merge options for state absent: the role's entries (by the identity the present run uses:
+    ``model`` and ``baseUrl``, ``id`` in the system file) and every entry at the role's base URLs
+    (pruned), the ``sessionDefaultSettings.model`` only when it is the id of one of them or one of
+    the role's ids, and in the system file the policy keys the role writes (``allowedBaseUrls`` when
+    it lists only the role's URLs, ``allowAllFactoryModels: false``). A container left empty
+    (``customModels``, ``sessionDefaultSettings``, ``modelPolicy``) is removed with it: an empty
+    ``customModels`` in ``settings.local.json`` would hide every model of ``settings.json`` (the
+    client replaces the array). In ``settings.json`` the provider guide's dead ``custom_models``
+    block loses its LLMCloud entries too. ``remove_file`` is true for a system file that would hold
+    nothing else afterwards. A file that is absent or does not parse gives a value that names only
+    the role's entries (the merge task then reports a parse error with line and column).
     """
-    result = {"value": {}, "remove_file": False, "models": 0}
-    if text is None:
-        return result
+    entries = [e for e in entries or [] if isinstance(e, dict)]
+    urls = [url] + [u for u in (extra_urls or []) if u]
+    pattern = "^(?:%s)$" % "|".join("(?:%s)" % url_pattern(u)[1:-1] for u in urls)
+    compiled = re.compile(pattern)
+    role_ids = set(e["id"] for e in entries if isinstance(e.get("id"), str))
+    if kind == "legacy":
+        key, fields = "custom_models", ["model", "base_url"]
+        wanted = [{"model": e["model"], "base_url": e["baseUrl"]} for e in entries]
+    elif system:
+        key, fields = "customModels", ["id"]
+        wanted = [{"id": e["id"]} for e in entries if e.get("id")]
+    else:
+        key, fields = "customModels", ["model", "baseUrl"]
+        wanted = [{"model": e["model"], "baseUrl": e["baseUrl"]} for e in entries]
+    url_field = "base_url" if kind == "legacy" else "baseUrl"
+    keyed = {"/" + key: fields}
+    prune = {"/" + key: {url_field: pattern}}
+    if kind == "settings" and not system:
+        keyed["/custom_models"] = ["model", "base_url"]
+        prune["/custom_models"] = {"base_url": dead_block_pattern(url)}
+    value = {key: wanted}
+    result = {"value": value, "keyed_lists": keyed, "prune": prune, "remove_file": False, "models": 0}
     try:
-        doc = parse(text, allow_empty=True).value
+        doc = parse(text, allow_empty=True).value if text is not None else None
     except JSONCError:
-        return result
+        doc = None
     if not isinstance(doc, dict):
         return result
-    patterns = [re.compile(url_pattern(url))] + [re.compile(url_pattern(u)) for u in (extra_urls or []) if u]
-    value = {"customModels": []}
-    models = doc.get("customModels")
+
+    identities = set(tuple(w[f] for f in fields) for w in wanted)
+    models = doc.get(key)
     ours_ids = set()
     ours = 0
     if isinstance(models, list):
         for entry, ident in zip(models, _client_ids(models)):
-            base = entry.get("baseUrl") if isinstance(entry, dict) else None
-            if isinstance(base, str) and any(p.match(base) for p in patterns):
+            if not isinstance(entry, dict):
+                continue
+            base = entry.get(url_field)
+            if (isinstance(base, str) and compiled.match(base)) or \
+                    tuple(entry.get(f) for f in fields) in identities:
                 ours += 1
                 ours_ids.add(ident)
     result["models"] = ours
+    if kind == "legacy":
+        return result
     # a container left empty by the removal goes too: it held only what the role wrote (and in
     # settings.local.json an empty customModels would hide every model of settings.json)
     if isinstance(models, list) and models and ours == len(models):
-        value["customModels"] = None
+        value[key] = None
     defaults = doc.get("sessionDefaultSettings")
     default_removed = False
-    if isinstance(defaults, dict) and defaults.get("model") in ours_ids:
+    if isinstance(defaults, dict) and (defaults.get("model") in ours_ids or defaults.get("model") in role_ids):
         default_removed = True
         value["sessionDefaultSettings"] = None if len(defaults) == 1 else {"model": None}
     rules = doc.get("modelPolicy")
@@ -356,8 +375,7 @@ def offboard(text, url, extra_urls=None, system=False):
     if system and isinstance(rules, dict):
         removed = {}
         allowed = rules.get("allowedBaseUrls")
-        if isinstance(allowed, list) and allowed and all(
-                isinstance(u, str) and any(p.match(u) for p in patterns) for u in allowed):
+        if isinstance(allowed, list) and allowed and all(isinstance(u, str) and compiled.match(u) for u in allowed):
             removed["allowedBaseUrls"] = None
         if rules.get("allowAllFactoryModels") is False:
             removed["allowAllFactoryModels"] = None
@@ -376,7 +394,6 @@ def offboard(text, url, extra_urls=None, system=False):
                 left.pop("sessionDefaultSettings", None)
         others = isinstance(models, list) and len(models) > ours
         result["remove_file"] = not left and not policy_left and not others
-    result["value"] = value
     return result
 
 

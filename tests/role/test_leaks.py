@@ -45,7 +45,7 @@ def test_vvv_first_run_and_rerun(sandbox):
 
 
 @needs_root
-def test_vvv_with_per_user_keys_and_legacy_file(sandbox, nobody_home):
+def test_vvv_with_per_user_keys_and_legacy_file(sandbox, nobody_home):  # noqa: F811 - the imported fixture
     users = [sandbox.user(api_key="{{ vault_llmcloud_other_key }}"),
              {"name": "nobody", "home": str(nobody_home)}]
     run = sandbox.play({"byok_users": users, "byok_format": "both"}, "-vvv", "--diff")

@@ -24,7 +24,9 @@ from conftest import (CATALOG, CATALOG_IDS, KEY, OTHER_KEY, ROOT, Run, _install,
 
 NS = ROOT / "tests" / "support" / "private-etc-factory.sh"
 pytestmark = needs_root
-SYSTEM_IDS = ["custom:llmcloud-" + model.rsplit("/", 1)[-1] for model in CATALOG_IDS]
+# One id scheme: the system file's entries carry the ids of the user files' entries (issue 10's
+# explicit ids, custom:llmcloud-<model id, "/" as "-">), so the org entry hides the user's twin.
+SYSTEM_IDS = ["custom:llmcloud-" + model.replace("/", "-") for model in CATALOG_IDS]
 BLOCKED = "Model blocked by organization policy"
 
 
@@ -128,7 +130,7 @@ def test_system_scope_serves_the_models_and_the_policy_refuses_other_urls(machin
     assert {e["apiKey"] for e in doc["customModels"]} == {"${LLMCLOUD_API_KEY}"}
     assert {e["baseUrl"] for e in doc["customModels"]} == {llmcloud.url + "/", llmcloud.url + "/v1/"}
     assert doc["modelPolicy"] == {"allowedBaseUrls": [llmcloud.url + "/"], "allowAllFactoryModels": False}
-    assert doc["sessionDefaultSettings"] == {"model": "custom:llmcloud-claude-sonnet-4.5"}
+    assert doc["sessionDefaultSettings"] == {"model": "custom:llmcloud-anthropic-claude-sonnet-4.5"}
     assert KEY.encode() not in machine.system_file.read_bytes()
     # the developer's file is not touched in the system scope
     assert machine.box.settings_path.read_bytes() == own_before
@@ -138,7 +140,7 @@ def test_system_scope_serves_the_models_and_the_policy_refuses_other_urls(machin
     assert [entry[0] for entry in listed] == SYSTEM_IDS + ["custom:Own-Model-0"]
     # the key comes from the developer's environment; the default is the system file's
     used = machine.client("exec", "hi")
-    sonnet = machine.client("exec", "-m", "custom:llmcloud-gemini-3-pro-preview", "hi")
+    sonnet = machine.client("exec", "-m", "custom:llmcloud-google-gemini-3-pro-preview", "hi")
     posts = [(r["path"], r["api_key"], r["model"]) for r in llmcloud.requests() if r["method"] == "POST"]
     assert ("/v1/messages", KEY, "anthropic/claude-sonnet-4.5") in posts, (posts, used.stderr)
     assert ("/v1/responses", KEY, "google/gemini-3-pro-preview") in posts, (posts, sonnet.stderr)
@@ -154,6 +156,37 @@ def test_system_scope_serves_the_models_and_the_policy_refuses_other_urls(machin
     mtime = machine.system_file.stat().st_mtime_ns
     second = machine.play(variables)
     assert second.changed == 0 and machine.system_file.stat().st_mtime_ns == mtime
+
+
+@pytest.mark.parametrize("version", ["0.215.0", "0.225.2"])
+def test_scope_both_lists_each_model_once_and_the_org_entry_wins(machine_factory, standin_factory, version):
+    """byok_scope both: the same models in the system file and in the user's settings.json, with the
+    same explicit ids. droid 0.215.0+ lists each model once, and on an equal id the org entry is the
+    one used (CLIENT-HIERARCHY F1)."""
+    machine = machine_factory(version)
+    org, user_side = standin_factory(), standin_factory()
+    machine.box.factory.mkdir(mode=0o700)
+    machine.box.settings_path.write_text(OWN_SETTINGS % "http://127.0.0.1:9")
+    variables = {"byok_scope": "both", "byok_llmcloud_url": org.url, "byok_default_model": "anthropic/claude-haiku-4.5"}
+    machine.play(variables)
+    user_ids = [e.get("id") for e in machine.box.settings()["customModels"]]
+    assert user_ids == [None] + SYSTEM_IDS
+    assert [e["id"] for e in machine.system()["customModels"]] == SYSTEM_IDS
+    assert machine.system()["sessionDefaultSettings"] == machine.box.settings()["sessionDefaultSettings"] == {
+        "model": "custom:llmcloud-anthropic-claude-haiku-4.5"}
+    listed = machine.models()
+    assert [entry[0] for entry in listed] == SYSTEM_IDS + ["custom:Own-Model-0"]
+    # on an equal id the org entry is used: point the user's twin elsewhere, the request still goes to the org's
+    doc = machine.box.settings()
+    for entry in doc["customModels"]:
+        if entry.get("id") == "custom:llmcloud-anthropic-claude-sonnet-4.5":
+            entry["baseUrl"] = user_side.url
+    machine.box.settings_path.write_text(json.dumps(doc, indent=2))
+    used = machine.client("exec", "-m", "custom:llmcloud-anthropic-claude-sonnet-4.5", "hi")
+    posts = [(r["path"], r["model"]) for r in org.requests() if r["method"] == "POST"]
+    assert ("/v1/messages", "anthropic/claude-sonnet-4.5") in posts, (posts, used.stderr)
+    assert [r for r in user_side.requests() if r["method"] == "POST"] == []
+    assert [entry[0] for entry in machine.models()] == SYSTEM_IDS + ["custom:Own-Model-0"]
 
 
 def test_a_candidate_droid_refuses_is_never_swapped_in(machine_factory, standin):
@@ -177,8 +210,8 @@ def test_a_candidate_droid_refuses_is_never_swapped_in(machine_factory, standin)
 
 def test_rules_refuse_a_document_before_anything_is_touched(machine_factory):
     machine = machine_factory("0.225.2")
-    run = machine.play({"byok_scope": "system", "byok_system_id_prefix": "llmcloud-"}, check=False)
-    assert run.rc != 0 and "byok_system_id_prefix must start with custom:" in run.output
+    run = machine.play({"byok_scope": "system", "byok_system_settings_path": "etc/factory/settings.json"}, check=False)
+    assert run.rc != 0 and "byok_system_settings_path must be empty" in run.output
     assert not machine.system_file.exists() and not machine.box.settings_path.exists()
     inline = machine.play({"byok_scope": "system", "byok_key_mode": "inline"}, check=False)
     assert inline.rc != 0 and "needs byok_key_mode env or keychain" in inline.output
@@ -273,10 +306,18 @@ def test_offboarding_removes_everything_of_the_role_and_nothing_else(machine_fac
     variables = {"byok_scope": "both", "byok_llmcloud_url": standin.url,
                  "byok_default_model": "anthropic/claude-haiku-4.5", "byok_org_allow_other_custom_models": False}
     machine.play(variables)
-    # an LLMCloud entry in the developer's settings.local.json too (the only entry there)
+    # an LLMCloud entry in the developer's settings.local.json too (the only entry there), with a default
+    # naming the role's id; and a legacy config.json from an earlier byok_format both run, next to their own
     local.write_text(json.dumps({"customModels": [{"model": "anthropic/claude-haiku-4.5", "baseUrl": standin.url,
                                                    "provider": "anthropic", "apiKey": "${LLMCLOUD_API_KEY}"}],
+                                 "sessionDefaultSettings": {"model": "custom:llmcloud-anthropic-claude-haiku-4.5"},
                                  "theme": "light"}))
+    own_legacy = {"model_display_name": "Own Legacy", "model": "own/legacy", "base_url": "http://127.0.0.1:9",
+                  "api_key": "own-key", "provider": "anthropic"}
+    config = machine.box.factory / "config.json"
+    config.write_text(json.dumps({"custom_models": [
+        own_legacy, {"model_display_name": "Claude Haiku 4.5", "model": "anthropic/claude-haiku-4.5",
+                     "base_url": standin.url, "api_key": "llmc-old-inline", "provider": "anthropic"}]}))
     assert len(machine.box.settings()["customModels"]) == 1 + len(CATALOG)
 
     gone = machine.play(dict(variables, byok_state="absent"))
@@ -287,9 +328,10 @@ def test_offboarding_removes_everything_of_the_role_and_nothing_else(machine_fac
     assert user["sessionDefaultSettings"] == {"autonomyMode": "auto-low"}
     assert "// the developer's own file" in machine.box.settings_path.read_text()
     assert json.loads(local.read_text()) == {"theme": "light"}
+    assert json.loads(config.read_text()) == {"custom_models": [own_legacy]}
     assert machine.system() == {"commandDenylist": ["rm -rf /"]}
     assert "// the administrator's own" in machine.system_file.read_text()
-    assert [entry[0] for entry in machine.models()] == ["custom:Own-Model-0"]
+    assert [entry[0] for entry in machine.models()] == ["custom:Own-Model-0", "custom:Own-Legacy-0"]
 
     again = machine.play(dict(variables, byok_state="absent"))
     assert again.changed == 0
@@ -309,11 +351,11 @@ def test_key_rotation_reaches_every_place_in_one_run(machine_factory, standin_fa
     assert sorted(machine.box.files_containing(KEY)) == sorted(
         [str(machine.box.settings_path), str(machine.box.factory / "config.json")])
     rotated = machine.play(dict(both, byok_api_key="{{ vault_llmcloud_other_key }}"))
-    assert rotated.changed == 2
+    assert rotated.changed == 1      # one json_merge task (a loop over byok_plan) changed both files
     assert machine.box.files_containing(KEY) == []
     assert sorted(machine.box.files_containing(OTHER_KEY)) == sorted(
         [str(machine.box.settings_path), str(machine.box.factory / "config.json")])
-    machine.client("exec", "-m", "custom:Claude-Sonnet-4.5-0", "hi", key=None)
+    machine.client("exec", "-m", "custom:llmcloud-anthropic-claude-sonnet-4.5", "hi", key=None)
     keys = {r["api_key"] for r in server.requests() if r["method"] == "POST"}
     assert keys == {OTHER_KEY}
 
@@ -354,7 +396,7 @@ def test_keychain_system_scope_rotation_and_offboarding(machine_factory, standin
         shell = _as_user(home, "bash", "-lc", 'printf %s "$LLMCLOUD_API_KEY"')
         assert shell.stdout == OTHER_KEY
         login = _as_user(home, str(NS), str(machine.scratch), "bash", "-lc",
-                         "%s exec -m custom:llmcloud-claude-haiku-4.5 hi" % machine.droid)
+                         "%s exec -m custom:llmcloud-anthropic-claude-haiku-4.5 hi" % machine.droid)
         keys = {r["api_key"] for r in server.requests() if r["method"] == "POST"}
         assert keys == {OTHER_KEY}, login.stderr
         # offboarding

@@ -25,7 +25,7 @@ def test_default_is_the_connecting_user_without_lookups(sandbox, droid):
 
 
 @needs_root
-def test_root_writes_for_another_user_with_their_owner_and_modes(sandbox, droid, nobody_home):
+def test_root_writes_for_another_user_with_their_owner_and_modes(sandbox, droid, nobody_home):  # noqa: F811 - fixture
     nobody = pwd.getpwnam("nobody")
     home = nobody_home
     run = sandbox.play({"byok_users": [{"name": "nobody", "home": str(home)}]})
@@ -41,7 +41,7 @@ def test_root_writes_for_another_user_with_their_owner_and_modes(sandbox, droid,
 
 
 @needs_root
-def test_per_user_keys(sandbox, nobody_home):
+def test_per_user_keys(sandbox, nobody_home):  # noqa: F811 - the imported fixture
     other_home = nobody_home
     users = [sandbox.user(api_key="{{ vault_llmcloud_other_key }}"), {"name": "nobody", "home": str(other_home)}]
     assert sandbox.play({"byok_users": users}).changed == 1

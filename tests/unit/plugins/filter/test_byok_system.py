@@ -41,9 +41,11 @@ def test_every_filter_is_documented_in_its_own_file():
 
 def test_the_defaults_give_the_whole_catalog_in_the_system_file():
     entries = byok.byok_custom_models(DEFAULTS["byok_catalog"], DEFAULTS["byok_models"], [], URL, None, "env")
-    doc = FILTERS["byok_system_document"](entries, URL, "anthropic/claude-opus-4.6", False, False,
-                                          DEFAULTS["byok_system_id_prefix"])
-    assert len(doc["customModels"]) == 8 and doc["sessionDefaultSettings"]["model"] == "custom:llmcloud-claude-opus-4.6"
+    doc = FILTERS["byok_system_document"](entries, URL, "anthropic/claude-opus-4.6", False, False)
+    assert len(doc["customModels"]) == 8
+    # the ids of the user files' entries (one id scheme: with byok_scope both the org entry hides the user's twin)
+    assert [e["id"] for e in doc["customModels"]] == [e["id"] for e in entries]
+    assert doc["sessionDefaultSettings"]["model"] == "custom:llmcloud-anthropic-claude-opus-4.6"
     with pytest.raises(AnsibleFilterError, match="not one of the configured models"):
         FILTERS["byok_system_document"](entries, URL, "nope/model")
 

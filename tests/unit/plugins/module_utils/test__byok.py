@@ -293,6 +293,19 @@ def test_the_merge_plan_covers_settings_local_and_legacy_files():
     assert [p["kind"] for p in _byok.merge_plan(_byok.targets([]), "both", "ignore", "m")] == ["settings", "legacy"]
 
 
+def test_the_offboarding_plan_names_every_file_the_role_may_have_written():
+    users = _byok.targets([{"name": "alice"}, {"name": "bob", "home": "/srv/bob"}])
+    for fmt, local in (("current", "ignore"), ("legacy", "warn"), ("both", "merge")):
+        plan = _byok.merge_plan(users, fmt, local, "", state="absent")
+        assert [(p["name"], p["kind"], p["path"], p["only_if_keys"], p["check"]) for p in plan] == [
+            ("alice", "settings", "~/.factory/settings.json", [], False),
+            ("alice", "local", "~/.factory/settings.local.json", [], False),
+            ("alice", "legacy", "~/.factory/config.json", [], False),
+            ("bob", "settings", "/srv/bob/.factory/settings.json", [], False),
+            ("bob", "local", "/srv/bob/.factory/settings.local.json", [], False),
+            ("bob", "legacy", "/srv/bob/.factory/config.json", [], False)]
+
+
 def test_merge_args_own_entries_exactly_and_clear_the_guide_s_dead_block():
     entries = _byok.custom_models(CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, KEY, "inline")
     args = _byok.merge_args("settings", entries, URL, "anthropic/claude-haiku-4.5", True)

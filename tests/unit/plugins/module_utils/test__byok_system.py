@@ -76,23 +76,29 @@ def test_system_document_ids_slashes_reference_and_policy():
     before = copy.deepcopy(ENTRIES)
     doc = system.system_document(ENTRIES, URL, "anthropic/claude-haiku-4.5", False, False)
     assert ENTRIES == before                                   # the input is not changed
-    assert [e["id"] for e in doc["customModels"]] == [
-        "custom:llmcloud-claude-sonnet-4.5", "custom:llmcloud-claude-haiku-4.5", "custom:llmcloud-gemini-3-pro-preview"]
+    # the same explicit ids as the user files' entries (_byok.stable_id): droid lists each model once
+    assert [e["id"] for e in doc["customModels"]] == [e["id"] for e in ENTRIES] == [
+        "custom:llmcloud-anthropic-claude-sonnet-4.5", "custom:llmcloud-anthropic-claude-haiku-4.5",
+        "custom:llmcloud-google-gemini-3-pro-preview"]
     assert [e["baseUrl"] for e in doc["customModels"]] == [URL + "/", URL + "/", URL + "/v1/"]
     assert {e["apiKey"] for e in doc["customModels"]} == {"${LLMCLOUD_API_KEY}"}
-    assert doc["sessionDefaultSettings"] == {"model": "custom:llmcloud-claude-haiku-4.5"}
+    assert doc["sessionDefaultSettings"] == {"model": "custom:llmcloud-anthropic-claude-haiku-4.5"}
     assert doc["modelPolicy"] == {"allowedBaseUrls": [URL + "/"], "allowAllFactoryModels": False}
     assert "modelPolicy" not in system.system_document(ENTRIES, URL)
     assert "sessionDefaultSettings" not in system.system_document(ENTRIES, URL)
 
 
-def test_colliding_short_ids_use_the_whole_model_id_and_outside_urls_are_allowed():
-    entries = ENTRIES + _byok.custom_models(
-        CATALOG, [], [{"model": "other/claude-haiku-4.5", "provider": "anthropic", "base_url": "https://proxy.example"}],
+def test_ids_stay_unique_and_outside_urls_are_allowed():
+    entries = _byok.custom_models(
+        CATALOG, [c["id"] for c in CATALOG],
+        [{"model": "other/claude-haiku-4.5", "provider": "anthropic", "base_url": "https://proxy.example"},
+         {"model": "anthropic/claude-haiku-4.5", "provider": "anthropic", "base_url": "https://proxy.example"}],
         URL, None, "env")
     doc = system.system_document(entries, URL, allow_other_custom_models=False)
     ids = [e["id"] for e in doc["customModels"]]
+    assert ids == [e["id"] for e in entries]
     assert "custom:llmcloud-anthropic-claude-haiku-4.5" in ids and "custom:llmcloud-other-claude-haiku-4.5" in ids
+    assert "custom:llmcloud-anthropic-claude-haiku-4.5-2" in ids              # the same model at a second URL
     assert len(set(ids)) == len(ids)
     assert doc["modelPolicy"]["allowedBaseUrls"] == [URL + "/", "https://proxy.example/"]
 
@@ -118,9 +124,9 @@ def test_problems_the_client_would_drop_the_org_level_for(mutate, words):
     assert not any("llmc-a-real-key" in line for line in found)       # a key is never repeated
 
 
-def test_a_bad_prefix_fails_the_document():
+def test_an_entry_with_a_bad_id_fails_the_document():
     with pytest.raises(system.SystemError_, match="id must start with custom:"):
-        system.system_document(ENTRIES, URL, prefix="llmcloud-")
+        system.system_document([dict(ENTRIES[0], id="llmcloud-x")] + ENTRIES[1:], URL)
 
 
 @given(st.sampled_from(["https://llmcloud.studio", "https://llmcloud.studio/", "http://127.0.0.1:8080",
@@ -139,21 +145,64 @@ def _text(doc):
     return json.dumps(doc, indent=2)
 
 
+IDENTITIES = [{"model": e["model"], "baseUrl": e["baseUrl"]} for e in ENTRIES]
+
+
 def test_offboard_a_user_file_keeps_the_developers_own_default_and_models():
     own = {"model": "claude-sonnet-4-5", "displayName": "Claude Sonnet 4.5", "baseUrl": "https://api.anthropic.com",
            "provider": "anthropic", "apiKey": "theirs"}
-    ours = dict(ENTRIES[0], apiKey="llmc-plain")
-    # the developer's own twin comes first: droid calls it custom:Claude-Sonnet-4.5-0, ours -1
-    text = _text({"customModels": [own, ours], "sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.5-0",
-                                                                          "autonomyMode": "auto-low"}})
-    found = system.offboard(text, URL)
-    assert found["value"] == {"customModels": []} and found["models"] == 1
-    text = _text({"customModels": [own, ours], "sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.5-1",
-                                                                          "autonomyMode": "auto-low"}})
-    assert system.offboard(text, URL)["value"] == {"customModels": [], "sessionDefaultSettings": {"model": None}}
+    # an entry of a role version before explicit ids: the developer's own twin comes first, so droid
+    # calls it custom:Claude-Sonnet-4.5-0 and ours -1
+    old = dict(ENTRIES[0], apiKey="llmc-plain")
+    old.pop("id")
+    text = _text({"customModels": [own, old], "sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.5-0",
+                                                                         "autonomyMode": "auto-low"}})
+    found = system.offboard(text, URL, entries=ENTRIES)
+    assert found["value"] == {"customModels": IDENTITIES} and found["models"] == 1
+    text = _text({"customModels": [own, old], "sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.5-1",
+                                                                         "autonomyMode": "auto-low"}})
+    assert system.offboard(text, URL, entries=ENTRIES)["value"] == {
+        "customModels": IDENTITIES, "sessionDefaultSettings": {"model": None}}
+    # the role's entries carry its explicit id: that is what the role's default names
+    ours = dict(ENTRIES[0], apiKey="${LLMCLOUD_API_KEY}")
+    text = _text({"customModels": [own, ours], "sessionDefaultSettings": {"model": ours["id"]}})
+    assert system.offboard(text, URL, entries=ENTRIES)["value"] == {
+        "customModels": IDENTITIES, "sessionDefaultSettings": None}
+    # a role id as the default with the entry already gone (a settings.local.json default) goes too
+    text = _text({"theme": "light", "sessionDefaultSettings": {"model": ENTRIES[2]["id"]}})
+    assert system.offboard(text, URL, entries=ENTRIES, kind="local")["value"] == {
+        "customModels": IDENTITIES, "sessionDefaultSettings": None}
+    # the developer's own default stays even when it names a custom: id
+    text = _text({"customModels": [own, ours], "sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.5-0"}})
+    assert "sessionDefaultSettings" not in system.offboard(text, URL, entries=ENTRIES)["value"]
     # a stored id (written by droid) is what the default names
     text = _text({"customModels": [dict(ours, id="custom:mine")], "sessionDefaultSettings": {"model": "custom:mine"}})
     assert system.offboard(text, URL)["value"] == {"customModels": None, "sessionDefaultSettings": None}
+
+
+def test_offboard_options_follow_the_onboarding_identity_per_kind():
+    extra = _byok.custom_models(CATALOG, [], [{"model": "x/y", "provider": "anthropic",
+                                               "base_url": "https://proxy.example"}], URL, None, "env")
+    entries = ENTRIES + extra
+    theirs = {"model": "x/z", "baseUrl": "https://proxy.example", "provider": "anthropic"}
+    text = _text({"customModels": [dict(extra[0]), theirs]})
+    found = system.offboard(text, URL, entries=entries)
+    # the extra model goes by its identity (model, baseUrl); the developer's model at that URL stays
+    assert found["models"] == 1 and found["value"]["customModels"][-1] == {"model": "x/y",
+                                                                            "baseUrl": "https://proxy.example"}
+    assert found["keyed_lists"] == {"/customModels": ["model", "baseUrl"], "/custom_models": ["model", "base_url"]}
+    assert set(found["prune"]) == {"/customModels", "/custom_models"}                # the guide's dead block too
+    assert not re.match(found["prune"]["/customModels"]["baseUrl"], "https://proxy.example")
+    local = system.offboard(text, URL, entries=entries, kind="local")
+    assert set(local["keyed_lists"]) == {"/customModels"}
+    legacy = system.offboard(None, URL, entries=entries, kind="legacy")
+    assert legacy["value"] == {"custom_models": [{"model": e["model"], "base_url": e["baseUrl"]} for e in entries]}
+    assert legacy["keyed_lists"] == {"/custom_models": ["model", "base_url"]}
+    assert re.match(legacy["prune"]["/custom_models"]["base_url"], URL + "/v1")
+    machine = system.offboard(None, URL, system=True, entries=entries)
+    assert machine["value"] == {"customModels": [{"id": e["id"]} for e in entries]}
+    assert machine["keyed_lists"] == {"/customModels": ["id"]}
+    assert re.match(machine["prune"]["/customModels"]["baseUrl"], URL + "/")
 
 
 def test_offboard_the_system_file_policy_and_what_stays():
@@ -176,7 +225,8 @@ def test_offboard_the_system_file_policy_and_what_stays():
 @pytest.mark.parametrize("text", [None, "", "{", "[1, 2]", '{"customModels": "x"}'])
 def test_offboard_an_absent_or_unreadable_file_removes_nothing_named(text):
     found = system.offboard(text, URL)
-    assert found["models"] == 0 and found["value"] in ({}, {"customModels": []})
+    assert found["models"] == 0 and found["value"] == {"customModels": []}
+    assert system.offboard(text, URL, entries=ENTRIES)["value"] == {"customModels": IDENTITIES}
 
 
 # ------------------------------------------------------------------ the client's rewrite
@@ -195,7 +245,7 @@ def test_rewrites_name_the_files_where_an_api_key_was_replaced():
 
 # ------------------------------------------------------------------ the variables
 GOOD = dict(scope="system", state="present", key_mode="keychain", settings_path="", fallback="user",
-            min_version="0.215.0", droid_paths=["droid"], id_prefix="custom:llmcloud-",
+            min_version="0.215.0", droid_paths=["droid"],
             allow_other_custom_models=False, allow_factory_models=True)
 
 
@@ -207,7 +257,6 @@ GOOD = dict(scope="system", state="present", key_mode="keychain", settings_path=
     (dict(min_version="0.215"), "byok_system_min_version must be a version"),
     (dict(droid_paths=True), "byok_droid_paths must be a list"),
     (dict(droid_paths=[{"a": 1}]), "byok_droid_paths must be a list"),
-    (dict(id_prefix="llmcloud-"), "byok_system_id_prefix must start with custom:"),
     (dict(key_mode="inline"), "needs byok_key_mode env or keychain"),
     (dict(scope="user"), "org policy"),
 ])

@@ -38,7 +38,7 @@ def judged(log):
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
-def test_a_valid_candidate_is_judged_with_its_final_content_and_mode_then_swapped_in(run, tmp_path):
+def test_a_valid_candidate_is_judged_with_its_final_content_and_mode_then_swapped_in(run, tmp_path):  # noqa: F811 - the imported fixture
     folder = tmp_path / 'Application Support' / 'Factory'   # macOS' folder has a space in it
     folder.mkdir(parents=True)
     path = folder / 'settings.json'
@@ -60,7 +60,7 @@ def test_a_valid_candidate_is_judged_with_its_final_content_and_mode_then_swappe
     assert third.result['changed'] is True and len(judged(log)) == 1
 
 
-def test_a_refused_candidate_is_never_swapped_in_and_the_judge_is_quoted(run, tmp_path):
+def test_a_refused_candidate_is_never_swapped_in_and_the_judge_is_quoted(run, tmp_path):  # noqa: F811 - the imported fixture
     path = settings_file(tmp_path, '{\n  // the old file\n  "theme": "dark"\n}\n')
     before = snapshot(path)
     command, log = judge(tmp_path)
@@ -75,7 +75,7 @@ def test_a_refused_candidate_is_never_swapped_in_and_the_judge_is_quoted(run, tm
     assert_no_canary(outcome)
 
 
-def test_validate_must_name_the_candidate(run, tmp_path):
+def test_validate_must_name_the_candidate(run, tmp_path):  # noqa: F811 - the imported fixture
     path = settings_file(tmp_path, '{}\n')
     before = snapshot(path)
     outcome = run({'path': str(path), 'value': {'a': 1}, 'validate': '/bin/true'})
