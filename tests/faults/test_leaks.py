@@ -83,7 +83,9 @@ class Checker:
             assert run.rc != 0, "%s: expected a failing run\n%s" % (scenario, run)
         else:
             assert run.rc == 0, "%s: %s" % (scenario, run)
-        if SYSLOG:
+        # A failing run may stop before any module that logs (the preflight's uri task is no_log, and
+        # ansible-core does not syslog no_log modules): the guard applies to runs that complete.
+        if SYSLOG and not expect_failure:
             assert b"ansible-" in logged, "%s: the syslog sink heard no module: the check proves nothing" % scenario
         return run
 
