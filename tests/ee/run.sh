@@ -267,13 +267,13 @@ log "canary hits: artifacts $artifacts_hits (stdout, $events job events), env $e
 
 # ---------------------------------------------------------------------------------------------
 # Each target: the key arrived (by hash) with the extra var's default model, and the real droid
-# lists the 8 LLMCloud models (droid's ids: custom:<display name with '-'>-0).
+# lists the 8 LLMCloud models (the role's explicit ids: custom:llmcloud-<model id, '/' as '-'>).
 key_sha=$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)
 expected_ids=$(python3 - <<'EOF'
 import re, yaml
 with open("molecule/shared/vars/catalog.yml", encoding="utf-8") as handle:
     catalog = yaml.safe_load(handle)["molecule_catalog"]
-print(" ".join(sorted("custom:%s-0" % re.sub(r"\s+", "-", m["name"]) for m in catalog)))
+print(" ".join(sorted("custom:llmcloud-%s" % m["id"].replace("/", "-") for m in catalog)))
 EOF
 )
 start=$(date +%s)
@@ -296,7 +296,7 @@ print(json.dumps({"keys": keys, "default": doc.get("sessionDefaultSettings", {})
 import json, sys
 facts, sha = json.loads(sys.argv[1]), sys.argv[2]
 assert facts["keys"] == [sha], "settings.json holds another key than the job's"
-assert facts["default"].startswith("custom:Claude-Sonnet-4.5"), "default model %r" % facts["default"]
+assert facts["default"] == "custom:llmcloud-anthropic-claude-sonnet-4.5", "default model %r" % facts["default"]
 assert facts["mode"] == "0o600", "settings.json mode %s" % facts["mode"]
 EOF
   then :; else failed+=("$name: settings.json is not what the job should write"); fi
