@@ -128,10 +128,10 @@ def make_folders(folder, uid, gid):
             raise Failure('%s (a parent of path) exists but is not a folder' % current)
         except OSError as exc:
             if exc.errno == errno.EACCES and _ACTING_AS[0] is not None:
+                who = _ACTING_AS[0]
                 raise Failure('%s cannot reach %s: %s (EACCES). Running as root for %s, the module works as %s, so '
                               'the file must be somewhere %s can reach; fix the path or the permissions of the folders '
-                              'above it, then run again' % (_ACTING_AS[0], current, exc.strerror, _ACTING_AS[0],
-                                                             _ACTING_AS[0], _ACTING_AS[0]))
+                              'above it, then run again' % (who, current, exc.strerror, who, who, who))
             if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.ELOOP):
                 raise _os_error('could not look at', current, exc)
             if os.path.lexists(current) and exc.errno == errno.ENOTDIR:

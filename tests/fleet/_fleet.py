@@ -65,7 +65,7 @@ def free_ports(count: int) -> list[int]:
     """Ports free on 127.0.0.1 right now (held open together so that they differ)."""
     socks = []
     try:
-        for _ in range(count):
+        for _index in range(count):
             sock = socket.socket()
             sock.bind(("127.0.0.1", 0))
             socks.append(sock)

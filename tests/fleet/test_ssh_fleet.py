@@ -66,6 +66,7 @@ def droid_id(entry: dict) -> str:
     '-'>-<n> (n = 0 here: every display name is unique in these files). docs FACTS.md."""
     return entry.get("id") or "custom:%s-0" % re.sub(r"\s+", "-", entry.get("displayName") or entry["model"])
 
+
 WHY = _fleet.unavailable()
 pytestmark = pytest.mark.skipif(bool(WHY), reason=WHY or "ready")
 TIMES: dict[str, float] = {}
@@ -109,7 +110,7 @@ class FleetRun:
             [sys.executable, str(STANDIN), "--port", "0", "--keys", "", "--port-file", str(port_file),
              "--record", str(self.record), "--lifetime", "1200"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(200):
+        for _attempt in range(200):
             if port_file.exists() and port_file.read_text().strip():
                 break
             time.sleep(0.05)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from _other_user import nobody_home  # noqa: F401 - a fixture
+from _other_user import nobody_home  # noqa: F401 pylint: disable=unused-import - a fixture
 from conftest import KEY, OTHER_KEY, needs_root
 
 

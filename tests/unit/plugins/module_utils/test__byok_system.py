@@ -188,8 +188,8 @@ def test_offboard_options_follow_the_onboarding_identity_per_kind():
     text = _text({"customModels": [dict(extra[0]), theirs]})
     found = system.offboard(text, URL, entries=entries)
     # the extra model goes by its identity (model, baseUrl); the developer's model at that URL stays
-    assert found["models"] == 1 and found["value"]["customModels"][-1] == {"model": "x/y",
-                                                                            "baseUrl": "https://proxy.example"}
+    kept = {"model": "x/y", "baseUrl": "https://proxy.example"}
+    assert found["models"] == 1 and found["value"]["customModels"][-1] == kept
     assert found["keyed_lists"] == {"/customModels": ["model", "baseUrl"], "/custom_models": ["model", "base_url"]}
     assert set(found["prune"]) == {"/customModels", "/custom_models"}                # the guide's dead block too
     assert not re.match(found["prune"]["/customModels"]["baseUrl"], "https://proxy.example")
@@ -268,4 +268,4 @@ def test_variable_problems_name_the_variable(change, words):
 
 def test_offboarding_and_the_default_user_scope_need_nothing_more():
     assert system.variable_problems(droid_paths=["droid"]) == []
-    assert system.variable_problems(**dict(GOOD, key_mode="inline", state="absent")) == []
+    assert system.variable_problems(**{**GOOD, "key_mode": "inline", "state": "absent"}) == []

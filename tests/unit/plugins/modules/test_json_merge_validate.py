@@ -11,8 +11,16 @@ import os
 import stat
 import sys
 
-# the run fixture comes from the module's main test file
-from test_json_merge import KEYED, VALUE, assert_no_canary, run, settings_file, snapshot  # noqa: F401 pylint: disable=unused-import
+# the run fixture comes from the module's main test file, imported by its collection name: ansible-test
+# units puts no test folder on sys.path, so a bare `import test_json_merge` works only under plain pytest
+from ansible_collections.llmcloud.factory_droid.tests.unit.plugins.modules.test_json_merge import (  # noqa: F401 pylint: disable=unused-import
+    KEYED,
+    VALUE,
+    assert_no_canary,
+    run,
+    settings_file,
+    snapshot,
+)
 
 # The judge: records what it saw (path, mode, content) and fails when the candidate holds "refuse".
 JUDGE = r'''
