@@ -105,23 +105,24 @@ LABELS = {
     "chain_idem": "slurp chain rerun",
 }
 # Interleaving unit: a first converge and its rerun stay together, the groups rotate per round.
-GROUPS = [["floor"], ["byok_first", "byok_idem", "fleet_idem"], ["template_first", "template_idem"],
-          ["chain_first", "chain_idem"]]
+GROUPS = [["floor"], ["byok_first", "byok_idem", "fleet_idem"], ["template_first", "template_idem"], ["chain_first", "chain_idem"]]
 # Left out above BENCH_SLOW_MAX_HOSTS hosts (default 20) to keep `make bench` near 10-15 minutes:
 # the chain's first run costs at least its rerun (the same four tasks plus the write), so above that
 # size byok's first converge is compared with the chain's rerun, a lower bound of the chain's cost.
 SLOW_SCENARIOS = {"chain_first"}
 # Measured unless BENCH_SCENARIOS says otherwise ("all" for every scenario). A template rerun
 # costs what its first run costs (stat, checksum, copy), so it is left out to keep the run short.
-DEFAULT_SCENARIOS = {"floor", "byok_first", "byok_idem", "fleet_idem", "template_first",
-                     "chain_first", "chain_idem"}
+DEFAULT_SCENARIOS = {"floor", "byok_first", "byok_idem", "fleet_idem", "template_first", "chain_first", "chain_idem"}
 PIPE = "+pipe"  # suffix of the pipelining variants
 PIPE_GROUPS = [["floor" + PIPE], ["byok_first" + PIPE, "byok_idem" + PIPE, "fleet_idem" + PIPE]]
 # Over SSH: both floors, laptop mode (as the admin for its own home) and fleet mode (become root for
 # the listed user), pipelining off and on, all in the same interleaved rounds.
-SSH_GROUPS = [["floor", "floor_become"], ["byok_first", "byok_idem", "fleet_idem"],
-              ["floor" + PIPE, "floor_become" + PIPE],
-              ["byok_first" + PIPE, "byok_idem" + PIPE, "fleet_idem" + PIPE]]
+SSH_GROUPS = [
+    ["floor", "floor_become"],
+    ["byok_first", "byok_idem", "fleet_idem"],
+    ["floor" + PIPE, "floor_become" + PIPE],
+    ["byok_first" + PIPE, "byok_idem" + PIPE, "fleet_idem" + PIPE],
+]
 
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
@@ -156,8 +157,7 @@ def env_pairs(name: str, default: str) -> list[tuple[int, int]]:
 
 def run_cmd(cmd: list[str], **kwargs) -> str:
     try:
-        return subprocess.run(cmd, check=True, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                              timeout=120, **kwargs).stdout.strip()
+        return subprocess.run(cmd, check=True, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, **kwargs).stdout.strip()
     except (OSError, subprocess.SubprocessError) as exc:
         return f"unavailable ({exc.__class__.__name__})"
 
@@ -184,12 +184,12 @@ def machine_info() -> dict:
     podman_coll = "not installed"
     try:
         import ansible_collections.containers.podman as cp  # type: ignore
+
         manifest = Path(list(cp.__path__)[0]) / "MANIFEST.json"
         podman_coll = json.loads(manifest.read_text())["collection_info"]["version"]
     except Exception:  # noqa: BLE001  (report, do not fail, when the collection is missing)
         pass
-    ansible_pkg = run_cmd([sys.executable, "-c",
-                           "import importlib.metadata as m; print(m.version('ansible'))"])
+    ansible_pkg = run_cmd([sys.executable, "-c", "import importlib.metadata as m; print(m.version('ansible'))"])
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu,
@@ -293,10 +293,14 @@ class ContainerTarget:
 
     def start(self) -> None:
         for name in self.names:
-            subprocess.run(["podman", "run", "--detach", "--name", name, "--network", "none",
-                            self.image, "sleep", "infinity"],
-                           check=True, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                           timeout=120)
+            subprocess.run(
+                ["podman", "run", "--detach", "--name", name, "--network", "none", self.image, "sleep", "infinity"],
+                check=True,
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                timeout=120,
+            )
             self.started.append(name)
         inventory = {
             "bench": {
@@ -312,23 +316,27 @@ class ContainerTarget:
 
     def reset(self, family: str) -> None:
         seed = (json.dumps(SEED, indent=2) + "\n").encode()
-        script = (f"rm -rf /root/bench/{family} && mkdir -p /root/bench/{family}/.factory && "
-                  f"chmod 700 /root/bench/{family}/.factory && umask 077 && "
-                  f"cat > /root/bench/{family}/.factory/settings.json")
+        script = (
+            f"rm -rf /root/bench/{family} && mkdir -p /root/bench/{family}/.factory && "
+            f"chmod 700 /root/bench/{family}/.factory && umask 077 && "
+            f"cat > /root/bench/{family}/.factory/settings.json"
+        )
         for name in self.names:
-            subprocess.run(["podman", "exec", "-i", name, "sh", "-c", script], input=seed, check=True,
-                           capture_output=True, timeout=120)
+            subprocess.run(["podman", "exec", "-i", name, "sh", "-c", script], input=seed, check=True, capture_output=True, timeout=120)
 
     def read_settings(self, family: str) -> str:
-        return subprocess.run(["podman", "exec", self.names[0], "cat",
-                               f"/root/bench/{family}/.factory/settings.json"],
-                              check=True, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                              timeout=120).stdout
+        return subprocess.run(
+            ["podman", "exec", self.names[0], "cat", f"/root/bench/{family}/.factory/settings.json"],
+            check=True,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+        ).stdout
 
     def cleanup(self) -> None:
         for name in self.started:
-            subprocess.run(["podman", "rm", "--force", "--time", "0", name], capture_output=True,
-                           stdin=subprocess.DEVNULL, timeout=120, check=False)
+            subprocess.run(["podman", "rm", "--force", "--time", "0", name], capture_output=True, stdin=subprocess.DEVNULL, timeout=120, check=False)
         self.started.clear()
 
 
@@ -347,8 +355,7 @@ class SSHTarget:
         self.hosts = count
         self.forks = max(5, count)
         self.image = image
-        self.fleet = _fleet.Fleet(RUN / "ssh", count, f"llmcloud-bench-ssh-{os.getpid()}",
-                                  developers_per_host=1, droid=False)
+        self.fleet = _fleet.Fleet(RUN / "ssh", count, f"llmcloud-bench-ssh-{os.getpid()}", developers_per_host=1, droid=False)
         self.names = [h.name for h in self.fleet.hosts]
         self.inventory = RUN / "inventory-ssh.yml"
 
@@ -365,8 +372,7 @@ class SSHTarget:
                     "ansible_host": "127.0.0.1",
                     "ansible_user": self._fleet_mod.ADMIN,
                     "ansible_ssh_private_key_file": str(self.fleet.ssh_key),
-                    "ansible_ssh_common_args": f"-o UserKnownHostsFile={self.fleet.known_hosts} "
-                                               "-o StrictHostKeyChecking=yes",
+                    "ansible_ssh_common_args": f"-o UserKnownHostsFile={self.fleet.known_hosts} -o StrictHostKeyChecking=yes",
                     "ansible_control_path_dir": str(self.fleet.control_dir),
                     "ansible_become_password": self.fleet.admin_password,
                     "ansible_python_interpreter": "/usr/bin/python3",
@@ -382,14 +388,15 @@ class SSHTarget:
 
     def reset(self, family: str) -> None:
         seed = (json.dumps(SEED, indent=2) + "\n").encode()
-        script = (f"rm -rf /home/admin/bench/{family} && mkdir -p /home/admin/bench/{family}/.factory && "
-                  f"chmod 700 /home/admin/bench/{family}/.factory && umask 077 && "
-                  f"cat > /home/admin/bench/{family}/.factory/settings.json")
+        script = (
+            f"rm -rf /home/admin/bench/{family} && mkdir -p /home/admin/bench/{family}/.factory && "
+            f"chmod 700 /home/admin/bench/{family}/.factory && umask 077 && "
+            f"cat > /home/admin/bench/{family}/.factory/settings.json"
+        )
         self.fleet._parallel(lambda h: h.exec("sh", "-c", script, stdin=seed, user="admin"))
 
     def read_settings(self, family: str) -> str:
-        return self.fleet.hosts[0].exec("cat", f"/home/admin/bench/{family}/.factory/settings.json",
-                                        user="admin").stdout.decode()
+        return self.fleet.hosts[0].exec("cat", f"/home/admin/bench/{family}/.factory/settings.json", user="admin").stdout.decode()
 
     def cleanup(self) -> None:
         self.fleet.stop()
@@ -418,12 +425,21 @@ def run_playbook(target, scenario: str, extra_vars: Path, log_path: Path) -> dic
     pipelining = scenario.endswith(PIPE)
     if pipelining:
         family += "-pipe"
-    cmd = ["ansible-playbook", "-i", str(target.inventory), "-f", str(target.forks),
-           "-e", f"@{extra_vars}", "-e", f"bench_family={family}", str(PLAYBOOKS / playbook)]
+    cmd = [
+        "ansible-playbook",
+        "-i",
+        str(target.inventory),
+        "-f",
+        str(target.forks),
+        "-e",
+        f"@{extra_vars}",
+        "-e",
+        f"bench_family={family}",
+        str(PLAYBOOKS / playbook),
+    ]
     with open(log_path, "wb") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                env=ansible_env(pipelining), cwd=str(REPO))
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=ansible_env(pipelining), cwd=str(REPO))
         # wait4: the CPU time of ansible-playbook and every process it reaped (workers, modules).
         _pid, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
@@ -434,13 +450,14 @@ def run_playbook(target, scenario: str, extra_vars: Path, log_path: Path) -> dic
     changed = sum(int(r[2]) for r in recap)
     failed = sum(int(r[3]) + int(r[4]) for r in recap)
     if proc.returncode != 0 or failed or len(recap) != target.hosts:
-        raise BenchError(f"{scenario} on {target.key} failed (rc={proc.returncode}, "
-                         f"{failed} failed/unreachable, {len(recap)} of {target.hosts} hosts in the "
-                         f"recap); see {log_path}")
+        raise BenchError(
+            f"{scenario} on {target.key} failed (rc={proc.returncode}, "
+            f"{failed} failed/unreachable, {len(recap)} of {target.hosts} hosts in the "
+            f"recap); see {log_path}"
+        )
     expected = per_host * target.hosts
     ok = changed >= expected if per_host else changed == 0
-    return {"seconds": seconds, "cpu": cpu, "changed": changed, "expected_changed": expected,
-            "as_expected": ok}
+    return {"seconds": seconds, "cpu": cpu, "changed": changed, "expected_changed": expected, "as_expected": ok}
 
 
 def family_of(scenario: str) -> str:
@@ -468,7 +485,7 @@ def measure(target, scenarios: list[list[str]], rounds: int, extra_vars: Path) -
             target.reset(family_of(setup))
             run_playbook(target, setup, extra_vars, logs / f"setup-{target.kind}-{target.hosts}-{setup}.log")
     for rnd in range(rounds):
-        order = scenarios[rnd % len(scenarios):] + scenarios[:rnd % len(scenarios)]
+        order = scenarios[rnd % len(scenarios) :] + scenarios[: rnd % len(scenarios)]
         for group in order:
             for scenario in group:
                 if SCENARIOS[scenario.removesuffix(PIPE)][2]:
@@ -488,13 +505,13 @@ def measure(target, scenarios: list[list[str]], rounds: int, extra_vars: Path) -
                 cpu[scenario].append(result["cpu"])
                 changes[scenario].append(result["changed"])
                 if not result["as_expected"]:
-                    anomalies.append(f"{scenario} round {rnd + 1}: changed={result['changed']}, "
-                                     f"expected {'>= ' if result['expected_changed'] else ''}"
-                                     f"{result['expected_changed']}")
-                log(f"{target.key} round {rnd + 1}/{rounds} {scenario}: {result['seconds']:.2f} s "
-                    f"(CPU {result['cpu']:.2f} s) changed={result['changed']}")
-    return {"hosts": target.hosts, "forks": target.forks, "kind": target.kind, "times": times,
-            "cpu": cpu, "changed": changes, "anomalies": anomalies}
+                    anomalies.append(
+                        f"{scenario} round {rnd + 1}: changed={result['changed']}, "
+                        f"expected {'>= ' if result['expected_changed'] else ''}"
+                        f"{result['expected_changed']}"
+                    )
+                log(f"{target.key} round {rnd + 1}/{rounds} {scenario}: {result['seconds']:.2f} s (CPU {result['cpu']:.2f} s) changed={result['changed']}")
+    return {"hosts": target.hosts, "forks": target.forks, "kind": target.kind, "times": times, "cpu": cpu, "changed": changes, "anomalies": anomalies}
 
 
 TASK_LINE = re.compile(r"^(\S.*?) -{2,} (\d+\.\d+)s$", re.M)
@@ -511,10 +528,26 @@ def profile_tasks(target, scenarios: list[str], extra_vars: Path) -> dict:
         env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.profile_tasks"
         env["PROFILE_TASKS_TASK_OUTPUT_LIMIT"] = "all"
         with open(log_path, "wb") as out:
-            subprocess.run(["ansible-playbook", "-i", str(target.inventory), "-f", str(target.forks),
-                            "-e", f"@{extra_vars}", "-e", f"bench_family={family_of(scenario)}",
-                            str(PLAYBOOKS / playbook)], stdin=subprocess.DEVNULL, stdout=out,
-                           stderr=subprocess.STDOUT, env=env, cwd=str(REPO), check=False)
+            subprocess.run(
+                [
+                    "ansible-playbook",
+                    "-i",
+                    str(target.inventory),
+                    "-f",
+                    str(target.forks),
+                    "-e",
+                    f"@{extra_vars}",
+                    "-e",
+                    f"bench_family={family_of(scenario)}",
+                    str(PLAYBOOKS / playbook),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=str(REPO),
+                check=False,
+            )
         found[scenario] = parse_task_profile(log_path)
     return found
 
@@ -539,19 +572,24 @@ def desired_document(role_ok: bool, extra_vars: Path) -> tuple[dict, str]:
         probe = LocalTarget(1, 1)
         probe.homes = RUN / "homes" / "probe"
         probe.inventory = RUN / "inventory-probe.yml"
-        inv = {"bench": {"hosts": {"h000": None}, "vars": {
-            "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-            "bench_home": str(probe.homes) + "/{{ bench_family }}/{{ inventory_hostname }}"}}}
+        inv = {
+            "bench": {
+                "hosts": {"h000": None},
+                "vars": {
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": sys.executable,
+                    "bench_home": str(probe.homes) + "/{{ bench_family }}/{{ inventory_hostname }}",
+                },
+            }
+        }
         probe.inventory.write_text(json.dumps(inv) + "\n")
         shutil.rmtree(probe.homes, ignore_errors=True)
         (probe.homes / "empty" / "h000").mkdir(parents=True)
-        cmd = ["ansible-playbook", "-i", str(probe.inventory), "-e", f"@{extra_vars}",
-               "-e", "bench_family=empty", str(PLAYBOOKS / "byok.yml")]
+        cmd = ["ansible-playbook", "-i", str(probe.inventory), "-e", f"@{extra_vars}", "-e", "bench_family=empty", str(PLAYBOOKS / "byok.yml")]
         log_path = RUN / "logs" / "probe-desired.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "wb") as out:
-            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                  env=ansible_env(False), cwd=str(REPO), check=False)
+            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=ansible_env(False), cwd=str(REPO), check=False)
         settings = probe.homes / "empty" / "h000" / ".factory" / "settings.json"
         if proc.returncode != 0 or not settings.is_file():
             raise BenchError(f"the byok role did not run on an empty home; see {log_path}")
@@ -590,10 +628,13 @@ def summarize(config: dict) -> dict:
         summary[scenario] = {
             "cpu_median": med(cpu) if any(v is not None for v in cpu) else None,
             "cpu_ratio_floor": med(cpu_ratios) if cpu_ratios else None,
-            "median": med(values), "min": min((v for v in values if v is not None), default=float("nan")),
+            "median": med(values),
+            "min": min((v for v in values if v is not None), default=float("nan")),
             "max": max((v for v in values if v is not None), default=float("nan")),
-            "ratio_floor": med(ratios) if ratios else None, "ratios_floor": ratios,
-            "ratio_chain": med(vs_chain) if vs_chain else None, "ratios_chain": vs_chain,
+            "ratio_floor": med(ratios) if ratios else None,
+            "ratios_floor": ratios,
+            "ratio_chain": med(vs_chain) if vs_chain else None,
+            "ratios_chain": vs_chain,
         }
         become_floor = times.get("floor_become" + (PIPE if scenario.endswith(PIPE) else ""))
         if become_floor and scenario.removesuffix(PIPE) not in ("floor", "floor_become"):
@@ -624,9 +665,13 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
         rows.append(("byok targets", "not measured", results.get("byok_skipped", "role not run")))
     for c in configs:
         s = c["summary"]
-        name = (f"{c['hosts']} hosts, forks {c['forks']}" if c["kind"] == "local"
-                else f"{c['hosts']} SSH hosts, sudo become" if c["kind"] == "ssh"
-                else f"{c['hosts']} podman containers")
+        name = (
+            f"{c['hosts']} hosts, forks {c['forks']}"
+            if c["kind"] == "local"
+            else f"{c['hosts']} SSH hosts, sudo become"
+            if c["kind"] == "ssh"
+            else f"{c['hosts']} podman containers"
+        )
         for variant, what in (("byok", "byok"), ("fleet", "byok_users")):
             for pipe in ("", PIPE):
                 scenario = f"{variant}_idem{pipe}"
@@ -640,29 +685,32 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
                 label = f"{what} idempotent{' (pipelining)' if pipe else ''} <= {limit}x floor ({name})"
                 rows.append((label, fmt_ratio(r), "-" if r is None else "met" if r <= limit else "NOT met"))
                 if s[scenario].get("ratio_floor_become") is not None:
-                    rows.append((f"{what} idempotent{' (pipelining)' if pipe else ''} x the ping with become "
-                                 f"({name}; for information)", fmt_ratio(s[scenario]["ratio_floor_become"]), "-"))
+                    rows.append(
+                        (
+                            f"{what} idempotent{' (pipelining)' if pipe else ''} x the ping with become ({name}; for information)",
+                            fmt_ratio(s[scenario]["ratio_floor_become"]),
+                            "-",
+                        )
+                    )
             if f"{variant}_first" in s:
                 r = s[f"{variant}_first"]["ratio_floor"]
-                rows.append((f"{what} first converge <= 1.5x floor ({name})", fmt_ratio(r),
-                             "met" if r <= 1.5 else "NOT met"))
+                rows.append((f"{what} first converge <= 1.5x floor ({name})", fmt_ratio(r), "met" if r <= 1.5 else "NOT met"))
             for kind in ("first", "idem"):
                 if f"{variant}_{kind}" in s and s[f"{variant}_{kind}"]["ratio_chain"] is not None:
                     r = s[f"{variant}_{kind}"]["ratio_chain"]
-                    rows.append((f"{what} {'first' if kind == 'first' else 'rerun'} faster than "
-                                 f"slurp chain ({name})", fmt_ratio(r), "met" if r < 1 else "NOT met"))
+                    rows.append(
+                        (f"{what} {'first' if kind == 'first' else 'rerun'} faster than slurp chain ({name})", fmt_ratio(r), "met" if r < 1 else "NOT met")
+                    )
     mod = results.get("module")
     if mod and mod.get("rows"):
         by = {(r["size_label"], r["case"]): r for r in mod["rows"]}
         one = by.get(("1 MiB", "merge"))
         ten = by.get(("10 MiB", "merge"))
         if one:
-            rows.append(("module's own work (CPU) on 1 MiB < 50 ms", f"{one['work_ms']:.1f} ms",
-                         "met" if one["work_ms"] < 50 else "NOT met"))
+            rows.append(("module's own work (CPU) on 1 MiB < 50 ms", f"{one['work_ms']:.1f} ms", "met" if one["work_ms"] < 50 else "NOT met"))
         if one and ten:
             r = ten["work_ms"] / one["work_ms"]
-            rows.append(("module 10 MiB within 12x of 1 MiB", fmt_ratio(r),
-                         "met" if r <= 12 else "NOT met"))
+            rows.append(("module 10 MiB within 12x of 1 MiB", fmt_ratio(r), "met" if r <= 12 else "NOT met"))
     return rows
 
 
@@ -683,10 +731,8 @@ def render(results: dict) -> str:
         f"- date: {m['date']}",
         f"- CPU: {m['cpu']}, {m['cores']} cores, {m['memory']} RAM",
         f"- OS: {m['os']}, kernel {m['kernel']}",
-        f"- Python {m['python']}, ansible-core {m['ansible_core']}, ansible {m['ansible']}, "
-        f"containers.podman {m['containers_podman']}, {m['podman']}",
-        f"- load average at start {m['loadavg_start']}, at end {m.get('loadavg_end', '?')} "
-        "(other jobs shared the machine: compare ratios, not absolute times)",
+        f"- Python {m['python']}, ansible-core {m['ansible_core']}, ansible {m['ansible']}, containers.podman {m['containers_podman']}, {m['podman']}",
+        f"- load average at start {m['loadavg_start']}, at end {m.get('loadavg_end', '?')} (other jobs shared the machine: compare ratios, not absolute times)",
         f"- desired document for the alternatives: {results['desired_source']}",
         "",
         "## Scenarios",
@@ -694,88 +740,116 @@ def render(results: dict) -> str:
         "| scenario | what runs per host |",
         "|---|---|",
         "| floor: ping | `ansible.builtin.ping`, no facts: the least any module-based play costs |",
-        "| byok first converge | the `llmcloud.factory_droid.byok` role on a home holding the "
-        "developer's own settings.json |",
+        "| byok first converge | the `llmcloud.factory_droid.byok` role on a home holding the developer's own settings.json |",
         "| byok idempotent | laptop mode: the role again on the converged home (changed=0) |",
         "| byok_users idempotent | fleet mode: the role as a fleet job runs it, on the same converged "
         "homes: `byok_users` lists the host's user with its home (over SSH: become root for the admin "
         "account's bench home) |",
-        "| floor: ping with become | SSH only: the ping through sudo, the least a fleet job with "
-        "`ansible_become` costs |",
-        "| template first / rerun | one `ansible.builtin.template` overwriting settings.json "
-        "(loses the developer's settings) |",
-        "| slurp chain first / rerun | `file` + `slurp` + `set_fact` with `combine` + `copy` "
-        "(cannot read JSONC, drops comments) |",
+        "| floor: ping with become | SSH only: the ping through sudo, the least a fleet job with `ansible_become` costs |",
+        "| template first / rerun | one `ansible.builtin.template` overwriting settings.json (loses the developer's settings) |",
+        "| slurp chain first / rerun | `file` + `slurp` + `set_fact` with `combine` + `copy` (cannot read JSONC, drops comments) |",
         "",
     ]
     if results.get("byok_skipped"):
         out += [f"byok scenarios skipped: {results['byok_skipped']}.", ""]
     out += ["## Playbook runs", ""]
     for c in results["configs"]:
-        title = (f"### {c['hosts']} simulated host{'s' if c['hosts'] > 1 else ''} "
-                 f"(connection local), forks {c['forks']}" if c["kind"] == "local" else
-                 f"### {c['hosts']} hosts over SSH (podman containers running sshd on loopback; "
-                 f"admin with a key, sudo become with a password), forks {c['forks']}"
-                 if c["kind"] == "ssh" else
-                 f"### {c['hosts']} podman containers (containers.podman.podman), forks {c['forks']}")
-        out += [title, "",
-                "| scenario | median s | min-max s | x floor | per-round x floor | x slurp chain "
-                "| CPU s | CPU x floor |",
-                "|---|---:|---:|---:|---|---:|---:|---:|"]
+        title = (
+            f"### {c['hosts']} simulated host{'s' if c['hosts'] > 1 else ''} (connection local), forks {c['forks']}"
+            if c["kind"] == "local"
+            else f"### {c['hosts']} hosts over SSH (podman containers running sshd on loopback; "
+            f"admin with a key, sudo become with a password), forks {c['forks']}"
+            if c["kind"] == "ssh"
+            else f"### {c['hosts']} podman containers (containers.podman.podman), forks {c['forks']}"
+        )
+        out += [
+            title,
+            "",
+            "| scenario | median s | min-max s | x floor | per-round x floor | x slurp chain | CPU s | CPU x floor |",
+            "|---|---:|---:|---:|---|---:|---:|---:|",
+        ]
         for scenario, s in c["summary"].items():
             label = LABELS[scenario.removesuffix(PIPE)] + (" (pipelining)" if scenario.endswith(PIPE) else "")
             cpu_s = "-" if s.get("cpu_median") is None else f"{s['cpu_median']:.2f}"
-            out.append(f"| {label} | {s['median']:.2f} | {s['min']:.2f}-{s['max']:.2f} | "
-                       f"{fmt_ratio(s['ratio_floor'])} | {fmt_list(s['ratios_floor'])} | "
-                       f"{fmt_ratio(s['ratio_chain'])} | {cpu_s} | {fmt_ratio(s.get('cpu_ratio_floor'))} |")
+            out.append(
+                f"| {label} | {s['median']:.2f} | {s['min']:.2f}-{s['max']:.2f} | "
+                f"{fmt_ratio(s['ratio_floor'])} | {fmt_list(s['ratios_floor'])} | "
+                f"{fmt_ratio(s['ratio_chain'])} | {cpu_s} | {fmt_ratio(s.get('cpu_ratio_floor'))} |"
+            )
         if c["anomalies"]:
             out += ["", "Unexpected change counts: " + "; ".join(c["anomalies"])]
         out.append("")
         for scenario, tasks in c.get("task_profile", {}).items():
-            out += [f"Where the time of one {LABELS[scenario]} run goes "
-                    f"(ansible.posix.profile_tasks: wall time of each task over all hosts, one extra run):", "",
-                    "| task | s |", "|---|---:|"]
+            out += [
+                f"Where the time of one {LABELS[scenario]} run goes (ansible.posix.profile_tasks: wall time of each task over all hosts, one extra run):",
+                "",
+                "| task | s |",
+                "|---|---:|",
+            ]
             out += [f"| {name} | {sec:.2f} |" for name, sec in tasks]
             out.append("")
     if results.get("containers_skipped"):
         out += [f"Container inventory skipped: {results['containers_skipped']}.", ""]
     if results.get("ssh_skipped"):
         out += [f"SSH fleet skipped: {results['ssh_skipped']}.", ""]
-    pipe_rows = [(c, s, v) for c in results["configs"] for s, v in c["summary"].items()
-                 if s.endswith(PIPE)]
+    pipe_rows = [(c, s, v) for c in results["configs"] for s, v in c["summary"].items() if s.endswith(PIPE)]
     if pipe_rows:
-        out += ["## Pipelining (ANSIBLE_PIPELINING=True vs the default False, same rounds)", "",
-                "| hosts, forks | scenario | off median s | on median s | speedup (per-round median) |",
-                "|---|---|---:|---:|---:|"]
+        out += [
+            "## Pipelining (ANSIBLE_PIPELINING=True vs the default False, same rounds)",
+            "",
+            "| hosts, forks | scenario | off median s | on median s | speedup (per-round median) |",
+            "|---|---|---:|---:|---:|",
+        ]
         for c, s, v in pipe_rows:
             off = c["summary"][s.removesuffix(PIPE)]["median"]
-            out.append(f"| {c['hosts']}, {c['forks']} | {LABELS[s.removesuffix(PIPE)]} | {off:.2f} | "
-                       f"{v['median']:.2f} | {fmt_ratio(v.get('pipelining_speedup'))} |")
-        out += ["", "The podman connection plugin does not support pipelining "
-                "(`has_pipelining = False`), so podman-exec containers are measured without it; the "
-                "SSH fleet is measured both ways. Over SSH every run reuses the ssh master connection "
-                "the previous run left (Ansible's default ControlPersist=60s): every scenario gets the "
-                "same advantage, and a re-run by hand sees the same.", ""]
+            out.append(
+                f"| {c['hosts']}, {c['forks']} | {LABELS[s.removesuffix(PIPE)]} | {off:.2f} | {v['median']:.2f} | {fmt_ratio(v.get('pipelining_speedup'))} |"
+            )
+        out += [
+            "",
+            "The podman connection plugin does not support pipelining "
+            "(`has_pipelining = False`), so podman-exec containers are measured without it; the "
+            "SSH fleet is measured both ways. Over SSH every run reuses the ssh master connection "
+            "the previous run left (Ansible's default ControlPersist=60s): every scenario gets the "
+            "same advantage, and a re-run by hand sees the same.",
+            "",
+        ]
     mod = results.get("module")
     out += ["## The module alone", ""]
     if not mod or mod.get("skipped"):
         out += [f"Skipped: {mod.get('skipped') if mod else 'not run'}.", ""]
     else:
-        out += [modbench.describe(mod), "",
-                "| file | case | own work ms CPU (median) | own work ms wall | process wall ms | peak RSS MiB "
-                "| RSS over baseline MiB | tracemalloc peak MiB | changed |",
-                "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+        out += [
+            modbench.describe(mod),
+            "",
+            "| file | case | own work ms CPU (median) | own work ms wall | process wall ms | peak RSS MiB "
+            "| RSS over baseline MiB | tracemalloc peak MiB | changed |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for r in mod["rows"]:
-            out.append(f"| {r['size_label']} | {r['case']} | {r['work_ms']:.1f} | {r['work_wall_ms']:.1f} | "
-                       f"{r['wall_ms']:.0f} | "
-                       f"{r['maxrss_mib']:.1f} | {r['maxrss_mib'] - mod['baseline_maxrss_mib']:.1f} | "
-                       f"{r['traced_peak_mib']:.1f} | {str(r['changed']).lower()} |")
-        out += ["", f"Baseline: the same child process importing the module without running it: "
-                f"{mod['baseline_maxrss_mib']:.1f} MiB peak RSS, {mod['baseline_wall_ms']:.0f} ms wall.", ""]
+            out.append(
+                f"| {r['size_label']} | {r['case']} | {r['work_ms']:.1f} | {r['work_wall_ms']:.1f} | "
+                f"{r['wall_ms']:.0f} | "
+                f"{r['maxrss_mib']:.1f} | {r['maxrss_mib'] - mod['baseline_maxrss_mib']:.1f} | "
+                f"{r['traced_peak_mib']:.1f} | {str(r['changed']).lower()} |"
+            )
+        out += [
+            "",
+            f"Baseline: the same child process importing the module without running it: "
+            f"{mod['baseline_maxrss_mib']:.1f} MiB peak RSS, {mod['baseline_wall_ms']:.0f} ms wall.",
+            "",
+        ]
         if mod.get("profile_1mib"):
-            out += ["<details><summary>cProfile of one merge into the 1 MiB file (cumulative; "
-                    "profiling inflates the times)</summary>", "", "```", mod["profile_1mib"], "```", "",
-                    "</details>", ""]
+            out += [
+                "<details><summary>cProfile of one merge into the 1 MiB file (cumulative; profiling inflates the times)</summary>",
+                "",
+                "```",
+                mod["profile_1mib"],
+                "```",
+                "",
+                "</details>",
+                "",
+            ]
     out += ["## Targets", "", "| target | measured | verdict |", "|---|---:|---|"]
     for name, measured, verdict in targets(results):
         out.append(f"| {name} | {measured} | {verdict} |")
@@ -801,8 +875,7 @@ def main() -> int:
         wanted = set(DEFAULT_SCENARIOS)
     unknown = wanted - set(SCENARIOS)
     if unknown:
-        sys.exit(f"bench: BENCH_SCENARIOS names unknown scenarios {sorted(unknown)}; "
-                 f"known: {sorted(SCENARIOS)}")
+        sys.exit(f"bench: BENCH_SCENARIOS names unknown scenarios {sorted(unknown)}; known: {sorted(SCENARIOS)}")
     if shutil.which("ansible-playbook") is None:
         sys.exit("bench: ansible-playbook is not on PATH (run through `make bench`)")
 
@@ -817,8 +890,7 @@ def main() -> int:
         log(f"byok scenarios skipped: {why}")
 
     def keep(group: list[str]) -> list[str]:
-        return [s for s in group if s.removesuffix(PIPE) in wanted
-                and (role_ok or not s.startswith(("byok", "fleet")))]
+        return [s for s in group if s.removesuffix(PIPE) in wanted and (role_ok or not s.startswith(("byok", "fleet")))]
 
     groups = [g for g in (keep(g) for g in GROUPS) if g]
     pipe_groups = [g for g in (keep(g) for g in PIPE_GROUPS) if g]
@@ -830,8 +902,7 @@ def main() -> int:
     desired_file = RUN / "desired.json"
     desired_file.write_text(json.dumps({"bench_desired": desired}, indent=2) + "\n")
     os.chmod(desired_file, 0o600)
-    extra_vars.write_text(json.dumps({"bench_api_key": BENCH_API_KEY, "bench_user": user,
-                                      "bench_desired_file": str(desired_file)}) + "\n")
+    extra_vars.write_text(json.dumps({"bench_api_key": BENCH_API_KEY, "bench_user": user, "bench_desired_file": str(desired_file)}) + "\n")
     results["desired_source"] = source
 
     started = time.perf_counter()
@@ -846,8 +917,7 @@ def main() -> int:
                 config["summary"] = summarize(config)
                 if (hosts, forks) == max(matrix) and role_ok:
                     # Where the idempotent run's time goes, on the homes the rounds converged.
-                    config["task_profile"] = profile_tasks(
-                        target, [s for s in ("floor", "byok_idem", "fleet_idem") if s in wanted], extra_vars)
+                    config["task_profile"] = profile_tasks(target, [s for s in ("floor", "byok_idem", "fleet_idem") if s in wanted], extra_vars)
                 results["configs"].append(config)
                 target.cleanup()
         if "ssh" in sections and role_ok:
@@ -860,12 +930,10 @@ def main() -> int:
                 try:
                     target.start()
                     wanted_ssh = wanted | {"floor_become"}
-                    ssh_groups = [g for g in ([s for s in group if s.removesuffix(PIPE) in wanted_ssh]
-                                              for group in SSH_GROUPS) if g]
+                    ssh_groups = [g for g in ([s for s in group if s.removesuffix(PIPE) in wanted_ssh] for group in SSH_GROUPS) if g]
                     config = measure(target, ssh_groups, rounds, extra_vars)
                     config["summary"] = summarize(config)
-                    config["task_profile"] = profile_tasks(
-                        target, [s for s in ("floor", "fleet_idem") if s in wanted_ssh], extra_vars)
+                    config["task_profile"] = profile_tasks(target, [s for s in ("floor", "fleet_idem") if s in wanted_ssh], extra_vars)
                     results["configs"].append(config)
                 finally:
                     target.cleanup()
@@ -884,8 +952,7 @@ def main() -> int:
                 finally:
                     target.cleanup()
         if "module" in sections:
-            results["module"] = modbench.run(REPO, RUN / "module",
-                                             env_int("BENCH_MODULE_REPEATS", 5), log)
+            results["module"] = modbench.run(REPO, RUN / "module", env_int("BENCH_MODULE_REPEATS", 5), log)
     finally:
         results["machine"]["loadavg_end"] = _loadavg()
         results["elapsed_s"] = time.perf_counter() - started
@@ -893,8 +960,7 @@ def main() -> int:
     report = render(results)
     RESULTS_MD.write_text(report)
     print(report)
-    log(f"measured in {results['elapsed_s']:.0f} s; wrote {RESULTS_MD.relative_to(REPO)} and "
-        f"{RESULTS_JSON.relative_to(REPO)}")
+    log(f"measured in {results['elapsed_s']:.0f} s; wrote {RESULTS_MD.relative_to(REPO)} and {RESULTS_JSON.relative_to(REPO)}")
     failures = [a for c in results["configs"] for a in c["anomalies"] if a.startswith("FAILED")]
     if failures:
         log(f"{len(failures)} playbook run(s) failed; see the logs named above")
@@ -908,8 +974,7 @@ def ssh_unavailable(count: int, image: str) -> str:
     for tool in ("podman", "ssh", "ssh-keygen"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
-    probe = subprocess.run(["podman", "image", "exists", image], stdin=subprocess.DEVNULL,
-                           capture_output=True, check=False, timeout=120)
+    probe = subprocess.run(["podman", "image", "exists", image], stdin=subprocess.DEVNULL, capture_output=True, check=False, timeout=120)
     if probe.returncode != 0:
         return f"image {image} is not present (molecule/images.sh bookworm-fleet builds it)"
     return ""
@@ -924,11 +989,9 @@ def containers_unavailable(count: int, image: str) -> str:
         import ansible_collections.containers.podman  # type: ignore  # noqa: F401
     except ImportError:
         return "the containers.podman collection is not installed"
-    probe = subprocess.run(["podman", "image", "exists", image], stdin=subprocess.DEVNULL,
-                           capture_output=True, check=False, timeout=120)
+    probe = subprocess.run(["podman", "image", "exists", image], stdin=subprocess.DEVNULL, capture_output=True, check=False, timeout=120)
     if probe.returncode != 0:
-        return (f"image {image} is not present (molecule/images.sh builds it; the benchmark does "
-                "not build images)")
+        return f"image {image} is not present (molecule/images.sh builds it; the benchmark does not build images)"
     return ""
 
 

@@ -41,13 +41,15 @@ def desired_document(api_key: str) -> dict:
     """What the role merges: the eight LLMCloud models as the client loads them."""
     models = []
     for model, name, family in CATALOG:
-        models.append({
-            "model": model,
-            "displayName": name,
-            "baseUrl": LLMCLOUD if family == "anthropic" else LLMCLOUD + "/v1",
-            "apiKey": api_key,
-            "provider": family,
-        })
+        models.append(
+            {
+                "model": model,
+                "displayName": name,
+                "baseUrl": LLMCLOUD if family == "anthropic" else LLMCLOUD + "/v1",
+                "apiKey": api_key,
+                "provider": family,
+            }
+        )
     return {"customModels": models}
 
 
@@ -84,7 +86,7 @@ def make_jsonc(size: int) -> str:
     i = 0
     while length < size or i == 0:
         entry = (
-            f'    // project {i}\n'
+            f"    // project {i}\n"
             f'    "proj-{i:06d}": {{"path": "/home/dev/src/service-{i:06d}", '
             f'"lastOpened": "2025-11-{1 + i % 28:02d}T10:{i % 60:02d}:00Z", "pinned": {str(i % 7 == 0).lower()}, '
             f'"tags": ["go", "api", "team-{i % 13}"], "stats": {{"sessions": {i}, "tokens": {i * 1379}, '
@@ -169,9 +171,13 @@ def spawn(repo: Path, workdir: Path, args: dict, mode: str) -> dict:
     env["PYTHONPATH"] = os.pathsep.join([str(repo / "build" / "collections"), env.get("PYTHONPATH", "")])
     with open(out_file, "wb") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "child", str(args_file),
-                                 str(result_file), mode], stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "child", str(args_file), str(result_file), mode],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
         _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -182,14 +188,20 @@ def spawn(repo: Path, workdir: Path, args: dict, mode: str) -> dict:
     module_result = {}
     if mode != "noop":
         try:
-            module_result = json.loads(text[text.index("{"):])
+            module_result = json.loads(text[text.index("{") :])
         except ValueError as exc:
             raise RuntimeError(f"module printed no JSON result: {text[-2000:]}") from exc
         if module_result.get("failed"):
             raise RuntimeError(f"module failed: {module_result.get('msg')}")
-    return {"work_s": measured["work_s"], "cpu_s": measured["cpu_s"], "wall_s": wall, "maxrss_kib": usage.ru_maxrss,
-            "traced_peak": measured["traced_peak"], "changed": module_result.get("changed"),
-            "profile": measured.get("profile", "")}
+    return {
+        "work_s": measured["work_s"],
+        "cpu_s": measured["cpu_s"],
+        "wall_s": wall,
+        "maxrss_kib": usage.ru_maxrss,
+        "traced_peak": measured["traced_peak"],
+        "changed": module_result.get("changed"),
+        "profile": measured.get("profile", ""),
+    }
 
 
 def run(repo: Path, workdir: Path, repeats: int, log) -> dict:
@@ -226,23 +238,25 @@ def run(repo: Path, workdir: Path, repeats: int, log) -> dict:
         log(f"module alone: repetition {rep + 1}/{repeats} done")
     baseline = [spawn(repo, workdir, module_args(target, key), "noop") for _rep in range(repeats)]
     rows = []
-    for label, size in SIZES:
+    for label, _size in SIZES:
         for case in ("merge", "rerun"):
             shutil.copyfile(pristine[label] if case == "merge" else merged[label], target)
             traced = spawn(repo, workdir, module_args(target, key), "trace")
             runs = samples[(label, case)]
-            rows.append({
-                "size_label": label,
-                "bytes": pristine[label].stat().st_size if case == "merge" else merged[label].stat().st_size,
-                "case": case,
-                "work_ms": statistics.median(r["cpu_s"] for r in runs) * 1000,
-                "work_ms_all": [r["cpu_s"] * 1000 for r in runs],
-                "work_wall_ms": statistics.median(r["work_s"] for r in runs) * 1000,
-                "wall_ms": statistics.median(r["wall_s"] for r in runs) * 1000,
-                "maxrss_mib": max(r["maxrss_kib"] for r in runs) / 1024,
-                "traced_peak_mib": traced["traced_peak"] / 1024 / 1024,
-                "changed": runs[0]["changed"],
-            })
+            rows.append(
+                {
+                    "size_label": label,
+                    "bytes": pristine[label].stat().st_size if case == "merge" else merged[label].stat().st_size,
+                    "case": case,
+                    "work_ms": statistics.median(r["cpu_s"] for r in runs) * 1000,
+                    "work_ms_all": [r["cpu_s"] * 1000 for r in runs],
+                    "work_wall_ms": statistics.median(r["work_s"] for r in runs) * 1000,
+                    "wall_ms": statistics.median(r["wall_s"] for r in runs) * 1000,
+                    "maxrss_mib": max(r["maxrss_kib"] for r in runs) / 1024,
+                    "traced_peak_mib": traced["traced_peak"] / 1024 / 1024,
+                    "changed": runs[0]["changed"],
+                }
+            )
     # Where the time goes: cProfile of one merge into the 1 MiB file (profiling slows it down).
     shutil.copyfile(pristine["1 MiB"], target)
     profile = spawn(repo, workdir, module_args(target, key), "profile")["profile"]
@@ -268,14 +282,16 @@ def check_merge(before: Path, after: Path, label: str) -> None:
 
 
 def describe(mod: dict) -> str:
-    return (f"Each figure is the median of {mod['repeats']} fresh child processes (the module imported, "
-            "arguments loaded as Ansible hands them over, then `main()` timed alone). Own work is the "
-            "CPU time of `main()` (time.process_time: other jobs on the machine do not inflate it); "
-            "its wall time is beside it. `merge` adds the "
-            "eight LLMCloud models to a developer's JSONC file (comments, own model, project history) "
-            "and writes it; `rerun` finds them present and writes nothing. Peak RSS is the child's "
-            "maximum resident set size (os.wait4); tracemalloc peak is main()'s own allocations, from "
-            "one extra traced run.")
+    return (
+        f"Each figure is the median of {mod['repeats']} fresh child processes (the module imported, "
+        "arguments loaded as Ansible hands them over, then `main()` timed alone). Own work is the "
+        "CPU time of `main()` (time.process_time: other jobs on the machine do not inflate it); "
+        "its wall time is beside it. `merge` adds the "
+        "eight LLMCloud models to a developer's JSONC file (comments, own model, project history) "
+        "and writes it; `rerun` finds them present and writes nothing. Peak RSS is the child's "
+        "maximum resident set size (os.wait4); tracemalloc peak is main()'s own allocations, from "
+        "one extra traced run."
+    )
 
 
 if __name__ == "__main__":

@@ -42,22 +42,26 @@ def main() -> int:
     fig, (ax, bars) = plt.subplots(1, 2, figsize=(12.0, 4.4), dpi=90, gridspec_kw={"width_ratios": [1.25, 1]})
     for key, label, color in LINES:
         for forks in fork_counts:
-            points = sorted((c["hosts"], c["summary"][key]["median"]) for c in configs
-                            if c["forks"] == forks and key in c["summary"])
+            points = sorted((c["hosts"], c["summary"][key]["median"]) for c in configs if c["forks"] == forks and key in c["summary"])
             # A single host does not depend on forks: draw it on every fork line.
-            single = [(c["hosts"], c["summary"][key]["median"]) for c in configs
-                      if c["hosts"] == 1 and key in c["summary"] and c["forks"] != forks]
+            single = [(c["hosts"], c["summary"][key]["median"]) for c in configs if c["hosts"] == 1 and key in c["summary"] and c["forks"] != forks]
             points = sorted(set(points) | set(single))
             if len(points) < 2:
                 continue
             style = "-" if forks == fork_counts[-1] else "--"
-            ax.plot([p[0] for p in points], [p[1] for p in points], style, color=color, marker="o",
-                    markersize=3, linewidth=1.4,
-                    label=f"{label} (forks {forks})" if len(fork_counts) > 1 else label)
+            ax.plot(
+                [p[0] for p in points],
+                [p[1] for p in points],
+                style,
+                color=color,
+                marker="o",
+                markersize=3,
+                linewidth=1.4,
+                label=f"{label} (forks {forks})" if len(fork_counts) > 1 else label,
+            )
     ax.set_xlabel("simulated hosts (connection local, one home each)")
     ax.set_ylabel("ansible-playbook wall time, s (median)")
-    ax.set_title(f"llmcloud.factory_droid: run time vs host count ({results['rounds']} rounds, "
-                 f"{results['machine']['cores']} cores)", fontsize=10)
+    ax.set_title(f"llmcloud.factory_droid: run time vs host count ({results['rounds']} rounds, {results['machine']['cores']} cores)", fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="upper left")
     draw_ratios(bars, results)
@@ -71,8 +75,7 @@ def draw_ratios(ax, results: dict) -> None:
     """Idempotent laptop and fleet mode as a multiple of the floor, per transport and pipelining."""
     groups = []  # (label, target, {series: ratio})
     for c in results["configs"]:
-        if c["kind"] == "local" and c["hosts"] >= 20 and c["hosts"] == min(
-                x["hosts"] for x in results["configs"] if x["kind"] == "local" and x["hosts"] >= 20):
+        if c["kind"] == "local" and c["hosts"] >= 20 and c["hosts"] == min(x["hosts"] for x in results["configs"] if x["kind"] == "local" and x["hosts"] >= 20):
             label, target = f"local {c['hosts']} hosts\nforks {c['forks']}", 1.3
         elif c["kind"] == "ssh":
             label, target = f"SSH {c['hosts']} hosts\nsudo become", 1.15
@@ -91,8 +94,12 @@ def draw_ratios(ax, results: dict) -> None:
         ax.set_axis_off()
         return
     series = sorted({k for _l, _t, v in groups for k in v}, key=lambda k: ("fleet" in k, "pipelining" in k))
-    colors = {"laptop mode": "tab:cyan", "laptop mode, pipelining": "tab:blue",
-              "fleet mode (byok_users)": "plum", "fleet mode (byok_users), pipelining": "tab:purple"}
+    colors = {
+        "laptop mode": "tab:cyan",
+        "laptop mode, pipelining": "tab:blue",
+        "fleet mode (byok_users)": "plum",
+        "fleet mode (byok_users), pipelining": "tab:purple",
+    }
     width = 0.8 / max(1, len(series))
     for i, name in enumerate(series):
         xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]

@@ -28,28 +28,28 @@ import subprocess
 import sys
 
 # get-pip.py options that `pip install` does not understand.
-GET_PIP_ONLY_OPTIONS = frozenset(('--no-setuptools', '--no-wheel'))
+GET_PIP_ONLY_OPTIONS = frozenset(("--no-setuptools", "--no-wheel"))
 
 
 def main() -> int:
     """Bootstrap pip, then install the requested packages; return the exit status."""
     arguments = [argument for argument in sys.argv[1:] if argument not in GET_PIP_ONLY_OPTIONS]
-    unwanted = [option[len('--no-'):] for option in sys.argv[1:] if option in GET_PIP_ONLY_OPTIONS]
+    unwanted = [option[len("--no-") :] for option in sys.argv[1:] if option in GET_PIP_ONLY_OPTIONS]
 
     ensurepip.bootstrap()
 
     environment = dict(os.environ)
-    environment.pop('PIP_CONFIG_FILE', None)
+    environment.pop("PIP_CONFIG_FILE", None)
 
-    pip = [sys.executable, '-m', 'pip']
-    status = subprocess.call(pip + ['install', '--upgrade', '--force-reinstall'] + arguments, env=environment)
+    pip = [sys.executable, "-m", "pip"]
+    status = subprocess.call(pip + ["install", "--upgrade", "--force-reinstall"] + arguments, env=environment)
 
     if status == 0 and unwanted:
         # Quietly ignores packages that are not installed (newer Pythons bundle pip alone).
-        status = subprocess.call(pip + ['uninstall', '--yes', '--quiet'] + unwanted, env=environment)
+        status = subprocess.call(pip + ["uninstall", "--yes", "--quiet"] + unwanted, env=environment)
 
     return status
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     sys.exit(main())

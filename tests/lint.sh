@@ -16,8 +16,8 @@
 # table of roles/byok/README.md differ from what their sources generate (`make docs` rewrites
 # them), or when the sources disagree (defaults/main.yml and argument_specs, key modes).
 #
-# LINT_RUFF_STRICT=1 adds `ruff format --check` and ruff's import-order (I) and bugbear (B)
-# rules; it becomes the default once the tree has had its one formatting pass.
+# ruff: `ruff check` (pycodestyle, pyflakes, import order, bugbear; pyproject.toml) and
+# `ruff format --check` (run `ruff format .` to fix what it reports).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -109,24 +109,18 @@ end=$(date +%s)
 
 
 printf '\n=== ruff check (%s)\n' "$(ruff --version)"
-ruff_args=()
-[[ "${LINT_RUFF_STRICT:-0}" == 1 ]] && ruff_args=(--extend-select 'I,B')
-if "${offline[@]}" ruff check --no-cache --output-format concise "${ruff_args[@]}" . </dev/null; then
+if "${offline[@]}" ruff check --no-cache --output-format concise . </dev/null; then
   echo "ruff check: passed"
 else
   status=1
   echo "ruff check: FAILED" >&2
 fi
-if [[ "${LINT_RUFF_STRICT:-0}" == 1 ]]; then
-  printf '\n=== ruff format --check\n'
-  if "${offline[@]}" ruff format --no-cache --check . </dev/null; then
-    echo "ruff format: passed"
-  else
-    status=1
-    echo "ruff format: FAILED (run: ruff format .)" >&2
-  fi
+printf '\n=== ruff format --check\n'
+if "${offline[@]}" ruff format --no-cache --check . </dev/null; then
+  echo "ruff format: passed"
 else
-  echo "ruff format --check: not run (LINT_RUFF_STRICT=1 runs it)"
+  status=1
+  echo "ruff format: FAILED (run: ruff format .)" >&2
 fi
 
 printf '\n=== generated docs: python hacking/docs.py --check\n'

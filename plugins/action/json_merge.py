@@ -53,7 +53,7 @@ from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
-MODULE = 'llmcloud.factory_droid.json_merge'
+MODULE = "llmcloud.factory_droid.json_merge"
 
 # Runs on the target through ansible.windows.win_powershell. Parameters are paths and a hash only.
 SWAP_SCRIPT = r"""[CmdletBinding()]
@@ -118,28 +118,30 @@ finally {
 def pipeline():
     """plugins/module_utils/_merge_pipeline.py, imported on first use so that a POSIX run never loads it."""
     from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _merge_pipeline
+
     return _merge_pipeline
 
 
 def is_windows(connection):
     """True when the connection talks to PowerShell (winrm, psrp, ssh with shell_type powershell)."""
-    shell = getattr(connection, '_shell', None)
-    return bool(getattr(shell, '_IS_WINDOWS', False)) or getattr(shell, 'SHELL_FAMILY', None) == 'powershell'
+    shell = getattr(connection, "_shell", None)
+    return bool(getattr(shell, "_IS_WINDOWS", False)) or getattr(shell, "SHELL_FAMILY", None) == "powershell"
 
 
 def windows_path(path):
     """The path for the Windows modules: ``~`` becomes ``%USERPROFILE%`` (expanded on the target), ``/`` becomes ``\\``."""
-    if path == '~' or path.startswith('~/') or path.startswith('~\\'):
-        path = '%USERPROFILE%' + path[1:]
-    elif path.startswith('~'):
-        raise pipeline().Failure('path %s: ~user is not supported on Windows targets; give the full path, e.g. '
-                                 'C:\\Users\\<user>\\.factory\\settings.json, or %%USERPROFILE%%\\.factory\\settings.json '
-                                 'for the user Ansible runs as' % path)
-    return path.replace('/', '\\')
+    if path == "~" or path.startswith("~/") or path.startswith("~\\"):
+        path = "%USERPROFILE%" + path[1:]
+    elif path.startswith("~"):
+        raise pipeline().Failure(
+            "path %s: ~user is not supported on Windows targets; give the full path, e.g. "
+            "C:\\Users\\<user>\\.factory\\settings.json, or %%USERPROFILE%%\\.factory\\settings.json "
+            "for the user Ansible runs as" % path
+        )
+    return path.replace("/", "\\")
 
 
 class ActionModule(ActionBase):
-
     _supports_check_mode = True
     _supports_async = True
 
@@ -154,9 +156,7 @@ class ActionModule(ActionBase):
                 self._remove_tmp_path(self._connection._shell.tmpdir)
             return result
         if self._task.async_val:
-            return {'failed': True, 'changed': False,
-                    'msg': '%s does not support async on Windows targets; remove async and poll from the task'
-                           % MODULE}
+            return {"failed": True, "changed": False, "msg": "%s does not support async on Windows targets; remove async and poll from the task" % MODULE}
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         try:
@@ -168,16 +168,21 @@ class ActionModule(ActionBase):
     def _windows_copy(self, content, dest, task_vars):
         """ansible.windows.win_copy with ``content``, as a task that logs nothing and shows no diff."""
         task = self._task.copy()
-        task.args = {'content': content, 'dest': dest}
+        task.args = {"content": content, "dest": dest}
         task.no_log = True
         task.diff = False
         task.async_val = 0
         action = self._shared_loader_obj.action_loader.get(
-            'ansible.windows.win_copy', task=task, connection=self._connection, play_context=self._play_context,
-            loader=self._loader, templar=self._templar, shared_loader_obj=self._shared_loader_obj)
+            "ansible.windows.win_copy",
+            task=task,
+            connection=self._connection,
+            play_context=self._play_context,
+            loader=self._loader,
+            templar=self._templar,
+            shared_loader_obj=self._shared_loader_obj,
+        )
         if action is None:
-            raise pipeline().Failure('writing on Windows targets needs the ansible.windows collection; install it '
-                                     '(the ansible package ships it) and run again')
+            raise pipeline().Failure("writing on Windows targets needs the ansible.windows collection; install it (the ansible package ships it) and run again")
         return action.run(task_vars=task_vars)
 
 
@@ -190,7 +195,7 @@ class WindowsRun(object):
         self.task_vars = task_vars
         self.params = None
         self.redaction = pipeline().Redaction({}, None)
-        self.result = {'changed': False, 'operations': []}
+        self.result = {"changed": False, "operations": []}
 
     def run(self):
         try:
@@ -198,14 +203,13 @@ class WindowsRun(object):
         except pipeline().USER_ERRORS as exc:
             return self._fail(to_text(exc))
         except Exception as exc:  # pylint: disable=broad-except
-            return self._fail('unexpected error: %s: %s' % (type(exc).__name__, to_text(exc)),
-                              exception=traceback.format_exc())
+            return self._fail("unexpected error: %s: %s" % (type(exc).__name__, to_text(exc)), exception=traceback.format_exc())
         return self._finish(self.result)
 
     def _finish(self, result):
         """The result as the module returns it: invocation with value redacted, every secret masked."""
         if self.params is not None:
-            result['invocation'] = self.redaction.invocation(self.params)
+            result["invocation"] = self.redaction.invocation(self.params)
         return self.redaction.mask_all(result)
 
     def _fail(self, msg, **extra):
@@ -218,105 +222,112 @@ class WindowsRun(object):
         """The module's argument spec and checks (``path`` a plain string: the target expands ``~``)."""
         found = pipeline()
         raw = dict(self.task.args)
-        self.redaction = found.Redaction.of_raw_args(raw)      # mask the key even in argument errors
+        self.redaction = found.Redaction.of_raw_args(raw)  # mask the key even in argument errors
         validation = ArgumentSpecValidator(found.argument_spec()).validate(raw)
         if validation.error_messages:
-            msg = validation.errors.msg                   # the module's words for the first error
+            msg = validation.errors.msg  # the module's words for the first error
             if isinstance(validation.errors[0], UnsupportedError):
-                msg = 'Unsupported parameters for (%s) module: %s' % (MODULE, msg)
+                msg = "Unsupported parameters for (%s) module: %s" % (MODULE, msg)
             raise found.Failure(msg)
         params = validation.validated_parameters
-        redaction = found.Redaction(params['value'] or {}, params['redact'], params['redact_exclude'])
+        redaction = found.Redaction(params["value"] or {}, params["redact"], params["redact_exclude"])
         redaction.secrets |= self.redaction.secrets
         self.params, self.redaction = params, redaction
         given = [name for name in found.POSIX_ONLY if params.get(name) is not None]
         if given:
-            raise found.Failure('%s cannot be set on Windows targets: the file and a new folder inherit the ACL of '
-                                'the folder above (in %%USERPROFILE%% only the user, SYSTEM and Administrators have '
-                                'access); leave %s out for Windows hosts'
-                                % (', '.join(given), 'it' if len(given) == 1 else 'them'))
-        if params.get('user') is not None:
-            raise found.Failure('user cannot be set on Windows targets: the task writes the file of the account '
-                                'Ansible connects as (~ is its %USERPROFILE%); leave user out for Windows hosts and '
-                                'connect as that account')
-        if params.get('validate') is not None:
-            raise found.Failure('validate is not available on Windows targets: the candidate file is judged on POSIX '
-                                'hosts only; leave it out for Windows hosts')
+            raise found.Failure(
+                "%s cannot be set on Windows targets: the file and a new folder inherit the ACL of "
+                "the folder above (in %%USERPROFILE%% only the user, SYSTEM and Administrators have "
+                "access); leave %s out for Windows hosts" % (", ".join(given), "it" if len(given) == 1 else "them")
+            )
+        if params.get("user") is not None:
+            raise found.Failure(
+                "user cannot be set on Windows targets: the task writes the file of the account "
+                "Ansible connects as (~ is its %USERPROFILE%); leave user out for Windows hosts and "
+                "connect as that account"
+            )
+        if params.get("validate") is not None:
+            raise found.Failure(
+                "validate is not available on Windows targets: the candidate file is judged on POSIX hosts only; leave it out for Windows hosts"
+            )
         return params, found.check_params(params)
 
     def _module(self, name, args, what):
         outcome = self.action._execute_module(module_name=name, module_args=args, task_vars=self.task_vars)
-        if outcome.get('failed'):
-            raise pipeline().Failure('%s failed: %s' % (what, outcome.get('msg') or _first_error(outcome)))
+        if outcome.get("failed"):
+            raise pipeline().Failure("%s failed: %s" % (what, outcome.get("msg") or _first_error(outcome)))
         return outcome
 
     def _run(self):
         found = pipeline()
         params, indent = self._validate()
-        given = params['path']
+        given = params["path"]
         path = windows_path(given)
-        self.result['path'] = path
-        stat = self._module('ansible.windows.win_stat',
-                            {'path': path, 'follow': True, 'get_checksum': False, 'get_size': True},
-                            'reading %s (ansible.windows.win_stat)' % given).get('stat') or {}
+        self.result["path"] = path
+        stat = (
+            self._module(
+                "ansible.windows.win_stat",
+                {"path": path, "follow": True, "get_checksum": False, "get_size": True},
+                "reading %s (ansible.windows.win_stat)" % given,
+            ).get("stat")
+            or {}
+        )
         data = doc = None
-        if stat.get('exists'):
-            if stat.get('isdir'):
+        if stat.get("exists"):
+            if stat.get("isdir"):
                 raise found.is_a_folder(given, ntpath.join)
-            path = stat.get('path') or path       # absolute, variables expanded, a link's target
-            self.result['path'] = path
-            if (stat.get('size') or 0) > params['max_size']:
-                raise found.too_big(path, stat.get('size'), params['max_size'])
-            read = self._module('ansible.windows.slurp', {'src': path}, 'reading %s (ansible.windows.slurp)' % path)
+            path = stat.get("path") or path  # absolute, variables expanded, a link's target
+            self.result["path"] = path
+            if (stat.get("size") or 0) > params["max_size"]:
+                raise found.too_big(path, stat.get("size"), params["max_size"])
+            read = self._module("ansible.windows.slurp", {"src": path}, "reading %s (ansible.windows.slurp)" % path)
             try:
-                data = base64.b64decode(read['content'], validate=True)
+                data = base64.b64decode(read["content"], validate=True)
             except (KeyError, TypeError, ValueError):
-                raise found.Failure('reading %s (ansible.windows.slurp) returned no base64 content' % path)
-            if len(data) > params['max_size']:
-                raise found.grew_too_big(path, params['max_size'])
+                raise found.Failure("reading %s (ansible.windows.slurp) returned no base64 content" % path) from None
+            if len(data) > params["max_size"]:
+                raise found.grew_too_big(path, params["max_size"])
             doc = found.read_document(data, given)
-        elif not params['create']:
+        elif not params["create"]:
             raise found.missing(given)
-        outcome = found.plan(doc, params, self.redaction, indent, diff=bool(self.task.diff), header=given,
-                             file_secrets=True)
+        outcome = found.plan(doc, params, self.redaction, indent, diff=bool(self.task.diff), header=given, file_secrets=True)
         self.redaction.secrets |= outcome.secrets
-        self.result['operations'] = outcome.operations
-        self.result['applied'] = outcome.applied
+        self.result["operations"] = outcome.operations
+        self.result["applied"] = outcome.applied
         if outcome.diff is not None:
-            self.result['diff'] = outcome.diff
+            self.result["diff"] = outcome.diff
         if outcome.changed and not self.task.check_mode:
-            self._write(path, data, outcome.new_text, params['backup'])
-        self.result['changed'] = outcome.changed
+            self._write(path, data, outcome.new_text, params["backup"])
+        self.result["changed"] = outcome.changed
 
     def _write(self, path, data, new_text, backup):
         folder, name = ntpath.split(path)
         if data is None and folder:
-            self._module('ansible.windows.win_file', {'path': folder, 'state': 'directory'},
-                         'creating the folder %s (ansible.windows.win_file)' % folder)
-        temp = ntpath.join(folder, '.%s.%s.tmp' % (name, binascii.hexlify(os.urandom(6)).decode('ascii')))
+            self._module("ansible.windows.win_file", {"path": folder, "state": "directory"}, "creating the folder %s (ansible.windows.win_file)" % folder)
+        temp = ntpath.join(folder, ".%s.%s.tmp" % (name, binascii.hexlify(os.urandom(6)).decode("ascii")))
         copied = self.action._windows_copy(new_text, temp, self.task_vars)
-        if copied.get('failed'):
-            self.action._execute_module(module_name='ansible.windows.win_file', task_vars=self.task_vars,
-                                        module_args={'path': temp, 'state': 'absent'})
-            raise pipeline().Failure('writing %s (ansible.windows.win_copy) failed: %s; %s was left untouched'
-                                     % (temp, copied.get('msg') or 'no message', path))
-        parameters = {'Path': path, 'Temp': temp, 'Backup': bool(backup),
-                      'Expected': hashlib.sha256(data).hexdigest() if data is not None else ''}
-        swapped = self.action._execute_module(module_name='ansible.windows.win_powershell', task_vars=self.task_vars,
-                                              module_args={'script': SWAP_SCRIPT, 'error_action': 'stop',
-                                                           'parameters': parameters})
-        answer = swapped.get('result') if isinstance(swapped.get('result'), dict) else {}
-        if swapped.get('failed'):
-            raise pipeline().Failure('replacing %s (ansible.windows.win_powershell) failed: %s'
-                                     % (path, answer.get('msg') or _first_error(swapped)))
-        self.result['path'] = answer.get('path') or path
-        if answer.get('backup_file'):
-            self.result['backup_file'] = answer['backup_file']
+        if copied.get("failed"):
+            self.action._execute_module(module_name="ansible.windows.win_file", task_vars=self.task_vars, module_args={"path": temp, "state": "absent"})
+            raise pipeline().Failure(
+                "writing %s (ansible.windows.win_copy) failed: %s; %s was left untouched" % (temp, copied.get("msg") or "no message", path)
+            )
+        parameters = {"Path": path, "Temp": temp, "Backup": bool(backup), "Expected": hashlib.sha256(data).hexdigest() if data is not None else ""}
+        swapped = self.action._execute_module(
+            module_name="ansible.windows.win_powershell",
+            task_vars=self.task_vars,
+            module_args={"script": SWAP_SCRIPT, "error_action": "stop", "parameters": parameters},
+        )
+        answer = swapped.get("result") if isinstance(swapped.get("result"), dict) else {}
+        if swapped.get("failed"):
+            raise pipeline().Failure("replacing %s (ansible.windows.win_powershell) failed: %s" % (path, answer.get("msg") or _first_error(swapped)))
+        self.result["path"] = answer.get("path") or path
+        if answer.get("backup_file"):
+            self.result["backup_file"] = answer["backup_file"]
 
 
 def _first_error(result):
-    for record in result.get('error') or []:
-        message = (record.get('exception') or {}).get('message') or record.get('output')
+    for record in result.get("error") or []:
+        message = (record.get("exception") or {}).get("message") or record.get("output")
         if message:
             return message.strip()
-    return result.get('msg') or 'no message (run with -vvv for details)'
+    return result.get("msg") or "no message (run with -vvv for details)"

@@ -20,27 +20,51 @@ def _guard(function, *args, **kwargs):
     try:
         return function(*args, **kwargs)
     except _byok.ByokError as exc:
-        raise AnsibleFilterError(str(exc))
+        raise AnsibleFilterError(str(exc)) from exc
 
 
-def byok_problems(catalog, models=None, extra_models=None, url=None, api_key=None, key_mode="inline",
-                  openai_provider="openai", file_format="current", default_model="", users=None,
-                  preflight=False, prune=True, allow_insecure_http=False, local_settings="merge", verify="never",
-                  verify_command="droid"):
+def byok_problems(
+    catalog,
+    models=None,
+    extra_models=None,
+    url=None,
+    api_key=None,
+    key_mode="inline",
+    openai_provider="openai",
+    file_format="current",
+    default_model="",
+    users=None,
+    preflight=False,
+    prune=True,
+    allow_insecure_http=False,
+    local_settings="merge",
+    verify="never",
+    verify_command="droid",
+):
     """Every problem with the byok_* variables (empty list: all good)."""
     return _byok.problems(
-        catalog, models if models is not None else [], extra_models if extra_models is not None else [], url,
-        api_key, key_mode, openai_provider=openai_provider, fmt=file_format, default_model=default_model,
-        users=users, preflight=preflight, prune=prune, allow_insecure_http=allow_insecure_http,
-        local_settings=local_settings, verify=verify, verify_command=verify_command,
+        catalog,
+        models if models is not None else [],
+        extra_models if extra_models is not None else [],
+        url,
+        api_key,
+        key_mode,
+        openai_provider=openai_provider,
+        fmt=file_format,
+        default_model=default_model,
+        users=users,
+        preflight=preflight,
+        prune=prune,
+        allow_insecure_http=allow_insecure_http,
+        local_settings=local_settings,
+        verify=verify,
+        verify_command=verify_command,
     )
 
 
-def byok_custom_models(catalog, models=None, extra_models=None, url=None, api_key=None, key_mode="inline",
-                       openai_provider="openai"):
+def byok_custom_models(catalog, models=None, extra_models=None, url=None, api_key=None, key_mode="inline", openai_provider="openai"):
     """The ``customModels`` entries for settings.json."""
-    return _guard(_byok.custom_models, catalog, models or [], extra_models or [], url, api_key, key_mode,
-                  openai_provider=openai_provider)
+    return _guard(_byok.custom_models, catalog, models or [], extra_models or [], url, api_key, key_mode, openai_provider=openai_provider)
 
 
 def byok_legacy_models(entries):
@@ -73,11 +97,9 @@ def byok_merge_options(kind, url=None, prune=True):
     return _guard(_byok.merge_options, kind, url, prune)
 
 
-def byok_client_problems(results, merges=None, entries=None, default_model="", local_settings="merge",
-                         verify="never"):
+def byok_client_problems(results, merges=None, entries=None, default_model="", local_settings="merge", verify="never"):
     """What the real client resolves, judged: {"problems": [...], "warnings": [...]} (no keys)."""
-    return _guard(_byok.client_problems, results, merges or [], entries or [], default_model, local_settings,
-                  verify)
+    return _guard(_byok.client_problems, results, merges or [], entries or [], default_model, local_settings, verify)
 
 
 def byok_prune_pattern(url):

@@ -17,13 +17,29 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok_system
 
 
-def byok_system_problems(scope, state="present", key_mode="inline", settings_path="", fallback="user",
-                         min_version=_byok_system.MIN_SYSTEM_VERSION, droid_paths=None,
-                         allow_other_custom_models=True, allow_factory_models=True):
+def byok_system_problems(
+    scope,
+    state="present",
+    key_mode="inline",
+    settings_path="",
+    fallback="user",
+    min_version=_byok_system.MIN_SYSTEM_VERSION,
+    droid_paths=None,
+    allow_other_custom_models=True,
+    allow_factory_models=True,
+):
     """Every problem with the machine-scope variables (empty list: all good)."""
-    return _byok_system.variable_problems(scope, state, key_mode, settings_path, fallback, min_version,
-                                          droid_paths if droid_paths is not None else [],
-                                          allow_other_custom_models, allow_factory_models)
+    return _byok_system.variable_problems(
+        scope,
+        state,
+        key_mode,
+        settings_path,
+        fallback,
+        min_version,
+        droid_paths if droid_paths is not None else [],
+        allow_other_custom_models,
+        allow_factory_models,
+    )
 
 
 def byok_system_plan(probe, scope="system", fallback="user", min_version=_byok_system.MIN_SYSTEM_VERSION, path=""):
@@ -33,14 +49,12 @@ def byok_system_plan(probe, scope="system", fallback="user", min_version=_byok_s
     return _byok_system.plan(probe, scope, fallback, min_version, path or "")
 
 
-def byok_system_document(entries, url, default_model="", allow_other_custom_models=True,
-                         allow_factory_models=True):
+def byok_system_document(entries, url, default_model="", allow_other_custom_models=True, allow_factory_models=True):
     """The document merged into the system-managed settings file, checked by the client's rules."""
     try:
-        return _byok_system.system_document(entries, url, default_model or "", bool(allow_other_custom_models),
-                                            bool(allow_factory_models))
+        return _byok_system.system_document(entries, url, default_model or "", bool(allow_other_custom_models), bool(allow_factory_models))
     except _byok_system.SystemError_ as exc:
-        raise AnsibleFilterError(str(exc))
+        raise AnsibleFilterError(str(exc)) from exc
 
 
 def byok_offboard(slurped, url, extra_urls=None, system=False, entries=None, kind="settings"):
@@ -50,8 +64,7 @@ def byok_offboard(slurped, url, extra_urls=None, system=False, entries=None, kin
         text = base64.b64decode(slurped["content"]).decode("utf-8", "replace")
     elif isinstance(slurped, str):
         text = slurped
-    return _byok_system.offboard(text, url, [u for u in extra_urls or [] if u], bool(system), entries or [],
-                                 kind or "settings")
+    return _byok_system.offboard(text, url, [u for u in extra_urls or [] if u], bool(system), entries or [], kind or "settings")
 
 
 def byok_url_pattern(url):

@@ -120,9 +120,10 @@ def insecure_http_problem(name, url):
         loopback = host == "localhost" or host.endswith(".localhost")
     if loopback:
         return None
-    return ("%s is plain http:// to %s: the API key would travel in clear text. Use https://, or set "
-            "byok_allow_insecure_http: true if this network path is trusted (e.g. a proxy on the host)."
-            % (name, host or url))
+    return (
+        "%s is plain http:// to %s: the API key would travel in clear text. Use https://, or set "
+        "byok_allow_insecure_http: true if this network path is trusted (e.g. a proxy on the host)." % (name, host or url)
+    )
 
 
 def url_problem(name, url):
@@ -183,10 +184,7 @@ def _optional_fields(where, item, problems):
 def _unknown_fields(where, item, allowed, problems):
     unknown = sorted(str(k) for k in item if k not in allowed and k not in OPTIONAL_FIELDS)
     if unknown:
-        problems.append(
-            "%s has unknown field(s) %s; known fields: %s."
-            % (where, ", ".join(unknown), ", ".join(list(allowed) + list(OPTIONAL_FIELDS)))
-        )
+        problems.append("%s has unknown field(s) %s; known fields: %s." % (where, ", ".join(unknown), ", ".join(list(allowed) + list(OPTIONAL_FIELDS))))
 
 
 def _check_catalog(catalog, problems):
@@ -215,9 +213,24 @@ def _check_catalog(catalog, problems):
     return known
 
 
-def problems(catalog, models, extra_models, url, api_key, key_mode, openai_provider="openai",
-             fmt="current", default_model="", users=None, preflight=False, prune=True, allow_insecure_http=False,
-             local_settings="merge", verify="never", verify_command="droid"):
+def problems(
+    catalog,
+    models,
+    extra_models,
+    url,
+    api_key,
+    key_mode,
+    openai_provider="openai",
+    fmt="current",
+    default_model="",
+    users=None,
+    preflight=False,
+    prune=True,
+    allow_insecure_http=False,
+    local_settings="merge",
+    verify="never",
+    verify_command="droid",
+):
     """Every problem with the role's variables, one sentence each naming the variable.
 
     An empty list means the input is good. No sentence contains an API key.
@@ -233,8 +246,7 @@ def problems(catalog, models, extra_models, url, api_key, key_mode, openai_provi
         if not _is_text(model) or model not in known:
             found.append(
                 "byok_models: unknown model id %r. Known ids (byok_catalog): %s. Spell it exactly as the "
-                "provider's catalog does, or add it to byok_catalog or byok_extra_models."
-                % (model, ", ".join(sorted(known)) or "none")
+                "provider's catalog does, or add it to byok_catalog or byok_extra_models." % (model, ", ".join(sorted(known)) or "none")
             )
         elif model in seen:
             found.append("byok_models lists %s twice." % model)
@@ -246,8 +258,7 @@ def problems(catalog, models, extra_models, url, api_key, key_mode, openai_provi
         found.append(url_error)
     elif base_url(url).endswith("/v1"):
         found.append(
-            "byok_llmcloud_url must be the Anthropic-family base URL without /v1 (the role adds /v1 for "
-            "OpenAI-family models), e.g. https://llmcloud.studio."
+            "byok_llmcloud_url must be the Anthropic-family base URL without /v1 (the role adds /v1 for OpenAI-family models), e.g. https://llmcloud.studio."
         )
 
     if openai_provider not in OPENAI_FAMILY_PROVIDERS:
@@ -276,7 +287,8 @@ def problems(catalog, models, extra_models, url, api_key, key_mode, openai_provi
         urls = [("byok_llmcloud_url", url)] + [
             ("byok_extra_models[%d].base_url" % index, item.get("base_url"))
             for index, item in enumerate(extra_models if isinstance(extra_models, list) else [])
-            if isinstance(item, dict)]
+            if isinstance(item, dict)
+        ]
         found.extend(problem for problem in (insecure_http_problem(name, value) for name, value in urls) if problem)
 
     configured = [m for m in models if _is_text(m)] + extra_ids
@@ -295,8 +307,7 @@ def problems(catalog, models, extra_models, url, api_key, key_mode, openai_provi
     if key_mode != "inline" and fmt in ("legacy", "both"):
         found.append(
             "byok_key_mode %s cannot be combined with byok_format %s: the client does not expand ${%s} "
-            "in the legacy config.json. Use byok_format current, or byok_key_mode inline."
-            % (key_mode, fmt, ENV_KEY_VARIABLE)
+            "in the legacy config.json. Use byok_format current, or byok_key_mode inline." % (key_mode, fmt, ENV_KEY_VARIABLE)
         )
 
     _check_key("byok_api_key", api_key, found, required=False)
@@ -327,10 +338,7 @@ def _check_key(name, key, found, required):
     if not _is_text(key):
         found.append("%s must be text (the LLMCloud API key)." % name)
     elif key != key.strip() or any(c in key for c in "\r\n\t"):
-        found.append(
-            "%s has leading or trailing whitespace or a line break (often a newline from a file "
-            "lookup); remove it." % name
-        )
+        found.append("%s has leading or trailing whitespace or a line break (often a newline from a file lookup); remove it." % name)
     elif key in ("YOUR_API_KEY", "YOUR_OPENAI_API_KEY"):
         found.append("%s is the guide's placeholder, which droid ignores: use the real key." % name)
 
@@ -476,8 +484,7 @@ def custom_models(catalog, models, extra_models, url, api_key, key_mode, openai_
             entry_id = "%s-%d" % (stable_id(entry["model"]), number)
             number += 1
         taken.add(entry_id)
-        entries[index] = dict([("model", entry["model"]), ("id", entry_id)]
-                              + [(k, v) for k, v in entry.items() if k != "model"])
+        entries[index] = dict([("model", entry["model"]), ("id", entry_id)] + [(k, v) for k, v in entry.items() if k != "model"])
     check_entries(entries)
     return entries
 
@@ -501,10 +508,20 @@ def check_entries(entries):
     """
     found = []
     types = {
-        "model": str, "id": str, "displayName": str, "baseUrl": str, "apiKey": str, "provider": str,
-        "maxOutputTokens": int, "maxContextLimit": int, "thinkingMaxTokens": int,
-        "noImageSupport": bool, "enableThinking": bool, "reasoningEffort": str,
-        "extraHeaders": dict, "extraArgs": dict,
+        "model": str,
+        "id": str,
+        "displayName": str,
+        "baseUrl": str,
+        "apiKey": str,
+        "provider": str,
+        "maxOutputTokens": int,
+        "maxContextLimit": int,
+        "thinkingMaxTokens": int,
+        "noImageSupport": bool,
+        "enableThinking": bool,
+        "reasoningEffort": str,
+        "extraHeaders": dict,
+        "extraArgs": dict,
     }
     for index, entry in enumerate(entries):
         label = "customModels[%d] (%s)" % (index, entry.get("model"))
@@ -602,13 +619,15 @@ def targets(users):
     for index, user in enumerate(users):
         name = user["name"]
         home = (user.get("home") or "").rstrip("/") or None
-        found.append({
-            "name": name,
-            "index": index,
-            "home": home,
-            "factory_dir": (home or "~") + "/.factory",
-            "home_ref": home or "~" + name,
-        })
+        found.append(
+            {
+                "name": name,
+                "index": index,
+                "home": home,
+                "factory_dir": (home or "~") + "/.factory",
+                "home_ref": home or "~" + name,
+            }
+        )
     return found
 
 
@@ -651,15 +670,11 @@ def preflight_problems(results, wanted, url):
             found.append(
                 "Unable to connect to API%s: GET %s answered HTTP %d, a redirect to %s. The key is only sent to "
                 "byok_llmcloud_url itself, so the preflight did not follow it: set byok_llmcloud_url to the address "
-                "LLMCloud answers at (or fix the proxy in between)." % (who, endpoint, status,
-                                                                        _redirect_target(result, endpoint))
+                "LLMCloud answers at (or fix the proxy in between)." % (who, endpoint, status, _redirect_target(result, endpoint))
             )
             continue
         if status != 200:
-            found.append(
-                "LLMCloud answered HTTP %d to GET %s%s; expected 200. Check byok_llmcloud_url and LLMCloud's "
-                "status." % (status, endpoint, who)
-            )
+            found.append("LLMCloud answered HTTP %d to GET %s%s; expected 200. Check byok_llmcloud_url and LLMCloud's status." % (status, endpoint, who))
             continue
         listed = _listed_models(result.get("json"))
         if listed is None:
@@ -672,8 +687,7 @@ def preflight_problems(results, wanted, url):
         if missing:
             found.append(
                 "Model not found%s: %s not in the models LLMCloud offers this key (GET %s). Check the spelling "
-                "in byok_models / byok_extra_models and that the subscription includes it."
-                % (who, ", ".join(missing), endpoint)
+                "in byok_models / byok_extra_models and that the subscription includes it." % (who, ", ".join(missing), endpoint)
             )
     return found
 
@@ -752,10 +766,11 @@ def merge_plan(targets_, fmt="current", local_settings="merge", default_model=""
     and a default pointing at one go, a file without them is left as it is) and ``legacy``.
     """
     if state == "absent":
-        return [dict(target, kind=kind, path=target["factory_dir"] + "/" + name, only_if_keys=[], check=False)
-                for target in targets_
-                for kind, name in (("settings", "settings.json"), ("local", "settings.local.json"),
-                                   ("legacy", "config.json"))]
+        return [
+            dict(target, kind=kind, path=target["factory_dir"] + "/" + name, only_if_keys=[], check=False)
+            for target in targets_
+            for kind, name in (("settings", "settings.json"), ("local", "settings.local.json"), ("legacy", "config.json"))
+        ]
     plan = []
     for target in targets_:
         folder = target["factory_dir"]
@@ -763,11 +778,9 @@ def merge_plan(targets_, fmt="current", local_settings="merge", default_model=""
             plan.append(dict(target, kind="settings", path=folder + "/settings.json", only_if_keys=[], check=False))
         if fmt in ("current", "both") and local_settings != "ignore":
             check = local_settings != "merge"
-            plan.append(dict(target, kind="local", path=folder + "/settings.local.json",
-                             only_if_keys=["/customModels"], check=check))
+            plan.append(dict(target, kind="local", path=folder + "/settings.local.json", only_if_keys=["/customModels"], check=check))
             if default_model:
-                plan.append(dict(target, kind="local-default", path=folder + "/settings.local.json",
-                                 only_if_keys=["/sessionDefaultSettings"], check=check))
+                plan.append(dict(target, kind="local-default", path=folder + "/settings.local.json", only_if_keys=["/sessionDefaultSettings"], check=check))
         if fmt in ("legacy", "both"):
             plan.append(dict(target, kind="legacy", path=folder + "/config.json", only_if_keys=[], check=False))
     return plan
@@ -788,8 +801,7 @@ def merge_options(kind, url, prune=True):
         return {"keyed_lists": {}, "prune": {}, "exact_items": {}}
     if kind == "legacy":
         legacy_prune = {"/custom_models": {"base_url": prune_pattern(url)}} if prune else {}
-        return {"keyed_lists": {"/custom_models": ["model", "base_url"]}, "prune": legacy_prune,
-                "exact_items": {"/custom_models": []}}
+        return {"keyed_lists": {"/custom_models": ["model", "base_url"]}, "prune": legacy_prune, "exact_items": {"/custom_models": []}}
     raise ByokError(["unknown kind of settings file %r" % (kind,)])  # pragma: no cover - programming error
 
 
@@ -834,15 +846,15 @@ def _parse_check(stdout):
         if line.startswith("byok-check: "):
             close()
             section, lines = None, []
-            marker = line[len("byok-check: "):]
+            marker = line[len("byok-check: ") :]
             if marker.startswith("droid="):
-                found["droid"] = marker[len("droid="):]
+                found["droid"] = marker[len("droid=") :]
             elif marker.startswith("version="):
-                found["version"] = marker[len("version="):].strip()
+                found["version"] = marker[len("version=") :].strip()
             elif marker == "listing":
                 section = "listing"
             elif marker.startswith("file "):
-                section = marker[len("file "):]
+                section = marker[len("file ") :]
         elif section is not None:
             lines.append(line)
     close()
@@ -884,13 +896,17 @@ def client_problems(results, merges, entries, default_model="", local_settings="
         who = _who(item)
         path = result.get("path") or item.get("path")
         if item["kind"] == "local":
-            sentence = ("%s: %s holds customModels, which replace the list in settings.json (every droid version), so "
-                        "droid does not list the LLMCloud models. Set byok_local_settings: merge to add them there, or "
-                        "remove customModels from that file." % (who, path))
+            sentence = (
+                "%s: %s holds customModels, which replace the list in settings.json (every droid version), so "
+                "droid does not list the LLMCloud models. Set byok_local_settings: merge to add them there, or "
+                "remove customModels from that file." % (who, path)
+            )
         else:
-            sentence = ("%s: %s holds sessionDefaultSettings, which replaces the one in settings.json, so the default "
-                        "model is not %s. Set byok_local_settings: merge to set it there too, or remove "
-                        "sessionDefaultSettings from that file." % (who, path, default_id))
+            sentence = (
+                "%s: %s holds sessionDefaultSettings, which replaces the one in settings.json, so the default "
+                "model is not %s. Set byok_local_settings: merge to set it there too, or remove "
+                "sessionDefaultSettings from that file." % (who, path, default_id)
+            )
         (problems if local_settings == "fail" else warnings).append(sentence)
 
     for result in _results(results):
@@ -899,17 +915,18 @@ def client_problems(results, merges, entries, default_model="", local_settings="
         check = _parse_check(result.get("stdout"))
         if check["droid"] in (None, "missing"):
             if verify == "always":
-                problems.append("%s: droid was not found (on PATH or in ~/.local/bin) to check what it loads; set "
-                                "byok_verify_command to its path, or byok_verify: auto to skip users without it." % who)
+                problems.append(
+                    "%s: droid was not found (on PATH or in ~/.local/bin) to check what it loads; set "
+                    "byok_verify_command to its path, or byok_verify: auto to skip users without it." % who
+                )
             continue
         if check["listing"] is None:
-            problems.append("%s: %s did not list its custom models (droid exec --list-tools); run it as that user to "
-                            "see why." % (who, check["droid"]))
+            problems.append("%s: %s did not list its custom models (droid exec --list-tools); run it as that user to see why." % (who, check["droid"]))
             continue
         files = check["files"]
         home = [path for path in files if path.endswith("/.factory/settings.json")]
         user_file = home[0] if home else "~/.factory/settings.json"
-        local_file = user_file[:-len("settings.json")] + "settings.local.json"
+        local_file = user_file[: -len("settings.json")] + "settings.local.json"
         docs = dict((path, _load(text)) for path, text in files.items())
         local = docs.get(local_file)
         version = _version_tuple(check["version"])
@@ -919,20 +936,23 @@ def client_problems(results, merges, entries, default_model="", local_settings="
         for path in system:
             doc = docs.get(path)
             if doc is None:
-                warnings.append("%s: droid drops the whole system file %s silently (it does not parse), and with it "
-                                "every org policy; fix that file." % (who, path))
+                warnings.append(
+                    "%s: droid drops the whole system file %s silently (it does not parse), and with it every org policy; fix that file." % (who, path)
+                )
                 continue
             policy = doc.get("modelPolicy") if isinstance(doc.get("modelPolicy"), dict) else {}
             if policy.get("allowCustomModels") is False:
-                problems.append("%s: %s sets modelPolicy.allowCustomModels: false, so droid refuses every custom "
-                                "model, the LLMCloud ones included; change that file." % (who, path))
+                problems.append(
+                    "%s: %s sets modelPolicy.allowCustomModels: false, so droid refuses every custom "
+                    "model, the LLMCloud ones included; change that file." % (who, path)
+                )
             allowed = policy.get("allowedBaseUrls")
             if isinstance(allowed, list):
-                refused = sorted(set(e["baseUrl"] for e in entries
-                                     if not any(isinstance(a, str) and e["baseUrl"].startswith(a) for a in allowed)))
+                refused = sorted(set(e["baseUrl"] for e in entries if not any(isinstance(a, str) and e["baseUrl"].startswith(a) for a in allowed)))
                 if refused:
-                    problems.append("%s: %s limits custom models to modelPolicy.allowedBaseUrls, which does not allow "
-                                    "%s; add it there." % (who, path, ", ".join(refused)))
+                    problems.append(
+                        "%s: %s limits custom models to modelPolicy.allowedBaseUrls, which does not allow %s; add it there." % (who, path, ", ".join(refused))
+                    )
 
         listed = check["listing"]
         missing = [model_id_ for model_id_, name in wanted if (model_id_, name) not in listed]
@@ -956,11 +976,12 @@ def client_problems(results, merges, entries, default_model="", local_settings="
             effective = settings.get("model") if isinstance(settings, dict) else None
             if effective != default_id:
                 shown = effective if _is_text(effective) and len(effective) <= 120 else "no model"
-                problems.append("%s: droid's default model resolves to %s, not %s (byok_default_model), because of "
-                                "sessionDefaultSettings in %s; the file to fix: %s." % (who, shown, default_id, source, source))
+                problems.append(
+                    "%s: droid's default model resolves to %s, not %s (byok_default_model), because of "
+                    "sessionDefaultSettings in %s; the file to fix: %s." % (who, shown, default_id, source, source)
+                )
             elif default_id not in [i for i, _n in listed]:
-                problems.append("%s: the default model %s is not among the models droid lists; the file to fix: %s."
-                                % (who, default_id, user_file))
+                problems.append("%s: the default model %s is not among the models droid lists; the file to fix: %s." % (who, default_id, user_file))
     return {"problems": problems, "warnings": warnings}
 
 

@@ -35,18 +35,35 @@ SCOPES = ("user", "system", "both")
 FALLBACKS = ("user", "fail")
 MIN_SYSTEM_VERSION = "0.215.0"
 KEY_REFERENCE = "${LLMCLOUD_API_KEY}"
-PROVIDERS = ("anthropic", "openai", "generic-chat-completion-api", "factory", "google", "xai", "voyage",
-             "bedrock-converse")
+PROVIDERS = ("anthropic", "openai", "generic-chat-completion-api", "factory", "google", "xai", "voyage", "bedrock-converse")
 # modelPolicy keys of 0.225.2 (CODE) and their types; unknown keys are ignored by the client.
 POLICY_TYPES = {
-    "allowedModelIds": list, "blockedModelIds": list, "allowCustomModels": bool, "allowedBaseUrls": list,
-    "allowAllFactoryModels": bool, "isFastModelsAllowed": bool, "requireExplicitOptInModelIds": list,
-    "allowFactoryRouterByok": bool, "factoryRouterByokOnly": bool,
+    "allowedModelIds": list,
+    "blockedModelIds": list,
+    "allowCustomModels": bool,
+    "allowedBaseUrls": list,
+    "allowAllFactoryModels": bool,
+    "isFastModelsAllowed": bool,
+    "requireExplicitOptInModelIds": list,
+    "allowFactoryRouterByok": bool,
+    "factoryRouterByokOnly": bool,
 }
 ENTRY_TYPES = {
-    "model": str, "id": str, "index": int, "displayName": str, "baseUrl": str, "apiKey": str, "provider": str,
-    "maxOutputTokens": int, "maxContextLimit": int, "thinkingMaxTokens": int, "noImageSupport": bool,
-    "enableThinking": bool, "reasoningEffort": str, "extraHeaders": dict, "extraArgs": dict,
+    "model": str,
+    "id": str,
+    "index": int,
+    "displayName": str,
+    "baseUrl": str,
+    "apiKey": str,
+    "provider": str,
+    "maxOutputTokens": int,
+    "maxContextLimit": int,
+    "thinkingMaxTokens": int,
+    "noImageSupport": bool,
+    "enableThinking": bool,
+    "reasoningEffort": str,
+    "extraHeaders": dict,
+    "extraArgs": dict,
 }
 _REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
@@ -62,8 +79,17 @@ class SystemError_(ValueError):
 
 
 # ------------------------------------------------------------------ the variables
-def variable_problems(scope="user", state="present", key_mode="inline", settings_path="", fallback="user",
-                      min_version=MIN_SYSTEM_VERSION, droid_paths=None, allow_other_custom_models=True, allow_factory_models=True):
+def variable_problems(
+    scope="user",
+    state="present",
+    key_mode="inline",
+    settings_path="",
+    fallback="user",
+    min_version=MIN_SYSTEM_VERSION,
+    droid_paths=None,
+    allow_other_custom_models=True,
+    allow_factory_models=True,
+):
     """Every problem with the machine-scope variables, one sentence each naming the variable.
 
     Checked on every run, whatever the scope, so that a mistyped variable fails before any file
@@ -76,22 +102,24 @@ def variable_problems(scope="user", state="present", key_mode="inline", settings
     if fallback not in FALLBACKS:
         found.append("byok_system_fallback must be one of %s." % ", ".join(FALLBACKS))
     if not isinstance(settings_path, str) or (settings_path and not settings_path.startswith("/")):
-        found.append("byok_system_settings_path must be empty (by the host's OS) or an absolute path, e.g. "
-                     "/etc/factory/settings.json.")
+        found.append("byok_system_settings_path must be empty (by the host's OS) or an absolute path, e.g. /etc/factory/settings.json.")
     if not isinstance(min_version, str) or not re.match(r"^\d+\.\d+\.\d+$", min_version.strip()):
         found.append("byok_system_min_version must be a version x.y.z, e.g. 0.215.0.")
     if not isinstance(droid_paths, list) or not all(isinstance(p, str) and p.strip() for p in droid_paths):
         found.append("byok_droid_paths must be a list of command names or paths (e.g. droid, /usr/local/bin/droid).")
     restricted = allow_other_custom_models is False or allow_factory_models is False
     if scope == "user" and restricted:
-        found.append("byok_org_allow_other_custom_models and byok_org_allow_factory_models are org policy, written "
-                     "into the system-managed settings file: set byok_scope system or both (a policy in a user's own "
-                     "file is not a fleet control: any project's .factory/settings.json overrides it).")
+        found.append(
+            "byok_org_allow_other_custom_models and byok_org_allow_factory_models are org policy, written "
+            "into the system-managed settings file: set byok_scope system or both (a policy in a user's own "
+            "file is not a fleet control: any project's .factory/settings.json overrides it)."
+        )
     if scope in ("system", "both") and state == "present" and key_mode == "inline":
-        found.append("byok_scope %s needs byok_key_mode env or keychain: the system-managed settings file is "
-                     "world-readable (0644), so it refers to ${LLMCLOUD_API_KEY} and never holds a key; each "
-                     "developer gets the key from the OS credential store (keychain) or their environment (env)."
-                     % scope)
+        found.append(
+            "byok_scope %s needs byok_key_mode env or keychain: the system-managed settings file is "
+            "world-readable (0644), so it refers to ${LLMCLOUD_API_KEY} and never holds a key; each "
+            "developer gets the key from the OS credential store (keychain) or their environment (env)." % scope
+        )
     return found
 
 
@@ -128,8 +156,7 @@ def plan(probe_stdout, scope="system", fallback="user", min_version=MIN_SYSTEM_V
     """
     probe = parse_probe(probe_stdout)
     minimum = version_tuple(min_version) or version_tuple(MIN_SYSTEM_VERSION)
-    result = {"os": probe["os"], "path": path or SYSTEM_PATHS.get(probe["os"], ""), "clients": [],
-              "validator": "", "scope": scope, "problem": "", "notice": ""}
+    result = {"os": probe["os"], "path": path or SYSTEM_PATHS.get(probe["os"], ""), "clients": [], "validator": "", "scope": scope, "problem": "", "notice": ""}
     newest = None
     for client in probe["clients"]:
         version = version_tuple(client["version"])
@@ -143,7 +170,8 @@ def plan(probe_stdout, scope="system", fallback="user", min_version=MIN_SYSTEM_V
         result["problem"] = (
             "byok_scope %s: no system-managed settings path is known for %s (uname -s); droid reads it on Linux "
             "(/etc/factory/settings.json) and macOS (/Library/Application Support/Factory/settings.json). Set "
-            "byok_system_settings_path, or use byok_scope user." % (scope, probe["os"] or "this host"))
+            "byok_system_settings_path, or use byok_scope user." % (scope, probe["os"] or "this host")
+        )
         return result
     old = [c for c in result["clients"] if not c["system"]]
     if scope == "system" and old:
@@ -152,13 +180,14 @@ def plan(probe_stdout, scope="system", fallback="user", min_version=MIN_SYSTEM_V
             result["problem"] = (
                 "byok_scope system: droid on this host is older than %s and ignores the system-managed settings "
                 "file: %s. Upgrade droid, or set byok_system_fallback: user (the models then go into each user's "
-                "settings.json), or use byok_scope both." % (min_version, names))
+                "settings.json), or use byok_scope both." % (min_version, names)
+            )
         else:
             result["scope"] = "user"
             result["notice"] = (
                 "byok_scope system fell back to the user scope on this host: droid %s is older than %s and ignores "
-                "%s, so the models were written into each user's settings.json (byok_system_fallback: user)."
-                % (names, min_version, result["path"]))
+                "%s, so the models were written into each user's settings.json (byok_system_fallback: user)." % (names, min_version, result["path"])
+            )
     return result
 
 
@@ -246,8 +275,7 @@ def problems(doc):
             found.append("%s: provider must be one of %s." % (label, ", ".join(PROVIDERS)))
         for key, value in entry.items():
             expected = ENTRY_TYPES.get(key)
-            if expected is not None and (not isinstance(value, expected)
-                                         or (expected is int and isinstance(value, bool))):
+            if expected is not None and (not isinstance(value, expected) or (expected is int and isinstance(value, bool))):
                 found.append("%s: %s must be of type %s." % (label, key, expected.__name__))
         ident = entry.get("id")
         if ident is not None:
@@ -260,8 +288,7 @@ def problems(doc):
         key = entry.get("apiKey")
         if key is not None and (not isinstance(key, str) or not _REFERENCE.match(key)):
             # the file is world-readable: a key there would be every local user's
-            found.append("%s: apiKey must be an environment reference such as %s, never a key: the file is "
-                         "world-readable." % (label, KEY_REFERENCE))
+            found.append("%s: apiKey must be an environment reference such as %s, never a key: the file is world-readable." % (label, KEY_REFERENCE))
     rules = doc.get("modelPolicy")
     if rules is not None:
         if not isinstance(rules, dict):
@@ -270,13 +297,11 @@ def problems(doc):
             for key, value in rules.items():
                 expected = POLICY_TYPES.get(key)
                 if expected is not None and not isinstance(value, expected):
-                    found.append("modelPolicy.%s must be of type %s." % (key, "array" if expected is list
-                                                                         else "boolean"))
+                    found.append("modelPolicy.%s must be of type %s." % (key, "array" if expected is list else "boolean"))
                 if expected is list and isinstance(value, list) and not all(isinstance(v, str) for v in value):
                     found.append("modelPolicy.%s must be a list of strings." % key)
     defaults = doc.get("sessionDefaultSettings")
-    if defaults is not None and (not isinstance(defaults, dict)
-                                 or not isinstance(defaults.get("model", ""), str)):
+    if defaults is not None and (not isinstance(defaults, dict) or not isinstance(defaults.get("model", ""), str)):
         found.append("sessionDefaultSettings.model must be a model id (text).")
     return found
 
@@ -354,8 +379,7 @@ def offboard(text, url, extra_urls=None, system=False, entries=None, kind="setti
             if not isinstance(entry, dict):
                 continue
             base = entry.get(url_field)
-            if (isinstance(base, str) and compiled.match(base)) or \
-                    tuple(entry.get(f) for f in fields) in identities:
+            if (isinstance(base, str) and compiled.match(base)) or tuple(entry.get(f) for f in fields) in identities:
                 ours += 1
                 ours_ids.add(ident)
     result["models"] = ours

@@ -47,8 +47,8 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipe
 
 def _os_error(action, path, exc):
     reason = exc.strerror or str(exc)
-    name = errno.errorcode.get(exc.errno, '') if exc.errno else ''
-    return Failure('%s %s: %s%s' % (action, path, reason, ' (%s)' % name if name else ''))
+    name = errno.errorcode.get(exc.errno, "") if exc.errno else ""
+    return Failure("%s %s: %s%s" % (action, path, reason, " (%s)" % name if name else ""))
 
 
 # ------------------------------------------------------------------ owners and modes
@@ -61,7 +61,7 @@ def uid_of(owner):
         try:
             return pwd.getpwnam(owner).pw_uid
         except KeyError:
-            raise Failure('owner %s does not exist on the target' % owner)
+            raise Failure("owner %s does not exist on the target" % owner) from None
 
 
 def gid_of(group):
@@ -73,7 +73,7 @@ def gid_of(group):
         try:
             return grp.getgrnam(group).gr_gid
         except KeyError:
-            raise Failure('group %s does not exist on the target' % group)
+            raise Failure("group %s does not exist on the target" % group) from None
 
 
 def user_name(uid):
@@ -85,7 +85,7 @@ def user_name(uid):
 
 def _fsync(fd):
     os.fsync(fd)
-    if hasattr(fcntl, 'F_FULLFSYNC'):  # macOS: flush the drive's cache too
+    if hasattr(fcntl, "F_FULLFSYNC"):  # macOS: flush the drive's cache too
         try:
             fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
         except OSError:
@@ -100,7 +100,7 @@ def _fsync_folder_fd(fd):
             raise
 
 
-_DIR_FLAGS = os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0) | os.O_NOFOLLOW | getattr(os, 'O_CLOEXEC', 0)
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 # the account a forked child works as (run_as), for messages; None in the module's own process
@@ -108,13 +108,14 @@ _ACTING_AS = [None]
 
 
 def _not_created(created, parent, exc):
-    failure = _os_error('could not create the folder', created, exc)
+    failure = _os_error("could not create the folder", created, exc)
     name = _ACTING_AS[0]
     if name is None or exc.errno not in (errno.EACCES, errno.EPERM):
         return failure
-    return Failure('%s. Running as root for %s, the module works as %s, who may not create folders in %s, and root '
-                   'never creates them in its place: create %s for %s (or fix the path), then run again'
-                   % (failure, name, name, parent, created, name))
+    return Failure(
+        "%s. Running as root for %s, the module works as %s, who may not create folders in %s, and root "
+        "never creates them in its place: create %s for %s (or fix the path), then run again" % (failure, name, name, parent, created, name)
+    )
 
 
 def make_folders(folder, uid, gid):
@@ -125,17 +126,19 @@ def make_folders(folder, uid, gid):
         try:
             if stat.S_ISDIR(os.stat(current).st_mode):
                 break
-            raise Failure('%s (a parent of path) exists but is not a folder' % current)
+            raise Failure("%s (a parent of path) exists but is not a folder" % current)
         except OSError as exc:
             if exc.errno == errno.EACCES and _ACTING_AS[0] is not None:
                 who = _ACTING_AS[0]
-                raise Failure('%s cannot reach %s: %s (EACCES). Running as root for %s, the module works as %s, so '
-                              'the file must be somewhere %s can reach; fix the path or the permissions of the folders '
-                              'above it, then run again' % (who, current, exc.strerror, who, who, who))
+                raise Failure(
+                    "%s cannot reach %s: %s (EACCES). Running as root for %s, the module works as %s, so "
+                    "the file must be somewhere %s can reach; fix the path or the permissions of the folders "
+                    "above it, then run again" % (who, current, exc.strerror, who, who, who)
+                ) from exc
             if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.ELOOP):
-                raise _os_error('could not look at', current, exc)
+                raise _os_error("could not look at", current, exc) from exc
             if os.path.lexists(current) and exc.errno == errno.ENOTDIR:
-                raise Failure('%s (a parent of path) exists but is not a folder' % current)
+                raise Failure("%s (a parent of path) exists but is not a folder" % current) from exc
         missing.append(current)
         parent = os.path.dirname(current)
         if parent == current:
@@ -144,9 +147,9 @@ def make_folders(folder, uid, gid):
     for created in reversed(missing):
         parent, name = os.path.split(created)
         try:
-            parent_fd = os.open(parent or '.', _DIR_FLAGS)
+            parent_fd = os.open(parent or ".", _DIR_FLAGS)
         except OSError as exc:
-            raise _not_created(created, parent, exc)
+            raise _not_created(created, parent, exc) from exc
         try:
             os.mkdir(name, 0o700, dir_fd=parent_fd)
             fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
@@ -158,7 +161,7 @@ def make_folders(folder, uid, gid):
                 os.close(fd)
             _fsync_folder_fd(parent_fd)
         except OSError as exc:
-            raise _not_created(created, parent, exc)
+            raise _not_created(created, parent, exc) from exc
         finally:
             os.close(parent_fd)
     return list(reversed(missing))
@@ -177,8 +180,8 @@ class Folder(object):
             self.fd = os.open(path, _DIR_FLAGS)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                raise Failure('%s became a symlink while the task ran; refusing to follow it' % path)
-            raise _os_error('could not open the folder', path, exc)
+                raise Failure("%s became a symlink while the task ran; refusing to follow it" % path) from exc
+            raise _os_error("could not open the folder", path, exc) from exc
         self.info = os.fstat(self.fd)
 
     def join(self, name):
@@ -202,7 +205,7 @@ class FileLock(object):
 
     def __init__(self, folder, name, timeout, exclusive, create):
         self.folder = folder
-        self.name = '.%s.lock' % name
+        self.name = ".%s.lock" % name
         self.path = folder.join(self.name)
         self.timeout = timeout
         self.exclusive = exclusive
@@ -210,7 +213,7 @@ class FileLock(object):
         self.fd = None
 
     def __enter__(self):
-        flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, 'O_CLOEXEC', 0) | os.O_NONBLOCK
+        flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK
         created = False
         dir_fd = self.folder.fd
         try:
@@ -227,24 +230,24 @@ class FileLock(object):
                         raise
                     self.fd = os.open(self.name, flags, dir_fd=dir_fd)
         except OSError as exc:
-            if exc.errno == errno.ENOENT:     # check mode and no lock file yet: nothing to lock
+            if exc.errno == errno.ENOENT:  # check mode and no lock file yet: nothing to lock
                 return self
             if exc.errno == errno.ELOOP:
-                raise Failure('the lock file %s is a symlink; refusing to follow it (remove it and run again)' % self.path)
-            raise _os_error('could not open the lock file', self.path, exc)
+                raise Failure("the lock file %s is a symlink; refusing to follow it (remove it and run again)" % self.path) from exc
+            raise _os_error("could not open the lock file", self.path, exc) from exc
         info = os.fstat(self.fd)
         if not stat.S_ISREG(info.st_mode):
             self._close()
-            raise Failure('the lock file %s is not a regular file; remove it and run again' % self.path)
+            raise Failure("the lock file %s is not a regular file; remove it and run again" % self.path)
         if created:
             try:
                 os.fchmod(self.fd, 0o600)
                 folder = self.folder.info
                 if os.geteuid() == 0 and (folder.st_uid, folder.st_gid) != (info.st_uid, info.st_gid):
-                    os.fchown(self.fd, folder.st_uid, folder.st_gid)   # the folder's owner can lock it too
+                    os.fchown(self.fd, folder.st_uid, folder.st_gid)  # the folder's owner can lock it too
             except OSError as exc:
                 self._close()
-                raise _os_error('could not set up the lock file', self.path, exc)
+                raise _os_error("could not set up the lock file", self.path, exc) from exc
         operation = (fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
         deadline = time.monotonic() + self.timeout
         delay = 0.02
@@ -255,14 +258,15 @@ class FileLock(object):
             except OSError as exc:
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     self._close()
-                    raise _os_error('could not lock', self.path, exc)
+                    raise _os_error("could not lock", self.path, exc) from exc
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self._close()
-                raise Failure('could not take the lock on %s within lock_timeout=%s seconds: another run of '
-                              'llmcloud.factory_droid.json_merge (or a tool using the same lock file) is still working on '
-                              'the file. Nothing was changed; run again later or raise lock_timeout.'
-                              % (self.path, number(self.timeout)))
+                raise Failure(
+                    "could not take the lock on %s within lock_timeout=%s seconds: another run of "
+                    "llmcloud.factory_droid.json_merge (or a tool using the same lock file) is still working on "
+                    "the file. Nothing was changed; run again later or raise lock_timeout." % (self.path, number(self.timeout))
+                )
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, 0.25)
 
@@ -272,37 +276,37 @@ class FileLock(object):
             self.fd = None
 
     def __exit__(self, *exc_info):
-        self._close()       # closing releases the flock
+        self._close()  # closing releases the flock
         return False
 
 
 def read_file(folder, name, max_size):
     """(bytes, stat) of the file, or (None, None) when it does not exist."""
     path = folder.join(name)
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0)
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(name, flags, dir_fd=folder.fd)
     except OSError as exc:
         if exc.errno == errno.ENOENT:
             return None, None
         if exc.errno == errno.ELOOP:
-            raise Failure('%s became a symlink while the task ran; refusing to follow it' % path)
+            raise Failure("%s became a symlink while the task ran; refusing to follow it" % path) from exc
         if exc.errno == errno.EISDIR:
-            raise is_a_folder(path, os.path.join)
-        if exc.errno == errno.EACCES:       # not ours to read (as the owner root works for): say whose it is
+            raise is_a_folder(path, os.path.join) from exc
+        if exc.errno == errno.EACCES:  # not ours to read (as the owner root works for): say whose it is
             try:
                 found = os.stat(name, dir_fd=folder.fd, follow_symlinks=False)
             except OSError:
                 found = None
             if found is not None:
                 check_owner(found, None, path, path)
-        raise _os_error('could not read', path, exc)
+        raise _os_error("could not read", path, exc) from exc
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
             raise is_a_folder(path, os.path.join)
         if not stat.S_ISREG(info.st_mode):
-            raise Failure('%s is not a regular file' % path)
+            raise Failure("%s is not a regular file" % path)
         if info.st_size > max_size:
             raise too_big(path, info.st_size, max_size)
         chunks = []
@@ -315,16 +319,16 @@ def read_file(folder, name, max_size):
             total += len(chunk)
             if total > max_size:
                 raise grew_too_big(path, max_size)
-        return b''.join(chunks), info
+        return b"".join(chunks), info
     except OSError as exc:
-        raise _os_error('could not read', path, exc)
+        raise _os_error("could not read", path, exc) from exc
     finally:
         os.close(fd)
 
 
 def remove_stale_temps(folder, name):
     """Temp files a killed run left behind (only ever removed while the exclusive lock is held)."""
-    pattern = re.compile(r'^\.%s\.[0-9a-f]{12}\.tmp$' % re.escape(name))
+    pattern = re.compile(r"^\.%s\.[0-9a-f]{12}\.tmp$" % re.escape(name))
     try:
         entries = os.listdir(folder.fd)
     except OSError:
@@ -341,15 +345,15 @@ def remove_stale_temps(folder, name):
 
 def _create_exclusive(folder, names, what):
     """(name, fd) of a new file created 0600 with O_EXCL|O_NOFOLLOW: nothing planted is ever reused."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, 'O_CLOEXEC', 0)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     for name in names:
         try:
             return name, os.open(name, flags, 0o600, dir_fd=folder.fd)
         except OSError as exc:
             if exc.errno == errno.EEXIST:
                 continue
-            raise _os_error('could not create the %s' % what, folder.join(name), exc)
-    raise Failure('could not find a free name for the %s in %s' % (what, folder.path))
+            raise _os_error("could not create the %s" % what, folder.join(name), exc) from exc
+    raise Failure("could not find a free name for the %s in %s" % (what, folder.path))
 
 
 def _write_all(fd, data):
@@ -368,10 +372,9 @@ def _unlink_quietly(folder, name):
 
 def write_backup(folder, name, data, info, holds_secrets):
     """Copy of the original beside it: 0600 when it holds secrets, never looser than the original."""
-    stamp = time.strftime('%Y-%m-%d@%H:%M:%S~', time.localtime())
-    names = ['%s.%s.%s' % (name, os.getpid(), stamp)] + ['%s.%s.%d.%s' % (name, os.getpid(), n, stamp)
-                                                         for n in range(1, 50)]
-    backup, fd = _create_exclusive(folder, names, 'backup file')
+    stamp = time.strftime("%Y-%m-%d@%H:%M:%S~", time.localtime())
+    names = ["%s.%s.%s" % (name, os.getpid(), stamp)] + ["%s.%s.%d.%s" % (name, os.getpid(), n, stamp) for n in range(1, 50)]
+    backup, fd = _create_exclusive(folder, names, "backup file")
     try:
         _write_all(fd, data)
         mode = stat.S_IMODE(info.st_mode) & (0o600 if holds_secrets else 0o777)
@@ -383,7 +386,7 @@ def write_backup(folder, name, data, info, holds_secrets):
     except OSError as exc:
         os.close(fd)
         _unlink_quietly(folder, backup)
-        raise _os_error('could not write the backup', folder.join(backup), exc)
+        raise _os_error("could not write the backup", folder.join(backup), exc) from exc
     os.close(fd)
     return folder.join(backup)
 
@@ -398,8 +401,8 @@ def write_atomic(module, folder, name, data, info, uid, gid, mode, before_rename
     the backup). What either raises leaves the file as it is and removes the temp file.
     """
     remove_stale_temps(folder, name)
-    temps = ('.%s.%s.tmp' % (name, os.urandom(6).hex()) for attempt in range(50))
-    temp, fd = _create_exclusive(folder, temps, 'temporary file')
+    temps = (".%s.%s.tmp" % (name, os.urandom(6).hex()) for attempt in range(50))
+    temp, fd = _create_exclusive(folder, temps, "temporary file")
     try:
         try:
             os.fchmod(fd, 0o600)
@@ -419,7 +422,7 @@ def write_atomic(module, folder, name, data, info, uid, gid, mode, before_rename
             elif info is not None:
                 os.fchmod(fd, stat.S_IMODE(info.st_mode))
         except OSError as exc:
-            raise _os_error('could not write the temporary file', folder.join(temp), exc)
+            raise _os_error("could not write the temporary file", folder.join(temp), exc) from exc
         finally:
             os.close(fd)
         if module.selinux_enabled():
@@ -433,12 +436,12 @@ def write_atomic(module, folder, name, data, info, uid, gid, mode, before_rename
         try:
             os.rename(temp, name, src_dir_fd=folder.fd, dst_dir_fd=folder.fd)
         except OSError as exc:
-            raise _os_error('could not replace %s with' % folder.join(name), folder.join(temp), exc)
+            raise _os_error("could not replace %s with" % folder.join(name), folder.join(temp), exc) from exc
         temp = None
         try:
             _fsync_folder_fd(folder.fd)
         except OSError as exc:
-            raise _os_error('wrote the file but could not sync its folder', folder.path, exc)
+            raise _os_error("wrote the file but could not sync its folder", folder.path, exc) from exc
     finally:
         if temp is not None:
             _unlink_quietly(folder, temp)
@@ -458,8 +461,10 @@ def account(name):
             return pwd.getpwuid(int(name))
         except KeyError:
             pass
-    raise Failure('user %s does not exist on this host (no passwd entry): check the name (for the byok role, '
-                  'byok_users[].name) or create the account on the host, then run again' % name)
+    raise Failure(
+        "user %s does not exist on this host (no passwd entry): check the name (for the byok role, "
+        "byok_users[].name) or create the account on the host, then run again" % name
+    )
 
 
 def owner_account(owner, uid):
@@ -467,27 +472,30 @@ def owner_account(owner, uid):
     try:
         return pwd.getpwuid(uid)
     except KeyError:
-        raise Failure('owner %s (uid %d) has no passwd entry on this host: running as root, the module works as the '
-                      'owner to write a file for it (so that nothing is created or handed over that the owner could '
-                      'not create), which needs the account; create the account or check owner, then run again'
-                      % (owner, uid))
+        raise Failure(
+            "owner %s (uid %d) has no passwd entry on this host: running as root, the module works as the "
+            "owner to write a file for it (so that nothing is created or handed over that the owner could "
+            "not create), which needs the account; create the account or check owner, then run again" % (owner, uid)
+        ) from None
 
 
 def check_group_member(entry, gid, group):
     """``group`` (gid ``gid``), when given, must be one the account is a member of: it works as that account."""
     if gid is None or gid in _groups_of(entry):
         return
-    raise Failure('group %s is not a group of %s: the module works as %s to write the file (running as root for '
-                  'another account), and a file can only be given to a group its owner belongs to; add %s to the '
-                  'group (usermod -aG), or give one of its groups, or leave group out' %
-                  (group, entry.pw_name, entry.pw_name, entry.pw_name))
+    raise Failure(
+        "group %s is not a group of %s: the module works as %s to write the file (running as root for "
+        "another account), and a file can only be given to a group its owner belongs to; add %s to the "
+        "group (usermod -aG), or give one of its groups, or leave group out" % (group, entry.pw_name, entry.pw_name, entry.pw_name)
+    )
 
 
 def home_of(entry):
-    home = entry.pw_dir or ''
+    home = entry.pw_dir or ""
     if not os.path.isabs(home):
-        raise Failure('user %s has no absolute home folder in the passwd database (%r): set one (usermod -d) or give '
-                      'path as an absolute path' % (entry.pw_name, home))
+        raise Failure(
+            "user %s has no absolute home folder in the passwd database (%r): set one (usermod -d) or give path as an absolute path" % (entry.pw_name, home)
+        )
     return os.path.normpath(home)
 
 
@@ -500,22 +508,24 @@ def expand_path(path, entry):
     """
     if entry is None:
         path = os.path.expandvars(path)
-    if path == '~' or path.startswith('~/'):
-        home = home_of(entry) if entry is not None else os.path.expanduser('~')
+    if path == "~" or path.startswith("~/"):
+        home = home_of(entry) if entry is not None else os.path.expanduser("~")
         path = home + path[1:]
-    elif path.startswith('~'):
-        name, _sep, rest = path[1:].partition('/')
+    elif path.startswith("~"):
+        name, _sep, rest = path[1:].partition("/")
         path = os.path.join(home_of(account(name)), rest)
     if not os.path.isabs(path):
-        raise Failure('path %s is not absolute: give the full path of the file, or start it with ~/ for the home '
-                      'folder of %s; a relative path would land wherever the module happens to run'
-                      % (path, 'user %s' % entry.pw_name if entry is not None else 'the user the module runs as'))
+        raise Failure(
+            "path %s is not absolute: give the full path of the file, or start it with ~/ for the home "
+            "folder of %s; a relative path would land wherever the module happens to run"
+            % (path, "user %s" % entry.pw_name if entry is not None else "the user the module runs as")
+        )
     return os.path.normpath(path)
 
 
 def inside(path, folder):
     """True when ``path`` is ``folder`` or below it (both absolute and normalised)."""
-    return path == folder or path.startswith(folder.rstrip('/') + '/')
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 # ------------------------------------------------------------------ acting as the user
@@ -534,16 +544,16 @@ def _drop_to(entry):
     except OSError as exc:
         if exc.errno != errno.EINVAL:
             raise
-        os.setgroups(groups[:max(1, os.sysconf('SC_NGROUPS_MAX') if hasattr(os, 'sysconf') else 16)])
+        os.setgroups(groups[: max(1, os.sysconf("SC_NGROUPS_MAX") if hasattr(os, "sysconf") else 16)])
     os.setgid(entry.pw_gid)
-    os.setuid(entry.pw_uid)          # as root: real, effective and saved uid
+    os.setuid(entry.pw_uid)  # as root: real, effective and saved uid
     if os.geteuid() != entry.pw_uid or os.getuid() != entry.pw_uid or os.getegid() != entry.pw_gid:
-        raise OSError(errno.EPERM, 'the identity did not change')
+        raise OSError(errno.EPERM, "the identity did not change")
     try:
         os.setuid(0)
     except OSError:
         return
-    raise OSError(errno.EPERM, 'root could be regained after dropping to %s' % entry.pw_name)
+    raise OSError(errno.EPERM, "root could be regained after dropping to %s" % entry.pw_name)
 
 
 def _read_all(fd):
@@ -551,7 +561,7 @@ def _read_all(fd):
     while True:
         chunk = os.read(fd, 65536)
         if not chunk:
-            return b''.join(chunks)
+            return b"".join(chunks)
         chunks.append(chunk)
 
 
@@ -566,7 +576,7 @@ def run_as(entry, work, state):
     """
     read_fd, write_fd = os.pipe()
     pid = os.fork()
-    if pid == 0:                                 # the child: never returns
+    if pid == 0:  # the child: never returns
         code = 0
         try:
             os.close(read_fd)
@@ -578,9 +588,9 @@ def run_as(entry, work, state):
             except USER_ERRORS as exc:
                 error = str(exc)
             except Exception as exc:  # pylint: disable=broad-except
-                error = 'unexpected error: %s: %s' % (type(exc).__name__, exc)
+                error = "unexpected error: %s: %s" % (type(exc).__name__, exc)
                 trace = traceback.format_exc()
-            answer = json.dumps({'state': state(), 'error': error, 'traceback': trace}).encode('utf-8')
+            answer = json.dumps({"state": state(), "error": error, "traceback": trace}).encode("utf-8")
             _write_all(write_fd, answer)
             os.close(write_fd)
         except BaseException:  # pylint: disable=broad-except
@@ -594,13 +604,13 @@ def run_as(entry, work, state):
         os.close(read_fd)
     _pid, status = os.waitpid(pid, 0)
     try:
-        answer = json.loads(data.decode('utf-8'))
+        answer = json.loads(data.decode("utf-8"))
     except ValueError:
-        how = ('was killed by signal %d' % os.WTERMSIG(status)) if os.WIFSIGNALED(status) else \
-            ('exited with status %d' % os.WEXITSTATUS(status))
-        raise Failure('the process that works as %s %s without an answer; the file may be unchanged or written, '
-                      'run the task again' % (entry.pw_name, how))
-    return answer['state'], answer['error'], answer['traceback']
+        how = ("was killed by signal %d" % os.WTERMSIG(status)) if os.WIFSIGNALED(status) else ("exited with status %d" % os.WEXITSTATUS(status))
+        raise Failure(
+            "the process that works as %s %s without an answer; the file may be unchanged or written, run the task again" % (entry.pw_name, how)
+        ) from None
+    return answer["state"], answer["error"], answer["traceback"]
 
 
 # ------------------------------------------------------------------ where the file is, who owns it
@@ -615,7 +625,7 @@ def _link_chain(path):
         chain.append(current)
         if chain.count(current) > 1:
             break
-    return ' -> '.join(chain)
+    return " -> ".join(chain)
 
 
 def _check_link(path, what):
@@ -624,20 +634,24 @@ def _check_link(path, what):
         os.stat(path)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise Failure('%s (%s) is a symlink loop: %s. Point the link at a real file (or remove it) and run again'
-                          % (path, what, _link_chain(path)))
+            raise Failure(
+                "%s (%s) is a symlink loop: %s. Point the link at a real file (or remove it) and run again" % (path, what, _link_chain(path))
+            ) from exc
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             target = os.path.normpath(os.path.join(os.path.dirname(path), os.readlink(path)))
-            raise Failure('%s (%s) is a symlink to %s, which does not exist. The module does not create files or '
-                          'folders through a dangling link: create the target (for example with the content {}) '
-                          'or remove the link, then run again' % (path, what, target))
+            raise Failure(
+                "%s (%s) is a symlink to %s, which does not exist. The module does not create files or "
+                "folders through a dangling link: create the target (for example with the content {}) "
+                "or remove the link, then run again" % (path, what, target)
+            ) from exc
         if exc.errno == errno.EACCES and _ACTING_AS[0] is not None:
             name = _ACTING_AS[0]
-            raise Failure('%s (%s) is a symlink to %s, which %s cannot reach (Permission denied). Running as root '
-                          'for %s, the module works as %s and never follows a link to what %s could not read or '
-                          'write alone: point the link at a file %s owns, or remove it, then run again'
-                          % (path, what, os.readlink(path), name, name, name, name, name))
-        raise _os_error('could not follow the symlink', path, exc)
+            raise Failure(
+                "%s (%s) is a symlink to %s, which %s cannot reach (Permission denied). Running as root "
+                "for %s, the module works as %s and never follows a link to what %s could not read or "
+                "write alone: point the link at a file %s owns, or remove it, then run again" % (path, what, os.readlink(path), name, name, name, name, name)
+            ) from exc
+        raise _os_error("could not follow the symlink", path, exc) from exc
 
 
 def locate(path):
@@ -649,9 +663,9 @@ def locate(path):
     """
     folder_path = os.path.dirname(path)
     if os.path.islink(folder_path):
-        _check_link(folder_path, 'the folder of path')
+        _check_link(folder_path, "the folder of path")
     if os.path.islink(path):
-        _check_link(path, 'path')
+        _check_link(path, "path")
         target = os.path.realpath(path)
         lock_folder = os.path.realpath(folder_path)
     else:
@@ -661,7 +675,7 @@ def locate(path):
     if os.path.isdir(target):
         raise is_a_folder(path, os.path.join)
     if os.path.lexists(folder_path) and not os.path.isdir(folder_path):
-        raise Failure('%s (the folder of path) exists but is not a folder' % folder_path)
+        raise Failure("%s (the folder of path) exists but is not a folder" % folder_path)
     # the folder of a symlinked file, or a symlinked folder: work in the real folder
     folder_path = os.path.realpath(folder_path)
     if lock_folder == folder_path:
@@ -679,13 +693,16 @@ def check_unchanged(folder, name, info):
         now = os.stat(name, dir_fd=folder.fd, follow_symlinks=False)
     except OSError as exc:
         if exc.errno != errno.ENOENT:
-            raise _os_error('could not check', folder.join(name), exc)
+            raise _os_error("could not check", folder.join(name), exc) from exc
         now = None
     if info is None and now is None:
         return
-    if info is not None and now is not None and \
-            (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns) == \
-            (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns):
+    if (
+        info is not None
+        and now is not None
+        and (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns)
+        == (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    ):
         return
     raise Changed(folder.join(name))
 
@@ -702,11 +719,12 @@ def check_folder_owner(folder, uid, path):
     """Writing for a user (``owner`` given), the folder must be that user's: no redirect into root's folders."""
     if uid is None or folder.info.st_uid == uid:
         return
-    raise Failure('the folder %s (of %s) is owned by %s (uid %d), not by %s, the owner this task writes for; '
-                  'refusing to put a file for %s there. If the folder is right, give it to that user '
-                  '(chown %s %s) and run again.'
-                  % (folder.path, path, user_name(folder.info.st_uid), folder.info.st_uid, user_name(uid),
-                     user_name(uid), user_name(uid), folder.path))
+    raise Failure(
+        "the folder %s (of %s) is owned by %s (uid %d), not by %s, the owner this task writes for; "
+        "refusing to put a file for %s there. If the folder is right, give it to that user "
+        "(chown %s %s) and run again."
+        % (folder.path, path, user_name(folder.info.st_uid), folder.info.st_uid, user_name(uid), user_name(uid), user_name(uid), folder.path)
+    )
 
 
 def check_owner(info, uid, path, target):
@@ -714,18 +732,19 @@ def check_owner(info, uid, path, target):
     expected = _expected_owner(uid)
     if expected is None or info.st_uid == expected:
         return
-    shown = path if os.path.normpath(target) == os.path.normpath(os.path.abspath(path)) else '%s (%s)' % (path, target)
-    raise Failure('%s is owned by %s (uid %d), not by %s, the owner this task expects; refusing to write into a '
-                  'file another user controls. Check who should own it, fix it (chown %s %s) and run again.'
-                  % (shown, user_name(info.st_uid), info.st_uid, user_name(expected), user_name(expected),
-                     target))
+    shown = path if os.path.normpath(target) == os.path.normpath(os.path.abspath(path)) else "%s (%s)" % (path, target)
+    raise Failure(
+        "%s is owned by %s (uid %d), not by %s, the owner this task expects; refusing to write into a "
+        "file another user controls. Check who should own it, fix it (chown %s %s) and run again."
+        % (shown, user_name(info.st_uid), info.st_uid, user_name(expected), user_name(expected), target)
+    )
 
 
 class _AttributeFailure(Exception):
     pass
 
 
-def _raise_failure(msg='', **_kwargs):
+def _raise_failure(msg="", **_kwargs):
     raise _AttributeFailure(msg)
 
 
@@ -737,28 +756,28 @@ def apply_attributes(module, target, info, written, changed, holds_secrets, warn
     """
     params = module.params
     if not os.path.exists(target):
-        return changed            # check mode, new file: nothing to compare yet
+        return changed  # check mode, new file: nothing to compare yet
     file_args = module.load_file_common_arguments(params, path=target)
     saved = module.fail_json
     module.fail_json = _raise_failure
     try:
         changed = module.set_fs_attributes_if_different(file_args, changed)
     except _AttributeFailure as exc:
-        raise Failure('%s%s' % (exc, ' (the new content was written; only the file attributes are not as asked)'
-                                if changed else ''))
+        raise Failure("%s%s" % (exc, " (the new content was written; only the file attributes are not as asked)" if changed else "")) from exc
     finally:
         module.fail_json = saved
     if info is None:
         return changed
     before = stat.S_IMODE(info.st_mode)
     if module.check_mode:
-        after = numeric_mode(params['mode'])      # symbolic modes are reported after a real run only
+        after = numeric_mode(params["mode"])  # symbolic modes are reported after a real run only
     else:
         after = stat.S_IMODE(os.stat(target).st_mode)
     if after is not None and before & 0o077 & ~after:
-        warn('%s the mode of %s from %04o to %04o: it was open to group or others'
-             % ('Would tighten' if module.check_mode else 'Tightened', params['path'], before, after))
-    elif before & 0o044 and params['mode'] is None and holds_secrets(written):
-        warn('%s holds secrets and is readable by group or others (mode %04o); set mode: "0600"'
-             % (params['path'], before))
+        warn(
+            "%s the mode of %s from %04o to %04o: it was open to group or others"
+            % ("Would tighten" if module.check_mode else "Tightened", params["path"], before, after)
+        )
+    elif before & 0o044 and params["mode"] is None and holds_secrets(written):
+        warn('%s holds secrets and is readable by group or others (mode %04o); set mode: "0600"' % (params["path"], before))
     return changed

@@ -29,10 +29,25 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc impo
 )
 
 __all__ = [
-    'DEFAULT_REDACT', 'MASK', 'MIN_SECRET_LENGTH', 'MergeError',
-    'merge', 'make_aligner', 'normalize', 'parse_pointer', 'format_pointer',
-    'redact', 'collect_secrets', 'mask_text', 'json_equal',
-    'Masking', 'holds_secrets', 'redact_text', 'looks_like_credential', 'credentials_in_text', 'is_secret_name',
+    "DEFAULT_REDACT",
+    "MASK",
+    "MIN_SECRET_LENGTH",
+    "MergeError",
+    "merge",
+    "make_aligner",
+    "normalize",
+    "parse_pointer",
+    "format_pointer",
+    "redact",
+    "collect_secrets",
+    "mask_text",
+    "json_equal",
+    "Masking",
+    "holds_secrets",
+    "redact_text",
+    "looks_like_credential",
+    "credentials_in_text",
+    "is_secret_name",
 ]
 
 # Secrets shorter than this are masked by key name only: masking a 2-letter string everywhere
@@ -45,22 +60,23 @@ class MergeError(ValueError):
 
 
 # ------------------------------------------------------------------ pointers
-def parse_pointer(pointer, option='keyed_lists'):
+def parse_pointer(pointer, option="keyed_lists"):
     """RFC 6901 pointer -> tuple of tokens; only pointers to something below the top level."""
-    if not isinstance(pointer, str) or not pointer.startswith('/'):
-        raise MergeError('%s: %s is not a JSON pointer; write it like "/customModels" (a "/" before each key)'
-                         % (option, json.dumps(pointer) if isinstance(pointer, str) else repr(pointer)))
+    if not isinstance(pointer, str) or not pointer.startswith("/"):
+        raise MergeError(
+            '%s: %s is not a JSON pointer; write it like "/customModels" (a "/" before each key)'
+            % (option, json.dumps(pointer) if isinstance(pointer, str) else repr(pointer))
+        )
     tokens = []
-    for token in pointer[1:].split('/'):
-        if re.search(r'~(?![01])', token):
-            raise MergeError('%s: %s has a "~" not followed by 0 or 1 (write "~0" for "~", "~1" for "/")'
-                             % (option, json.dumps(pointer)))
-        tokens.append(token.replace('~1', '/').replace('~0', '~'))
+    for token in pointer[1:].split("/"):
+        if re.search(r"~(?![01])", token):
+            raise MergeError('%s: %s has a "~" not followed by 0 or 1 (write "~0" for "~", "~1" for "/")' % (option, json.dumps(pointer)))
+        tokens.append(token.replace("~1", "/").replace("~0", "~"))
     return tuple(tokens)
 
 
 def format_pointer(tokens):
-    return ''.join('/' + escape_token(str(token)) for token in tokens)
+    return "".join("/" + escape_token(str(token)) for token in tokens)
 
 
 def _normal_pointer(pointer, option):
@@ -68,7 +84,7 @@ def _normal_pointer(pointer, option):
 
 
 # ------------------------------------------------------------------ input checks
-def normalize(value, where='value', max_depth=MAX_DEPTH):
+def normalize(value, where="value", max_depth=MAX_DEPTH):
     """A plain JSON copy of ``value`` (dict/list/str/int/float/bool/None), or MergeError naming the pointer."""
     return _normalize(value, where, 0, max_depth)
 
@@ -76,17 +92,17 @@ def normalize(value, where='value', max_depth=MAX_DEPTH):
 def _normalize(value, where, depth, max_depth):
     if isinstance(value, dict):
         if depth >= max_depth:
-            raise MergeError('%s: nested deeper than %d levels' % (where, max_depth))
+            raise MergeError("%s: nested deeper than %d levels" % (where, max_depth))
         result = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise MergeError('%s: key %r is not a string; JSON keys are strings' % (where, key))
-            result[str(key)] = _normalize(item, where + '/' + escape_token(key), depth + 1, max_depth)
+                raise MergeError("%s: key %r is not a string; JSON keys are strings" % (where, key))
+            result[str(key)] = _normalize(item, where + "/" + escape_token(key), depth + 1, max_depth)
         return result
     if isinstance(value, (list, tuple)):
         if depth >= max_depth:
-            raise MergeError('%s: nested deeper than %d levels' % (where, max_depth))
-        return [_normalize(item, '%s/%d' % (where, index), depth + 1, max_depth) for index, item in enumerate(value)]
+            raise MergeError("%s: nested deeper than %d levels" % (where, max_depth))
+        return [_normalize(item, "%s/%d" % (where, index), depth + 1, max_depth) for index, item in enumerate(value)]
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
@@ -95,10 +111,9 @@ def _normalize(value, where, depth, max_depth):
         return int(value)
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
-            raise MergeError('%s: %r is not a JSON number' % (where, value))
+            raise MergeError("%s: %r is not a JSON number" % (where, value))
         return float(value)
-    raise MergeError('%s: a %s is not a JSON value (use a string, number, boolean, null, list or dict)'
-                     % (where, type(value).__name__))
+    raise MergeError("%s: a %s is not a JSON value (use a string, number, boolean, null, list or dict)" % (where, type(value).__name__))
 
 
 class _Spec(object):
@@ -107,47 +122,47 @@ class _Spec(object):
     def __init__(self, keyed_lists, prune, exact=None):
         self.keyed = {}
         for pointer, fields in (keyed_lists or {}).items():
-            where = 'keyed_lists[%s]' % json.dumps(pointer)
+            where = "keyed_lists[%s]" % json.dumps(pointer)
             if isinstance(fields, str):
                 fields = [fields]
             if not isinstance(fields, (list, tuple)) or not fields or not all(isinstance(f, str) for f in fields):
                 raise MergeError('%s must be a non-empty list of field names, e.g. ["model", "baseUrl"]' % where)
-            self.keyed[_normal_pointer(pointer, 'keyed_lists')] = tuple(fields)
+            self.keyed[_normal_pointer(pointer, "keyed_lists")] = tuple(fields)
         self.prune = {}
         for pointer, rules in (prune or {}).items():
-            where = 'prune[%s]' % json.dumps(pointer)
-            normal = _normal_pointer(pointer, 'prune')
+            where = "prune[%s]" % json.dumps(pointer)
+            normal = _normal_pointer(pointer, "prune")
             if normal not in self.keyed:
-                raise MergeError('%s: prune works on keyed lists only; add %s to keyed_lists with the fields '
-                                 'that identify its items' % (where, json.dumps(pointer)))
+                raise MergeError(
+                    "%s: prune works on keyed lists only; add %s to keyed_lists with the fields that identify its items" % (where, json.dumps(pointer))
+                )
             if not isinstance(rules, dict) or not rules:
-                raise MergeError('%s must map field names to regular expressions, e.g. {"baseUrl": "^https://llmcloud"}'
-                                 % where)
+                raise MergeError('%s must map field names to regular expressions, e.g. {"baseUrl": "^https://llmcloud"}' % where)
             compiled = []
             for field, pattern in rules.items():
                 if not isinstance(pattern, str):
-                    raise MergeError('%s[%s] must be a regular expression string' % (where, json.dumps(field)))
+                    raise MergeError("%s[%s] must be a regular expression string" % (where, json.dumps(field)))
                 try:
                     compiled.append((field, re.compile(pattern)))
                 except re.error as exc:
-                    raise MergeError('%s[%s]: invalid regular expression: %s' % (where, json.dumps(field), exc))
+                    raise MergeError("%s[%s]: invalid regular expression: %s" % (where, json.dumps(field), exc)) from exc
             self.prune[normal] = compiled
         # exact: keyed lists whose matched items become exactly the desired item, plus the listed
         # fields of the file's item that the desired item does not name (written by another program)
         self.exact = {}
         for pointer, keep in (exact or {}).items():
-            where = 'exact_items[%s]' % json.dumps(pointer)
-            normal = _normal_pointer(pointer, 'exact_items')
+            where = "exact_items[%s]" % json.dumps(pointer)
+            normal = _normal_pointer(pointer, "exact_items")
             if normal not in self.keyed:
-                raise MergeError('%s: exact_items works on keyed lists only; add %s to keyed_lists with the fields '
-                                 'that identify its items' % (where, json.dumps(pointer)))
+                raise MergeError(
+                    "%s: exact_items works on keyed lists only; add %s to keyed_lists with the fields that identify its items" % (where, json.dumps(pointer))
+                )
             if keep is None:
                 keep = []
             if isinstance(keep, str):
                 keep = [keep]
             if not isinstance(keep, (list, tuple)) or not all(isinstance(f, str) for f in keep):
-                raise MergeError('%s must be a list of the field names to keep from the file, e.g. ["id", "index"] '
-                                 '(an empty list keeps none)' % where)
+                raise MergeError('%s must be a list of the field names to keep from the file, e.g. ["id", "index"] (an empty list keeps none)' % where)
             self.exact[normal] = frozenset(keep)
         # pointers that lead to a pruned list: walked even when value does not name them
         self.prefixes = set()
@@ -159,23 +174,23 @@ class _Spec(object):
 
 def _kind_of(value):
     if isinstance(value, dict):
-        return 'an object'
+        return "an object"
     if isinstance(value, list):
-        return 'a list'
+        return "a list"
     if isinstance(value, str):
-        return 'a string'
+        return "a string"
     if isinstance(value, bool):
-        return 'a boolean'
+        return "a boolean"
     if value is None:
-        return 'null'
-    return 'a number'
+        return "null"
+    return "a number"
 
 
 # ------------------------------------------------------------------ identities
 def _identity_part(value):
     if isinstance(value, str):
         return value
-    return ('json', json.dumps(value, sort_keys=True))
+    return ("json", json.dumps(value, sort_keys=True))
 
 
 def _identity(item, fields):
@@ -192,19 +207,20 @@ def _desired_identities(items, pointer, fields):
     """Identity -> desired item; each desired item must name every identity field, once."""
     result = {}
     for index, item in enumerate(items):
-        where = 'value%s/%d' % (pointer, index)
+        where = "value%s/%d" % (pointer, index)
         if not isinstance(item, dict):
-            raise MergeError('%s must be an object: keyed_lists[%s] identifies the items of %s by %s'
-                             % (where, json.dumps(pointer), pointer, ', '.join(fields)))
+            raise MergeError(
+                "%s must be an object: keyed_lists[%s] identifies the items of %s by %s" % (where, json.dumps(pointer), pointer, ", ".join(fields))
+            )
         missing = [field for field in fields if field not in item]
         if missing:
-            raise MergeError('%s has no %s: keyed_lists[%s] identifies the items of %s by %s; add %s to the item'
-                             % (where, ', '.join('"%s"' % f for f in missing), json.dumps(pointer), pointer,
-                                ', '.join(fields), 'it' if len(missing) == 1 else 'them'))
+            raise MergeError(
+                "%s has no %s: keyed_lists[%s] identifies the items of %s by %s; add %s to the item"
+                % (where, ", ".join('"%s"' % f for f in missing), json.dumps(pointer), pointer, ", ".join(fields), "it" if len(missing) == 1 else "them")
+            )
         identity = _identity(item, fields)
         if identity in result:
-            raise MergeError('%s has the same %s as value%s/%d; each item may appear once'
-                             % (where, ', '.join(fields), pointer, result[identity][0]))
+            raise MergeError("%s has the same %s as value%s/%d; each item may appear once" % (where, ", ".join(fields), pointer, result[identity][0]))
         result[identity] = (index, item)
     return result
 
@@ -225,7 +241,7 @@ def _prune_matches(item, rules):
 
 
 # ------------------------------------------------------------------ merge
-def merge(existing, value, keyed_lists=None, prune=None, state='present', exact=None):
+def merge(existing, value, keyed_lists=None, prune=None, state="present", exact=None):
     """Merge ``value`` into ``existing``; return ``(new_document, operations)``.
 
     present: objects merge recursively, scalars and unkeyed lists are replaced, keyed lists upsert
@@ -240,19 +256,19 @@ def merge(existing, value, keyed_lists=None, prune=None, state='present', exact=
     desired item does not name (e.g. the ``id`` and ``index`` a client writes into the items itself).
     Key order of the file's item is kept; new keys are appended.
     """
-    if state not in ('present', 'absent'):
-        raise MergeError('state must be present or absent, not %r' % (state,))
+    if state not in ("present", "absent"):
+        raise MergeError("state must be present or absent, not %r" % (state,))
     if not isinstance(existing, dict):
-        raise MergeError('the existing document must be an object')
+        raise MergeError("the existing document must be an object")
     if not isinstance(value, dict):
-        raise MergeError('value must be an object (a dict), not %s' % type(value).__name__)
+        raise MergeError("value must be an object (a dict), not %s" % type(value).__name__)
     spec = _Spec(keyed_lists, prune, exact)
     value = normalize(value)
     operations = []
-    if state == 'present':
-        result = _merge_object(existing, value, '', spec, operations)
+    if state == "present":
+        result = _merge_object(existing, value, "", spec, operations)
     else:
-        result = _remove_object(existing, value, '', spec, operations)
+        result = _remove_object(existing, value, "", spec, operations)
     return result, operations
 
 
@@ -260,7 +276,7 @@ def _walk_keys(old, want, pointer, spec):
     keys = list(want)
     for key in old:
         if key not in want:
-            child = pointer + '/' + escape_token(key)
+            child = pointer + "/" + escape_token(key)
             if child in spec.prune or child in spec.prefixes:
                 keys.append(key)
     return keys
@@ -269,7 +285,7 @@ def _walk_keys(old, want, pointer, spec):
 def _merge_object(old, want, pointer, spec, operations):
     result = None
     for key in _walk_keys(old, want, pointer, spec):
-        path = pointer + '/' + escape_token(key)
+        path = pointer + "/" + escape_token(key)
         named = key in want
         present = key in old
         current = old.get(key)
@@ -277,11 +293,12 @@ def _merge_object(old, want, pointer, spec, operations):
             fields = spec.keyed[path]
             desired = want[key] if named else []
             if not isinstance(desired, list):
-                raise MergeError('value%s must be a list: keyed_lists names %s' % (path, path))
+                raise MergeError("value%s must be a list: keyed_lists names %s" % (path, path))
             wanted = _desired_identities(desired, path, fields)
             if present and current is not None and not isinstance(current, list):
-                raise MergeError('the file holds %s at %s, but keyed_lists names %s as a list of items; fix the file '
-                                 'or keyed_lists' % (_kind_of(current), path, path))
+                raise MergeError(
+                    "the file holds %s at %s, but keyed_lists names %s as a list of items; fix the file or keyed_lists" % (_kind_of(current), path, path)
+                )
             if present and isinstance(current, list):
                 new = _merge_keyed(current, desired, wanted, path, spec, operations)
             elif not named:
@@ -289,7 +306,7 @@ def _merge_object(old, want, pointer, spec, operations):
             elif present and json_equal(current, desired):
                 continue
             else:
-                operations.append({'op': 'replace' if present else 'add', 'path': path})
+                operations.append({"op": "replace" if present else "add", "path": path})
                 new = [dict(item) for item in desired]
         elif not named:
             if not isinstance(current, dict):
@@ -302,7 +319,7 @@ def _merge_object(old, want, pointer, spec, operations):
             elif present and json_equal(current, desired):
                 continue
             else:
-                operations.append({'op': 'replace' if present else 'add', 'path': path})
+                operations.append({"op": "replace" if present else "add", "path": path})
                 new = desired
         if present and new is current:
             continue
@@ -323,21 +340,19 @@ def _merge_keyed(old_list, desired, wanted, pointer, spec, operations):
         if identity is not None and identity in wanted and identity not in consumed:
             consumed.add(identity)
             if pointer in spec.exact:
-                merged = _exact_item(item, wanted[identity][1], spec.exact[pointer], '%s/%d' % (pointer, index),
-                                     '%s/%d' % (pointer, len(result)), operations)
+                merged = _exact_item(item, wanted[identity][1], spec.exact[pointer], "%s/%d" % (pointer, index), "%s/%d" % (pointer, len(result)), operations)
             else:
-                merged = _merge_object(item, wanted[identity][1], '%s/%d' % (pointer, len(result)), spec,
-                                       operations)
+                merged = _merge_object(item, wanted[identity][1], "%s/%d" % (pointer, len(result)), spec, operations)
             changed = changed or merged is not item
             result.append(merged)
         elif rules and _prune_matches(item, rules):
-            operations.append({'op': 'remove', 'path': '%s/%d' % (pointer, index)})
+            operations.append({"op": "remove", "path": "%s/%d" % (pointer, index)})
             changed = True
         else:
             result.append(item)
     for item in desired:
         if _identity(item, fields) not in consumed:
-            operations.append({'op': 'add', 'path': '%s/%d' % (pointer, len(result))})
+            operations.append({"op": "add", "path": "%s/%d" % (pointer, len(result))})
             result.append(item)
             changed = True
     return result if changed else old_list
@@ -359,11 +374,11 @@ def _exact_item(old, want, keep, old_pointer, new_pointer, operations):
     if not removed and not replaced and not added:
         return old
     for key in removed:
-        operations.append({'op': 'remove', 'path': old_pointer + '/' + escape_token(key)})
+        operations.append({"op": "remove", "path": old_pointer + "/" + escape_token(key)})
     for key in replaced:
-        operations.append({'op': 'replace', 'path': new_pointer + '/' + escape_token(key)})
+        operations.append({"op": "replace", "path": new_pointer + "/" + escape_token(key)})
     for key in added:
-        operations.append({'op': 'add', 'path': new_pointer + '/' + escape_token(key)})
+        operations.append({"op": "add", "path": new_pointer + "/" + escape_token(key)})
         result[key] = want[key]
     return result
 
@@ -373,7 +388,7 @@ def _remove_object(old, want, pointer, spec, operations):
     for key in _walk_keys(old, want, pointer, spec):
         if key not in old:
             continue
-        path = pointer + '/' + escape_token(key)
+        path = pointer + "/" + escape_token(key)
         current = old[key]
         named = key in want
         desired = want.get(key)
@@ -392,7 +407,7 @@ def _remove_object(old, want, pointer, spec, operations):
                 continue
             new = _remove_object(current, desired, path, spec, operations)
         else:
-            operations.append({'op': 'remove', 'path': path})
+            operations.append({"op": "remove", "path": path})
             if result is None:
                 result = dict(old)
             del result[key]
@@ -412,7 +427,7 @@ def _remove_keyed(old_list, wanted, pointer, spec, operations):
     for index, item in enumerate(old_list):
         identity = _identity(item, fields)
         if (identity is not None and identity in wanted) or (rules and _prune_matches(item, rules)):
-            operations.append({'op': 'remove', 'path': '%s/%d' % (pointer, index)})
+            operations.append({"op": "remove", "path": "%s/%d" % (pointer, index)})
         else:
             result.append(item)
     return result if len(result) != len(old_list) else old_list
@@ -454,7 +469,7 @@ def make_aligner(keyed_lists):
                     positions = {}
                     for index, old_item in enumerate(old_list):
                         if id(old_item) in new_ids:
-                            continue                    # carried over as is: matched by identity above
+                            continue  # carried over as is: matched by identity above
                         old_identity = _identity(old_item, fields)
                         if old_identity is not None:
                             positions.setdefault(old_identity, []).append(index)
@@ -495,39 +510,83 @@ def make_aligner(keyed_lists):
 # A key named in ``exclude`` (any case, the whole key) turns 1-4 off for the leaves directly under
 # it and stops a map of secrets there. Containers are never masked whole: their keys stay
 # readable, so is sessionDefaultSettings.model (the leaf's own key is "model").
-SECRET_WORDS = frozenset((
-    'key', 'keys', 'apikey', 'token', 'secret', 'secrets', 'password', 'passwords', 'passwd', 'pass', 'pwd',
-    'passphrase', 'auth', 'authorization', 'credential', 'credentials', 'cookie', 'cookies', 'session', 'bearer',
-))
-# a single lowercase word that ends in one of these is a secret name too (apikey, accesstoken, oauth)
-SECRET_SUFFIXES = ('key', 'token', 'secret', 'password', 'passwd', 'auth', 'credential', 'credentials', 'cookie',
-                   'bearer')
-NOT_SECRET_LAST_WORDS = frozenset((
-    'mode', 'type', 'kind', 'ttl', 'ms', 'seconds', 'timeout', 'url', 'uri', 'endpoint', 'enabled', 'disabled',
-    'required', 'count', 'limit', 'max', 'min', 'length', 'size', 'format', 'name', 'path', 'file', 'env', 'var',
-))
-SECRET_MAP_WORDS = frozenset(('headers', 'cookies', 'credentials', 'secrets', 'tokens', 'passwords'))
-# Names the rule always covers (and the old default of the ``redact`` option): kept for callers.
-DEFAULT_REDACT = ('apiKey', 'api_key', 'apiKeyHelper', 'token', 'secret', 'password', 'authorization')
-
-_WORDS = re.compile(r'[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+')
-_CREDENTIAL = re.compile(
-    r'(?<![A-Za-z0-9])(?:'
-    r'(?:sk|rk)[-_](?:[A-Za-z0-9]+[-_])?[A-Za-z0-9_-]{12,}'      # OpenAI, Anthropic, Stripe, LLMCloud style
-    r'|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}'  # GitHub
-    r'|(?:AKIA|ASIA)[A-Z0-9]{16}'                                # AWS access key id
-    r'|xox[abposr]-[A-Za-z0-9-]{10,}'                            # Slack
-    r'|glpat-[A-Za-z0-9_-]{20,}'                                 # GitLab
-    r'|AIza[0-9A-Za-z_-]{35}'                                    # Google API key
-    r'|hf_[A-Za-z0-9]{30,}|npm_[A-Za-z0-9]{36}|pypi-[A-Za-z0-9_-]{50,}'
-    r'|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*'  # JWT
-    r'|(?i:bearer|basic|token)[ \t]+[A-Za-z0-9._~+/=-]{8,}'      # an Authorization header value
-    r'|-----BEGIN[A-Z ]*PRIVATE KEY-----'
-    r')'
+SECRET_WORDS = frozenset(
+    (
+        "key",
+        "keys",
+        "apikey",
+        "token",
+        "secret",
+        "secrets",
+        "password",
+        "passwords",
+        "passwd",
+        "pass",
+        "pwd",
+        "passphrase",
+        "auth",
+        "authorization",
+        "credential",
+        "credentials",
+        "cookie",
+        "cookies",
+        "session",
+        "bearer",
+    )
 )
-_URL_PASSWORD = re.compile(r'://[^/\s:@"]*:([^/\s@"]+)@')      # https://user:password@host
-_TOKENISH = re.compile(r'[A-Za-z0-9+/=_.~-]{20,}')
-_WORDISH = re.compile(r'[A-Z]?[a-z]{3,}')
+# a single lowercase word that ends in one of these is a secret name too (apikey, accesstoken, oauth)
+SECRET_SUFFIXES = ("key", "token", "secret", "password", "passwd", "auth", "credential", "credentials", "cookie", "bearer")
+NOT_SECRET_LAST_WORDS = frozenset(
+    (
+        "mode",
+        "type",
+        "kind",
+        "ttl",
+        "ms",
+        "seconds",
+        "timeout",
+        "url",
+        "uri",
+        "endpoint",
+        "enabled",
+        "disabled",
+        "required",
+        "count",
+        "limit",
+        "max",
+        "min",
+        "length",
+        "size",
+        "format",
+        "name",
+        "path",
+        "file",
+        "env",
+        "var",
+    )
+)
+SECRET_MAP_WORDS = frozenset(("headers", "cookies", "credentials", "secrets", "tokens", "passwords"))
+# Names the rule always covers (and the old default of the ``redact`` option): kept for callers.
+DEFAULT_REDACT = ("apiKey", "api_key", "apiKeyHelper", "token", "secret", "password", "authorization")
+
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_CREDENTIAL = re.compile(
+    r"(?<![A-Za-z0-9])(?:"
+    r"(?:sk|rk)[-_](?:[A-Za-z0-9]+[-_])?[A-Za-z0-9_-]{12,}"  # OpenAI, Anthropic, Stripe, LLMCloud style
+    r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"  # GitHub
+    r"|(?:AKIA|ASIA)[A-Z0-9]{16}"  # AWS access key id
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}"  # Slack
+    r"|glpat-[A-Za-z0-9_-]{20,}"  # GitLab
+    r"|AIza[0-9A-Za-z_-]{35}"  # Google API key
+    r"|hf_[A-Za-z0-9]{30,}|npm_[A-Za-z0-9]{36}|pypi-[A-Za-z0-9_-]{50,}"
+    r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"  # JWT
+    r"|(?i:bearer|basic|token)[ \t]+[A-Za-z0-9._~+/=-]{8,}"  # an Authorization header value
+    r"|-----BEGIN[A-Z ]*PRIVATE KEY-----"
+    r")"
+)
+_URL_PASSWORD = re.compile(r'://[^/\s:@"]*:([^/\s@"]+)@')  # https://user:password@host
+_TOKENISH = re.compile(r"[A-Za-z0-9+/=_.~-]{20,}")
+_WORDISH = re.compile(r"[A-Z]?[a-z]{3,}")
 
 
 def _high_entropy(text):
@@ -565,7 +624,7 @@ def looks_like_credential(text):
 
 
 def _mask_url_passwords(text, mask):
-    return _URL_PASSWORD.sub(lambda m: m.group(0)[:m.start(1) - m.start(0)] + mask + '@', text)
+    return _URL_PASSWORD.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + mask + "@", text)
 
 
 def credentials_in_text(text):
@@ -604,8 +663,8 @@ class Masking(object):
     def __init__(self, names=None, exclude=None):
         self.names = set(name.lower() for name in (names or ()) if isinstance(name, str))
         self.exclude = set(name.lower() for name in (exclude or ()) if isinstance(name, str))
-        self._looks = {}          # string -> verdict of the value rule (files repeat their strings)
-        self._named = {}          # key -> verdict of the name rules
+        self._looks = {}  # string -> verdict of the value rule (files repeat their strings)
+        self._named = {}  # key -> verdict of the name rules
 
     def _excluded(self, key):
         return isinstance(key, str) and key.lower() in self.exclude
@@ -627,22 +686,21 @@ class Masking(object):
             named = self._named.get(key)
             if named is None:
                 lowered = key.lower()
-                named = self._named[key] = ('excluded' if lowered in self.exclude else
-                                            'secret' if lowered in self.names or is_secret_name(key) else 'no')
-            if named == 'excluded':
+                named = self._named[key] = "excluded" if lowered in self.exclude else "secret" if lowered in self.names or is_secret_name(key) else "no"
+            if named == "excluded":
                 return None
-            if named == 'secret':
-                return 'whole'
+            if named == "secret":
+                return "whole"
         if secret_map:
-            return 'whole'
+            return "whole"
         if not isinstance(item, str) or len(item) < 8:
             return None
         verdict = self._looks.get(item, False)
         if verdict is False:
             if _CREDENTIAL.search(item) or _high_entropy(item.strip()):
-                verdict = 'whole'
+                verdict = "whole"
             else:
-                verdict = 'url' if '://' in item and _URL_PASSWORD.search(item) else None
+                verdict = "url" if "://" in item and _URL_PASSWORD.search(item) else None
             self._looks[item] = verdict
         return verdict
 
@@ -676,14 +734,14 @@ class Masking(object):
             below = self._under(key, secret_map) if key is not None else secret_map
             return [self._redact(item, key, below, mask) for item in value]
         verdict = self._verdict(key, value, secret_map)
-        if verdict == 'url':
+        if verdict == "url":
             return _mask_url_passwords(value, mask)
         return value if verdict is None else mask
 
     def secrets(self, value, min_length=MIN_SECRET_LENGTH):
         found = set()
         for _path, leaf, verdict in self.walk(value):
-            if verdict == 'url':
+            if verdict == "url":
                 found.update(match.group(1) for match in _URL_PASSWORD.finditer(leaf))
                 continue
             text = leaf if isinstance(leaf, str) else json.dumps(leaf)
@@ -706,9 +764,9 @@ class Masking(object):
         tree = {}
         found = set(secrets)
         for path, leaf, verdict in self.walk(doc.value):
-            if verdict == 'url':
+            if verdict == "url":
                 found.update(match.group(1) for match in _URL_PASSWORD.finditer(leaf))
-                continue          # the password alone: masked below with the text's credentials
+                continue  # the password alone: masked below with the text's credentials
             text = leaf if isinstance(leaf, str) else json.dumps(leaf)
             if len(text) >= MIN_SECRET_LENGTH and text != MASK:
                 found.add(text)
@@ -720,8 +778,8 @@ class Masking(object):
             self._text_edits(doc.root, tree, edits, replacement)
         if doc.has_comments:
             for match in _COMMENTED_PAIR.finditer(doc.text):
-                if doc.blank[match.start()] != ' ':
-                    continue          # not inside a comment
+                if doc.blank[match.start()] != " ":
+                    continue  # not inside a comment
                 try:
                     key = json.loads(match.group(1))
                     item = json.loads(match.group(2))
@@ -751,7 +809,7 @@ class Masking(object):
     def _in_comment(doc, token):
         start = doc.text.find(token)
         while start >= 0:
-            if doc.blank[start] == ' ' and doc.text[start] != ' ':
+            if doc.blank[start] == " " and doc.text[start] != " ":
                 return True
             start = doc.text.find(token, start + 1)
         return False
@@ -759,7 +817,7 @@ class Masking(object):
     def _text_edits(self, node, tree, edits, replacement):
         children = node.children
         for part, below in tree.items():
-            if node.kind == 'object':
+            if node.kind == "object":
                 child = node.child(part)
             else:
                 child = children[part] if isinstance(part, int) and 0 <= part < len(children) else None
@@ -805,7 +863,7 @@ def mask_text(text, secrets, mask=MASK):
         return mask_secrets(text, secrets, mask)
     forms = set(secrets)
     for secret in secrets:
-        if not _PLAIN.match(secret):            # the JSON-escaped forms differ only for these
+        if not _PLAIN.match(secret):  # the JSON-escaped forms differ only for these
             forms.update((json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]))
     try:
         pattern = re.compile(_trie_pattern(forms))
@@ -815,13 +873,13 @@ def mask_text(text, secrets, mask=MASK):
 
 
 _FEW_SECRETS = 16
-MIB_TEXT = 1024 * 1024      # below this, one scan per secret is cheaper than compiling a trie
+MIB_TEXT = 1024 * 1024  # below this, one scan per secret is cheaper than compiling a trie
 _MANY_OWN_SECRETS = 200
 _STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 
 
 def _unquote(literal):
-    if '\\' not in literal:
+    if "\\" not in literal:
         return literal[1:-1]
     try:
         return json.loads(literal)
@@ -829,7 +887,7 @@ def _unquote(literal):
         return literal[1:-1]
 
 
-_PLAIN = re.compile(r'[ !#-\[\]-~]*\Z')      # printable ASCII without " and \\: JSON writes it as is
+_PLAIN = re.compile(r"[ !#-\[\]-~]*\Z")  # printable ASCII without " and \\: JSON writes it as is
 
 
 def _trie_pattern(words):
@@ -840,18 +898,18 @@ def _trie_pattern(words):
         node = trie
         for char in word:
             node = node.setdefault(char, {})
-        node[''] = True
+        node[""] = True
 
     def build(node):
         literal = []
-        while '' not in node and len(node) == 1:       # a chain: plain text, no group
-            (char, node), = node.items()
+        while "" not in node and len(node) == 1:  # a chain: plain text, no group
+            ((char, node),) = node.items()
             literal.append(re.escape(char))
         branches = sorted(char for char in node if char)
         if not branches:
-            return ''.join(literal)
+            return "".join(literal)
         alternatives = [re.escape(char) + build(node[char]) for char in branches]
-        body = alternatives[0] if len(alternatives) == 1 else '(?:%s)' % '|'.join(alternatives)
-        return ''.join(literal) + ('(?:%s)?' % body if '' in node else body)
+        body = alternatives[0] if len(alternatives) == 1 else "(?:%s)" % "|".join(alternatives)
+        return "".join(literal) + ("(?:%s)?" % body if "" in node else body)
 
     return build(trie)

@@ -30,38 +30,49 @@ import re
 from json.decoder import scanstring as _scanstring
 
 __all__ = [
-    'MAX_DEPTH', 'JSONCError', 'Document', 'Node', 'Child',
-    'decode_bytes', 'encode_text', 'parse', 'loads', 'dumps', 'json_equal', 'apply_edits', 'line_col',
+    "MAX_DEPTH",
+    "JSONCError",
+    "Document",
+    "Node",
+    "Child",
+    "decode_bytes",
+    "encode_text",
+    "parse",
+    "loads",
+    "dumps",
+    "json_equal",
+    "apply_edits",
+    "line_col",
 ]
 
 MAX_DEPTH = 200
-MASK = '********'
+MASK = "********"
 
 # Code and strings up to the next "/" outside a string (or a string that does not close on its
 # line), in the unrolled "normal* (special normal*)*" form: one way to match, so no catastrophic
 # backtracking. Strings may not hold a raw newline, so a broken string never hides a comment from
 # the scan without staying broken for the JSON decoder too.
 _CODE_RUN = re.compile(r'[^"/]*(?:"[^"\\\n]*(?:\\.[^"\\\n]*)*"[^"/]*)*')
-_NOT_NEWLINE = re.compile(r'[^\r\n]')
-_LINE_BREAK = re.compile(r'[\r\n]')
-_NOT_UTF8 = re.compile('[\udc80-\udcff]')
-_WS = re.compile(r'[ \t\n\r]*')
-_SPACES = re.compile(r'[ \t]*')
+_NOT_NEWLINE = re.compile(r"[^\r\n]")
+_LINE_BREAK = re.compile(r"[\r\n]")
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+_WS = re.compile(r"[ \t\n\r]*")
+_SPACES = re.compile(r"[ \t]*")
 _TOKEN = re.compile(
-    r'[ \t\n\r]*(?:'
-    r'([{\[])'                                                  # 1 opener
-    r'|([}\]])'                                                 # 2 closer
-    r'|(,)'                                                     # 3 comma
-    r'|(:)'                                                     # 4 colon
-    r'|(")'                                                     # 5 string
-    r'|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)'  # 6 number
-    r'|(true|false|null)'                                       # 7 literal
-    r'|(\Z)'                                                    # 8 end of text
-    r'|(.))',                                                   # 9 anything else
+    r"[ \t\n\r]*(?:"
+    r"([{\[])"  # 1 opener
+    r"|([}\]])"  # 2 closer
+    r"|(,)"  # 3 comma
+    r"|(:)"  # 4 colon
+    r'|(")'  # 5 string
+    r"|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"  # 6 number
+    r"|(true|false|null)"  # 7 literal
+    r"|(\Z)"  # 8 end of text
+    r"|(.))",  # 9 anything else
     re.S,
 )
 _INDENTED_KEY = re.compile(r'^([ \t]+)"', re.M)
-_LITERALS = {'true': True, 'false': False, 'null': None}
+_LITERALS = {"true": True, "false": False, "null": None}
 _SCAN_ONCE = json.JSONDecoder().scan_once
 
 
@@ -75,7 +86,7 @@ class JSONCError(ValueError):
         if text is not None and offset is not None:
             self.line, self.column = line_col(text, offset)
         if self.line is not None:
-            full = 'line %d, column %d: %s' % (self.line, self.column, message)
+            full = "line %d, column %d: %s" % (self.line, self.column, message)
         else:
             full = message
         super(JSONCError, self).__init__(full)
@@ -88,10 +99,10 @@ class _Constant(Exception):
 def line_col(text, offset):
     """1-based line and column (in characters) of ``offset`` in ``text``; CRLF, LF and a lone CR end a line (as in droid)."""
     offset = max(0, min(offset, len(text)))
-    line = text.count('\n', 0, offset) + 1
-    if '\r' in text:
-        line += text.count('\r', 0, offset) - text.count('\r\n', 0, offset)
-    return line, offset - (max(text.rfind('\n', 0, offset), text.rfind('\r', 0, offset)) + 1) + 1
+    line = text.count("\n", 0, offset) + 1
+    if "\r" in text:
+        line += text.count("\r", 0, offset) - text.count("\r\n", 0, offset)
+    return line, offset - (max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1) + 1
 
 
 def decode_bytes(data):
@@ -101,24 +112,27 @@ def decode_bytes(data):
     strings and comments (as U+FFFD), so the parser accepts them there, refuses them elsewhere, and
     ``encode_text`` writes them back unchanged.
     """
-    if data.startswith(b'\xef\xbb\xbf'):
-        raise JSONCError('the file starts with a UTF-8 byte order mark (BOM), which the droid client does '
-                         'not accept (it reports InvalidSymbol at line 1, column 1 and loads nothing from the '
-                         'file); save the file as UTF-8 without a BOM', '', 0)
-    if data.startswith(b'\xff\xfe') or data.startswith(b'\xfe\xff'):
-        raise JSONCError('the file starts with a UTF-16 byte order mark, which the droid client does not read; '
-                         'save it as UTF-8', '', 0)
-    return data.decode('utf-8', 'surrogateescape')
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise JSONCError(
+            "the file starts with a UTF-8 byte order mark (BOM), which the droid client does "
+            "not accept (it reports InvalidSymbol at line 1, column 1 and loads nothing from the "
+            "file); save the file as UTF-8 without a BOM",
+            "",
+            0,
+        )
+    if data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
+        raise JSONCError("the file starts with a UTF-16 byte order mark, which the droid client does not read; save it as UTF-8", "", 0)
+    return data.decode("utf-8", "surrogateescape")
 
 
 def encode_text(text):
     """Text from ``decode_bytes`` or the writer -> bytes; bytes that were not UTF-8 come back unchanged."""
-    return text.encode('utf-8', 'surrogateescape')
+    return text.encode("utf-8", "surrogateescape")
 
 
 def _blank_comments(text):
     """Comments replaced by spaces (newlines of block comments kept): same length, same offsets, plain JSON."""
-    if '/' not in text:
+    if "/" not in text:
         return text, False
     pieces = []
     append = pieces.append
@@ -129,25 +143,25 @@ def _blank_comments(text):
         pos = code_run(text, pos).end()
         if pos >= length:
             break
-        pair = text[pos:pos + 2]
-        if pair == '//':
+        pair = text[pos : pos + 2]
+        if pair == "//":
             end = _line_end(text, pos)
-        elif pair == '/*':
-            end = text.find('*/', pos + 2)
+        elif pair == "/*":
+            end = text.find("*/", pos + 2)
             if end < 0:
                 raise JSONCError('unclosed comment: "/*" has no closing "*/"; close it with "*/" or remove it', text, pos)
             end += 2
         else:
-            pos += 1            # a "/" that starts no comment, or a string broken by a newline
+            pos += 1  # a "/" that starts no comment, or a string broken by a newline
             continue
         append(text[last:pos])
         comment = text[pos:end]
-        append(_NOT_NEWLINE.sub(' ', comment) if '\n' in comment else ' ' * (end - pos))
+        append(_NOT_NEWLINE.sub(" ", comment) if "\n" in comment else " " * (end - pos))
         last = pos = end
     if not pieces:
         return text, False
     append(text[last:])
-    return ''.join(pieces), True
+    return "".join(pieces), True
 
 
 def _line_end(text, pos):
@@ -173,7 +187,7 @@ def _depth_exceeds(value, limit):
         if depth > limit:
             return True
         depth += 1
-        for child in (item.values() if type(item) is dict else item):  # pylint: disable=unidiomatic-typecheck
+        for child in item.values() if type(item) is dict else item:  # pylint: disable=unidiomatic-typecheck
             kind = type(child)
             if kind is dict or kind is list:
                 push((child, depth))
@@ -182,33 +196,36 @@ def _depth_exceeds(value, limit):
 
 def _string_error(exc, text, start):
     msg = exc.msg
-    if msg.startswith('Invalid control character') and text[exc.pos] in '\r\n':
-        return JSONCError('unterminated string: the closing quote is missing before the end of the line; add it '
-                          '(a line break inside a string is written \\n)',
-                          text, start)
-    if msg.startswith('Invalid control character'):
-        msg = 'invalid control character in a string (write it escaped, e.g. \\n or \\t)'
-    elif msg.startswith('Unterminated string'):
-        msg = 'unterminated string: the closing quote is missing; add it'
-    elif msg.startswith('Invalid \\u'):
-        msg = 'invalid \\uXXXX escape in a string; write four hex digits after \\u (e.g. \\u00e9) or the character itself'
-    elif msg.startswith('Invalid \\escape'):
-        msg = ('invalid escape sequence in a string; use one of \\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX '
-               '(a backslash itself is written \\\\)')
+    if msg.startswith("Invalid control character") and text[exc.pos] in "\r\n":
+        return JSONCError(
+            "unterminated string: the closing quote is missing before the end of the line; add it (a line break inside a string is written \\n)", text, start
+        )
+    if msg.startswith("Invalid control character"):
+        msg = "invalid control character in a string (write it escaped, e.g. \\n or \\t)"
+    elif msg.startswith("Unterminated string"):
+        msg = "unterminated string: the closing quote is missing; add it"
+    elif msg.startswith("Invalid \\u"):
+        msg = "invalid \\uXXXX escape in a string; write four hex digits after \\u (e.g. \\u00e9) or the character itself"
+    elif msg.startswith("Invalid \\escape"):
+        msg = 'invalid escape sequence in a string; use one of \\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX (a backslash itself is written \\\\)'
     return JSONCError(msg, text, exc.pos)
 
 
 def _not_utf8(text, at):
-    byte = ord(text[at]) - 0xdc00
-    return JSONCError('a byte that is not UTF-8 (0x%02x) outside a string or comment: the droid client rejects it '
-                      '(InvalidSymbol) and loads nothing from the file; save the file as UTF-8' % byte, text, at)
+    byte = ord(text[at]) - 0xDC00
+    return JSONCError(
+        "a byte that is not UTF-8 (0x%02x) outside a string or comment: the droid client rejects it "
+        "(InvalidSymbol) and loads nothing from the file; save the file as UTF-8" % byte,
+        text,
+        at,
+    )
 
 
 def _parse_slow(text, blank, max_depth):
     """Iterative reference parser over the comment-free text; raises JSONCError with a position."""
-    stack = []          # frames: [container, is_object, pending_key, unused, open_offset]
-    state = 'value'     # value | key | colon | after | done
-    first = False       # just after an opener
+    stack = []  # frames: [container, is_object, pending_key, unused, open_offset]
+    state = "value"  # value | key | colon | after | done
+    first = False  # just after an opener
     last_comma = None
     root = None
     pos = 0
@@ -220,143 +237,157 @@ def _parse_slow(text, blank, max_depth):
         value = None
         if group == 9 and _NOT_UTF8.match(blank, at):
             raise _not_utf8(text, at)
-        if state == 'done':
+        if state == "done":
             if group == 8:
                 return root
-            raise JSONCError('unexpected content after the end of the top-level value; remove it or put it inside '
-                             'the top-level object', text, at)
+            raise JSONCError("unexpected content after the end of the top-level value; remove it or put it inside the top-level object", text, at)
         if group == 8:
             if stack:
                 frame = stack[-1]
                 line, column = line_col(text, frame[4])
-                raise JSONCError('unexpected end of the file: the %s opened at line %d, column %d is not closed; add '
-                                 'the missing "%s"' % ('object' if frame[1] else 'array', line, column,
-                                                       '}' if frame[1] else ']'), text, at)
-            raise JSONCError('the file holds no JSON value; write the settings as an object (braces around them)', text, at)
-        if state == 'key':
+                raise JSONCError(
+                    "unexpected end of the file: the %s opened at line %d, column %d is not closed; add "
+                    'the missing "%s"' % ("object" if frame[1] else "array", line, column, "}" if frame[1] else "]"),
+                    text,
+                    at,
+                )
+            raise JSONCError("the file holds no JSON value; write the settings as an object (braces around them)", text, at)
+        if state == "key":
             frame = stack[-1]
             if group == 5:
                 try:
                     key, pos = _scanstring(blank, at + 1, True)
                 except ValueError as exc:
-                    raise _string_error(exc, text, at)
+                    raise _string_error(exc, text, at) from exc
                 frame[2] = key
-                state = 'colon'
+                state = "colon"
                 first = False
                 continue
-            if group == 2 and blank[at] == '}' and first:
+            if group == 2 and blank[at] == "}" and first:
                 stack.pop()
                 value = frame[0]
             elif group == 2 and last_comma is not None and not first:
-                raise JSONCError('trailing comma before "%s": the droid client rejects it (PropertyNameExpected) '
-                                 'and loads nothing from the file; remove the comma' % blank[at], text, last_comma)
+                raise JSONCError(
+                    'trailing comma before "%s": the droid client rejects it (PropertyNameExpected) '
+                    "and loads nothing from the file; remove the comma" % blank[at],
+                    text,
+                    last_comma,
+                )
             else:
                 raise JSONCError('expected a property name in double quotes; write it as "name": value', text, at)
-        elif state == 'colon':
+        elif state == "colon":
             if group != 4:
                 raise JSONCError('expected ":" after the property name; add the colon', text, at)
-            state = 'value'
+            state = "value"
             continue
-        elif state == 'after':
+        elif state == "after":
             frame = stack[-1]
             if group == 3:
                 last_comma = at
-                state = 'key' if frame[1] else 'value'
+                state = "key" if frame[1] else "value"
                 first = False
                 continue
-            closer = '}' if frame[1] else ']'
+            closer = "}" if frame[1] else "]"
             if group == 2 and blank[at] == closer:
                 stack.pop()
                 value = frame[0]
             else:
-                raise JSONCError('expected "," or "%s"; add the missing comma between the two values, or close the %s '
-                                 'here' % (closer, 'object' if frame[1] else 'array'), text, at)
+                raise JSONCError(
+                    'expected "," or "%s"; add the missing comma between the two values, or close the %s here' % (closer, "object" if frame[1] else "array"),
+                    text,
+                    at,
+                )
         else:  # state == 'value'
             if group == 1:
                 if len(stack) >= max_depth:
-                    raise JSONCError('nesting deeper than %d levels, more than json_merge reads; flatten the value'
-                                     % max_depth, text, at)
-                if blank[at] == '{':
+                    raise JSONCError("nesting deeper than %d levels, more than json_merge reads; flatten the value" % max_depth, text, at)
+                if blank[at] == "{":
                     stack.append([{}, True, None, {}, at])
-                    state = 'key'
+                    state = "key"
                 else:
                     stack.append([[], False, None, None, at])
                 first = True
                 continue
             if group == 2:
-                if first and blank[at] == ']' and stack and not stack[-1][1]:
+                if first and blank[at] == "]" and stack and not stack[-1][1]:
                     value = stack.pop()[0]
                 elif not first and stack and last_comma is not None:
-                    raise JSONCError('trailing comma before "%s": the droid client rejects it (ValueExpected) and '
-                                     'loads nothing from the file; remove the comma' % blank[at], text, last_comma)
+                    raise JSONCError(
+                        'trailing comma before "%s": the droid client rejects it (ValueExpected) and loads nothing from the file; remove the comma' % blank[at],
+                        text,
+                        last_comma,
+                    )
                 else:
-                    raise JSONCError('expected a value; write a string, a number, true, false, null, an object or an '
-                                     'array here', text, at)
+                    raise JSONCError("expected a value; write a string, a number, true, false, null, an object or an array here", text, at)
             elif group == 5:
                 try:
                     value, pos = _scanstring(blank, at + 1, True)
                 except ValueError as exc:
-                    raise _string_error(exc, text, at)
+                    raise _string_error(exc, text, at) from exc
             elif group == 6:
                 token = match.group(6)
                 try:
-                    value = float(token) if ('.' in token or 'e' in token or 'E' in token) else int(token)
+                    value = float(token) if ("." in token or "e" in token or "E" in token) else int(token)
                 except ValueError:
-                    raise JSONCError('number too long; write it with fewer digits', text, at)
+                    raise JSONCError("number too long; write it with fewer digits", text, at) from None
             elif group == 7:
                 value = _LITERALS[match.group(7)]
             elif _NOT_UTF8.match(blank, at):
                 raise _not_utf8(text, at)
             else:
-                raise JSONCError('unexpected character %s; write a value ("string", number, true, false, null, {...} '
-                                 'or [...]) here, or remove the character' % json.dumps(blank[at]), text, at)
+                raise JSONCError(
+                    'unexpected character %s; write a value ("string", number, true, false, null, {...} '
+                    "or [...]) here, or remove the character" % json.dumps(blank[at]),
+                    text,
+                    at,
+                )
         # a value is complete
         first = False
         if not stack:
             root = value
-            state = 'done'
+            state = "done"
         else:
             frame = stack[-1]
             if frame[1]:
                 frame[0][frame[2]] = value
             else:
                 frame[0].append(value)
-            state = 'after'
+            state = "after"
 
 
 def _kind(char):
-    if char == '{':
-        return 'object'
-    if char == '[':
-        return 'array'
+    if char == "{":
+        return "object"
+    if char == "[":
+        return "array"
     if char == '"':
-        return 'string'
-    if char in 'tf':
-        return 'boolean'
-    if char == 'n':
-        return 'null'
-    return 'number'
+        return "string"
+    if char in "tf":
+        return "boolean"
+    if char == "n":
+        return "null"
+    return "number"
 
 
 class Child(object):
     """A member of an object (``key`` set) or an element of an array (``key`` None)."""
 
-    __slots__ = ('key', 'start', 'value', 'comma')
+    __slots__ = ("key", "start", "value", "comma")
 
     def __init__(self, key, start, value, comma):
-        self.key = key          # property name, or None in an array
-        self.start = start      # offset of the key's opening quote (objects) or of the value
-        self.value = value      # Node of the value
-        self.comma = comma      # offset of the comma after the value, or None
+        self.key = key  # property name, or None in an array
+        self.start = start  # offset of the key's opening quote (objects) or of the value
+        self.value = value  # Node of the value
+        self.comma = comma  # offset of the comma after the value, or None
 
     def __repr__(self):
-        return 'Child(%r, %d, %r, %r)' % (self.key, self.start, self.value, self.comma)
+        return "Child(%r, %d, %r, %r)" % (self.key, self.start, self.value, self.comma)
 
 
 class Node(object):
     """A value in the concrete syntax tree: kind and [start, end) character offsets."""
 
-    __slots__ = ('doc', 'kind', 'start', 'end', '_children')
+    __slots__ = ("doc", "kind", "start", "end", "_children")
 
     def __init__(self, doc, kind, start, end):
         self.doc = doc
@@ -366,13 +397,13 @@ class Node(object):
         self._children = None
 
     def __repr__(self):
-        return 'Node(%s, %d, %d)' % (self.kind, self.start, self.end)
+        return "Node(%s, %d, %d)" % (self.kind, self.start, self.end)
 
     @property
     def children(self):
         """Members or elements of a container, worked out on first use (C scanner per child)."""
         if self._children is None:
-            self._children = self._read_children() if self.kind in ('object', 'array') else []
+            self._children = self._read_children() if self.kind in ("object", "array") else []
         return self._children
 
     def child(self, key):
@@ -386,8 +417,8 @@ class Node(object):
     def _read_children(self):
         # the text is known to be valid here: no checks, just offsets (hot loop: names bound locally)
         doc, blank = self.doc, self.doc.blank
-        is_object = self.kind == 'object'
-        closer = '}' if is_object else ']'
+        is_object = self.kind == "object"
+        closer = "}" if is_object else "]"
         skip, scan, scan_string, kind = _WS.match, _SCAN_ONCE, _scanstring, _kind
         result = []
         append = result.append
@@ -399,11 +430,11 @@ class Node(object):
             start = pos
             if is_object:
                 key, pos = scan_string(blank, pos + 1, True)
-                pos = skip(blank, skip(blank, pos).end() + 1).end()      # past ':'
+                pos = skip(blank, skip(blank, pos).end() + 1).end()  # past ':'
             end = scan(blank, pos)[1]
             node = Node(doc, kind(blank[pos]), pos, end)
             pos = skip(blank, end).end()
-            if blank[pos] == ',':
+            if blank[pos] == ",":
                 append(Child(key, start, node, pos))
                 pos = skip(blank, pos + 1).end()
             else:
@@ -414,7 +445,7 @@ class Node(object):
 def _unit_string(indent):
     if isinstance(indent, str):
         return indent
-    return ' ' * int(indent)
+    return " " * int(indent)
 
 
 class Document(object):
@@ -426,7 +457,7 @@ class Document(object):
         self.value = value
         self.has_comments = has_comments
         self.empty = empty
-        self.newline = '\r\n' if '\r\n' in text else '\n'
+        self.newline = "\r\n" if "\r\n" in text else "\n"
         self._root = None
         self.indent_unit = self._detect_indent()
 
@@ -435,25 +466,25 @@ class Document(object):
         if self._root is None and not self.empty:
             # the text is valid: the top-level object spans the first to the last non-blank character
             start = _WS.match(self.blank).end()
-            self._root = Node(self, 'object', start, len(self.blank.rstrip(' \t\n\r')))
+            self._root = Node(self, "object", start, len(self.blank.rstrip(" \t\n\r")))
         return self._root
 
     def _detect_indent(self):
         match = _INDENTED_KEY.search(self.blank)
         if not match:
-            return '  '
+            return "  "
         found = match.group(1)
-        if found.startswith('\t'):
-            return '\t'
-        return ' ' * max(1, min(len(found), 16))
+        if found.startswith("\t"):
+            return "\t"
+        return " " * max(1, min(len(found), 16))
 
     def node(self, path):
         """The Node at a list of keys/indices, or None."""
         node = self.root
         for part in path:
-            if node is None or node.kind not in ('object', 'array'):
+            if node is None or node.kind not in ("object", "array"):
                 return None
-            if node.kind == 'object':
+            if node.kind == "object":
                 item = node.child(part)
             else:
                 items = node.children
@@ -470,14 +501,14 @@ class Document(object):
         it, arrays are matched position by position.  ``indent``: None/'auto' for the file's own
         unit, a number of spaces, or a string such as a tab.
         """
-        unit = self.indent_unit if indent in (None, 'auto') else _unit_string(indent)
+        unit = self.indent_unit if indent in (None, "auto") else _unit_string(indent)
         if self.empty:
             head = self.text.rstrip()
-            return (head + self.newline if head else '') + dumps(new_value, unit, self.newline)
+            return (head + self.newline if head else "") + dumps(new_value, unit, self.newline)
         if json_equal(self.value, new_value):
             return self.text
         writer = _Writer(self, unit, align)
-        writer.diff(self.root, self.value, new_value, '', False)
+        writer.diff(self.root, self.value, new_value, "", False)
         return apply_edits(self.text, writer.edits)
 
     # ------------------------------------------------------------ redaction
@@ -485,7 +516,7 @@ class Document(object):
         if not names:
             return []
         names = sorted(set(name.lower() for name in names), key=len, reverse=True)
-        pattern = r'"(?:%s)"[ \t\r\n]*:[ \t\r\n]*' % '|'.join(re.escape(name) for name in names)
+        pattern = r'"(?:%s)"[ \t\r\n]*:[ \t\r\n]*' % "|".join(re.escape(name) for name in names)
         lowered = self.blank.lower()
         if len(lowered) == len(self.blank):
             # offsets are unchanged: a case-sensitive search of the lowered text is ~3x faster than re.I
@@ -521,10 +552,10 @@ class Document(object):
                 continue
             edits.append((start, end, replacement))
         if self.has_comments and names:
-            alternatives = '|'.join(re.escape(name) for name in names)
+            alternatives = "|".join(re.escape(name) for name in names)
             in_comments = re.compile(r'"(?:%s)"[ \t]*:[ \t]*("[^"\\\n]*(?:\\.[^"\\\n]*)*")' % alternatives, re.I)
             for match in in_comments.finditer(self.text):
-                if self.blank[match.start()] == ' ':
+                if self.blank[match.start()] == " ":
                     edits.append((match.start(1), match.end(1), replacement))
         # keep outermost edits only (a masked object hides its inner keys)
         edits.sort()
@@ -564,11 +595,11 @@ class _Writer(object):
 
     # layout helpers ------------------------------------------------------
     def line_start(self, offset):
-        return self.text.rfind('\n', 0, offset) + 1
+        return self.text.rfind("\n", 0, offset) + 1
 
     def line_indent(self, offset):
         start = self.line_start(offset)
-        return self.text[start:_SPACES.match(self.text, start).end()]
+        return self.text[start : _SPACES.match(self.text, start).end()]
 
     def alone_on_line(self, offset):
         """True when only spaces/tabs precede ``offset`` on its line."""
@@ -586,21 +617,21 @@ class _Writer(object):
         comma_seen = not skip_comma
         while pos < length:
             char = text[pos]
-            if char in ' \t':
+            if char in " \t":
                 pos += 1
-            elif char == '\r' and text.startswith('\r\n', pos):
+            elif char == "\r" and text.startswith("\r\n", pos):
                 return pos
-            elif char == '\n':
+            elif char == "\n":
                 return pos
-            elif char == ',' and not comma_seen and blank[pos] == ',':
+            elif char == "," and not comma_seen and blank[pos] == ",":
                 comma_seen = True
                 pos += 1
-            elif blank[pos] == ' ' and char == '/':
+            elif blank[pos] == " " and char == "/":
                 # a comment: line comment to the end of line; block comment must end on this line
-                if text.startswith('//', pos):
+                if text.startswith("//", pos):
                     return _line_end(text, pos)
-                close = text.find('*/', pos + 2)
-                if '\n' in text[pos:close]:
+                close = text.find("*/", pos + 2)
+                if "\n" in text[pos:close]:
                     return None
                 pos = close + 2
             else:
@@ -608,15 +639,15 @@ class _Writer(object):
         return length
 
     def is_inline(self, node):
-        return '\n' not in self.text[node.start:node.end]
+        return "\n" not in self.text[node.start : node.end]
 
     def format(self, value, base, inline):
         if inline:
             out = _dumps_compact(value)
         else:
             out = _dumps_indented(value, self.unit)
-            if '\n' in out:
-                out = out.replace('\n', self.newline + base)
+            if "\n" in out:
+                out = out.replace("\n", self.newline + base)
         return out
 
     def add(self, start, end, text):
@@ -626,9 +657,9 @@ class _Writer(object):
     def diff(self, node, old, new, pointer, inline_parent):
         if old is new or json_equal(old, new):
             return
-        if isinstance(old, dict) and isinstance(new, dict) and node.kind == 'object':
+        if isinstance(old, dict) and isinstance(new, dict) and node.kind == "object":
             self.diff_object(node, old, new, pointer, inline_parent)
-        elif isinstance(old, list) and isinstance(new, list) and node.kind == 'array':
+        elif isinstance(old, list) and isinstance(new, list) and node.kind == "array":
             self.diff_array(node, old, new, pointer, inline_parent)
         else:
             text = self.format(new, self.line_indent(node.start), inline_parent)
@@ -645,9 +676,9 @@ class _Writer(object):
         last = dict((item.key, index) for index, item in enumerate(children))
         for index, item in enumerate(children):
             if item.key not in new:
-                removed.add(index)      # every occurrence of a duplicated key goes, or an earlier one would count
+                removed.add(index)  # every occurrence of a duplicated key goes, or an earlier one would count
             elif last[item.key] == index:
-                self.diff(item.value, old[item.key], new[item.key], pointer + '/' + escape_token(item.key), inline)
+                self.diff(item.value, old[item.key], new[item.key], pointer + "/" + escape_token(item.key), inline)
             # an earlier occurrence of a duplicated key: droid ignores it, so it stays as it is
         inserts = [(key, value) for key, value in new.items() if key not in old]
         self.members(node, children, removed, inserts, inline)
@@ -666,8 +697,7 @@ class _Writer(object):
                 continue
             used.add(old_index)
             if old[old_index] is not new[new_index]:
-                self.diff(children[old_index].value, old[old_index], new[new_index],
-                          pointer + '/' + str(old_index), inline)
+                self.diff(children[old_index].value, old[old_index], new[new_index], pointer + "/" + str(old_index), inline)
         removed = set(range(len(old))) - used
         self.members(node, children, removed, inserts, inline)
 
@@ -675,7 +705,7 @@ class _Writer(object):
         text = self.format(value, base, inline)
         if key is None:
             return text
-        return _dumps_string(key) + ': ' + text
+        return _dumps_string(key) + ": " + text
 
     def members(self, node, children, removed, inserts, inline):
         """Edits removing children (comma handling included) and appending new members."""
@@ -686,15 +716,15 @@ class _Writer(object):
         kept = [index for index in range(count) if index not in removed]
         last_kept = kept[-1] if kept else None
         opener, closer = node.start, node.end - 1
-        if not kept and not inserts and text[opener + 1:closer] == self.doc.blank[opener + 1:closer]:
+        if not kept and not inserts and text[opener + 1 : closer] == self.doc.blank[opener + 1 : closer]:
             # everything goes and no comment lives inside: leave an empty pair of brackets
-            self.add(opener + 1, closer, '')
+            self.add(opener + 1, closer, "")
             return
         removed_spans = []
         # -- removals: a removed member takes its own comma; removing the tail takes the comma before it
         if last_kept is not None and removed and max(removed) > last_kept:
             comma = children[last_kept].comma
-            self.add(comma, comma + 1, '')
+            self.add(comma, comma + 1, "")
         for index in sorted(removed):
             item = children[index]
             end = item.comma + 1 if item.comma is not None else item.value.end
@@ -702,11 +732,11 @@ class _Writer(object):
                 line_end = self.end_of_line_after(end)
                 if line_end is not None:
                     # the member fills its line(s): remove them whole, a comment on its last line too
-                    if text.startswith('\r\n', line_end):
+                    if text.startswith("\r\n", line_end):
                         line_end += 2
                     elif line_end < len(text):
                         line_end += 1
-                    self.add(self.line_start(item.start), line_end, '')
+                    self.add(self.line_start(item.start), line_end, "")
                     removed_spans.append((self.line_start(item.start), line_end))
                     continue
             if last_kept is not None and index == last_kept + 1:
@@ -715,7 +745,7 @@ class _Writer(object):
                 start = item.start
             if item.comma is not None:
                 end = _SPACES.match(text, end).end()
-            self.add(start, end, '')
+            self.add(start, end, "")
             removed_spans.append((start, end))
         # -- insertions
         if not inserts:
@@ -724,31 +754,31 @@ class _Writer(object):
         if last_kept is not None:
             previous = children[last_kept]
             if inline:
-                pieces = [', ' + self.item_text(key, value, '', True) for key, value in inserts]
-                self.add(previous.value.end, previous.value.end, ''.join(pieces))
+                pieces = [", " + self.item_text(key, value, "", True) for key, value in inserts]
+                self.add(previous.value.end, previous.value.end, "".join(pieces))
                 return
             if self.alone_on_line(previous.start):
                 base = self.line_indent(previous.start)
             else:
                 base = opener_indent + self.unit
             # siblings written on one line each (e.g. {"model": ...} per line) set the style of new items
-            compact = previous.value.kind in ('object', 'array') and self.is_inline(previous.value)
-            self.add(previous.value.end, previous.value.end, ',')
+            compact = previous.value.kind in ("object", "array") and self.is_inline(previous.value)
+            self.add(previous.value.end, previous.value.end, ",")
             line_end = self.end_of_line_after(previous.value.end, skip_comma=True)
             where = previous.value.end if line_end is None else line_end
             if any(start <= where < end for start, end in removed_spans):
                 # the end of that line lies in a member being removed: insert right after the value
                 where = previous.value.end
             pieces = [self.newline + base + self.item_text(key, value, base, compact) for key, value in inserts]
-            self.add(where, where, ','.join(pieces))
+            self.add(where, where, ",".join(pieces))
             return
         if inline:
-            pieces = [self.item_text(key, value, '', True) for key, value in inserts]
-            self.add(opener + 1, opener + 1, ', '.join(pieces))
+            pieces = [self.item_text(key, value, "", True) for key, value in inserts]
+            self.add(opener + 1, opener + 1, ", ".join(pieces))
             return
         base = opener_indent + self.unit
         pieces = [self.newline + base + self.item_text(key, value, base, False) for key, value in inserts]
-        tail = ''
+        tail = ""
         if self.line_start(closer) <= opener or not self.alone_on_line(closer):
             # the closer shares a line with the opener or other text: give it a line of its own
             tail = self.newline + opener_indent
@@ -757,7 +787,7 @@ class _Writer(object):
         if line_end is not None and line_end < closer:
             # only a comment follows the opener on its line: it stays there, the new items go below it
             where = line_end
-        self.add(where, where, ','.join(pieces) + tail)
+        self.add(where, where, ",".join(pieces) + tail)
 
 
 def _valid_mapping(mapping, old_count, new_count):
@@ -785,22 +815,22 @@ def apply_edits(text, edits):
     for edit in ordered:
         start, end, replacement = edit[0], edit[1], edit[-1]
         if start < last:
-            raise ValueError('overlapping edits at offset %d' % start)
+            raise ValueError("overlapping edits at offset %d" % start)
         pieces.append(text[last:start])
         pieces.append(replacement)
         last = end
     pieces.append(text[last:])
-    return ''.join(pieces)
+    return "".join(pieces)
 
 
 def escape_token(key):
     """One JSON pointer token (RFC 6901)."""
-    return key.replace('~', '~0').replace('/', '~1')
+    return key.replace("~", "~0").replace("/", "~1")
 
 
 def _encodable(text):
     try:
-        text.encode('utf-8')
+        text.encode("utf-8")
         return True
     except UnicodeEncodeError:
         return False
@@ -812,20 +842,20 @@ def _dumps_string(value):
 
 
 def _dumps_compact(value):
-    out = json.dumps(value, ensure_ascii=False, separators=(', ', ': '), allow_nan=False)
-    return out if _encodable(out) else json.dumps(value, separators=(', ', ': '), allow_nan=False)
+    out = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
+    return out if _encodable(out) else json.dumps(value, separators=(", ", ": "), allow_nan=False)
 
 
 def _dumps_indented(value, unit):
-    out = json.dumps(value, ensure_ascii=False, indent=unit, separators=(',', ': '), allow_nan=False)
-    return out if _encodable(out) else json.dumps(value, indent=unit, separators=(',', ': '), allow_nan=False)
+    out = json.dumps(value, ensure_ascii=False, indent=unit, separators=(",", ": "), allow_nan=False)
+    return out if _encodable(out) else json.dumps(value, indent=unit, separators=(",", ": "), allow_nan=False)
 
 
-def dumps(value, indent=2, newline='\n'):
+def dumps(value, indent=2, newline="\n"):
     """A whole new document: indented JSON plus a final newline."""
-    out = _dumps_indented(value, _unit_string(indent) if indent not in (None, 'auto') else '  ')
-    if newline != '\n':
-        out = out.replace('\n', newline)
+    out = _dumps_indented(value, _unit_string(indent) if indent not in (None, "auto") else "  ")
+    if newline != "\n":
+        out = out.replace("\n", newline)
     return out + newline
 
 
@@ -835,10 +865,10 @@ def parse(text, max_depth=MAX_DEPTH, allow_empty=False):
     ``max_depth=None`` skips the nesting check (for text this module wrote from checked values).
     """
     blank, has_comments = _blank_comments(text)
-    if not blank.strip(' \t\r\n'):
+    if not blank.strip(" \t\r\n"):
         if allow_empty:
             return Document(text, blank, {}, has_comments, empty=True)
-        raise JSONCError('the file holds no JSON value; write the settings as an object (braces around them)', text, len(text))
+        raise JSONCError("the file holds no JSON value; write the settings as an object (braces around them)", text, len(text))
     try:
         value = _FAST.decode(blank)
         problem = None
@@ -849,26 +879,29 @@ def parse(text, max_depth=MAX_DEPTH, allow_empty=False):
         problem = RecursionError()
     if problem is not None:
         _parse_slow(text, blank, MAX_DEPTH if max_depth is None else max_depth)
-        offset = getattr(problem, 'pos', None)
-        raise JSONCError('invalid JSON (%s); fix the text at this position'
-                         % (getattr(problem, 'msg', None) or type(problem).__name__), text, offset)
+        offset = getattr(problem, "pos", None)
+        raise JSONCError("invalid JSON (%s); fix the text at this position" % (getattr(problem, "msg", None) or type(problem).__name__), text, offset)
     if not isinstance(value, dict):
         start = _WS.match(blank).end()
-        raise JSONCError('the top level must be an object ({...}), found %s: the droid client loads nothing from '
-                         'the file (Expected object); wrap the settings in {...}' % _describe(value), text, start)
+        raise JSONCError(
+            "the top level must be an object ({...}), found %s: the droid client loads nothing from "
+            "the file (Expected object); wrap the settings in {...}" % _describe(value),
+            text,
+            start,
+        )
     return Document(text, blank, value, has_comments)
 
 
 def _describe(value):
     if isinstance(value, list):
-        return 'an array'
+        return "an array"
     if isinstance(value, str):
-        return 'a string'
+        return "a string"
     if isinstance(value, bool):
-        return 'a boolean'
+        return "a boolean"
     if value is None:
-        return 'null'
-    return 'a number'
+        return "null"
+    return "a number"
 
 
 def loads(text, max_depth=MAX_DEPTH):

@@ -22,12 +22,6 @@ import re
 
 from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS, AnsibleModule
 
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import (
-    JSONCError,
-    decode_bytes,
-    dumps,
-    parse,
-)
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import (
     Masking,
     MergeError,
@@ -36,18 +30,24 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge
     merge,
     parse_pointer,
 )
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import (
+    JSONCError,
+    decode_bytes,
+    dumps,
+    parse,
+)
 
 MIB = 1024 * 1024
-MASK = '********'
-NO_LOG_VALUE = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'     # what Ansible shows for a no_log option
+MASK = "********"
+NO_LOG_VALUE = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"  # what Ansible shows for a no_log option
 
 # The file options of ansible.builtin.files that the module honours. ``unsafe_writes`` is left
 # out on purpose: the module never writes a settings file in place, so it does not accept the option.
-FILE_OPTIONS = ('mode', 'owner', 'group', 'seuser', 'serole', 'selevel', 'setype', 'attributes')
+FILE_OPTIONS = ("mode", "owner", "group", "seuser", "serole", "selevel", "setype", "attributes")
 
 # POSIX-only file options that mean nothing for a Windows file (it inherits its folder's ACL).
 # ``mode`` is accepted and ignored there, so that one task (the role passes mode "0600") serves every OS.
-POSIX_ONLY = ('owner', 'group', 'seuser', 'serole', 'selevel', 'setype', 'attributes')
+POSIX_ONLY = ("owner", "group", "seuser", "serole", "selevel", "setype", "attributes")
 
 
 class Failure(Exception):
@@ -59,7 +59,7 @@ USER_ERRORS = (Failure, JSONCError, MergeError)
 
 
 # Letters chattr(1) sets and ansible-core knows; anything else fails before the file is touched.
-_ATTRIBUTE_LETTERS = 'aAcCdDeEFhiIjmNPsStTuxXZ'
+_ATTRIBUTE_LETTERS = "aAcCdDeEFhiIjmNPsStTuxXZ"
 
 
 def argument_spec():
@@ -69,22 +69,22 @@ def argument_spec():
     ``%USERPROFILE%``; a controller-side expansion would use the controller's home.
     """
     spec = dict(
-        path=dict(type='str', required=True),
-        user=dict(type='str'),
-        only_if_keys=dict(type='list', elements='str', default=[], no_log=False),
-        value=dict(type='dict', default={}, no_log=True),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        keyed_lists=dict(type='dict', default={}, no_log=False),
-        prune=dict(type='dict', default={}),
-        exact_items=dict(type='dict', default={}),
-        create=dict(type='bool', default=True),
-        backup=dict(type='bool', default=False),
-        redact=dict(type='list', elements='str', default=[]),
-        redact_exclude=dict(type='list', elements='str', default=[]),
-        indent=dict(type='str', default='auto'),
-        lock_timeout=dict(type='float', default=30),
-        max_size=dict(type='int', default=32 * MIB),
-        validate=dict(type='str'),
+        path=dict(type="str", required=True),
+        user=dict(type="str"),
+        only_if_keys=dict(type="list", elements="str", default=[], no_log=False),
+        value=dict(type="dict", default={}, no_log=True),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        keyed_lists=dict(type="dict", default={}, no_log=False),
+        prune=dict(type="dict", default={}),
+        exact_items=dict(type="dict", default={}),
+        create=dict(type="bool", default=True),
+        backup=dict(type="bool", default=False),
+        redact=dict(type="list", elements="str", default=[]),
+        redact_exclude=dict(type="list", elements="str", default=[]),
+        indent=dict(type="str", default="auto"),
+        lock_timeout=dict(type="float", default=30),
+        max_size=dict(type="int", default=32 * MIB),
+        validate=dict(type="str"),
     )
     for name in FILE_OPTIONS:
         spec[name] = copy.deepcopy(FILE_COMMON_ARGUMENTS[name])
@@ -93,40 +93,38 @@ def argument_spec():
 
 def number(value):
     """A float option as the user wrote it: 30 rather than 30.0."""
-    return ('%d' % value) if float(value).is_integer() else ('%s' % value)
+    return ("%d" % value) if float(value).is_integer() else ("%s" % value)
 
 
 def parse_indent(value):
     text = str(value).strip().lower()
-    if text == 'auto':
+    if text == "auto":
         return None
-    if text in ('tab', '\t'):
-        return '\t'
-    if re.match(r'^[0-9]+$', text) and 1 <= int(text) <= 16:
+    if text in ("tab", "\t"):
+        return "\t"
+    if re.match(r"^[0-9]+$", text) and 1 <= int(text) <= 16:
         return int(text)
-    raise Failure('indent must be auto, tab or a number of spaces from 1 to 16, not %s' % value)
+    raise Failure("indent must be auto, tab or a number of spaces from 1 to 16, not %s" % value)
 
 
 def check_params(params):
     """Every error in the options, found before any file is touched. Returns the indent to use."""
-    if not params['path']:
-        raise Failure('path must not be empty: give the file to merge into, e.g. ~/.factory/settings.json')
-    indent = parse_indent(params['indent'])
-    if params['lock_timeout'] < 0:
-        raise Failure('lock_timeout must be 0 or more seconds, not %s' % number(params['lock_timeout']))
-    if params['max_size'] <= 0:
-        raise Failure('max_size must be a positive number of bytes, not %s' % params['max_size'])
-    merge({}, {}, params['keyed_lists'] or {}, params['prune'] or {}, params['state'],
-          params.get('exact_items'))                                                    # option errors
-    for pointer in params.get('only_if_keys') or []:
-        parse_pointer(pointer, 'only_if_keys')
-    if params.get('user') is not None and not params['user'].strip():
-        raise Failure('user must not be empty: give the name of the account whose file this is, or leave user out')
-    _check_mode(params.get('mode'))
-    _check_attributes(params.get('attributes'))
-    if params.get('validate') is not None and '%s' not in params['validate']:
-        raise Failure('validate must contain %%s, which stands for the path of the candidate file, e.g. '
-                      '"/usr/bin/jq . %%s"; got %s' % params['validate'])
+    if not params["path"]:
+        raise Failure("path must not be empty: give the file to merge into, e.g. ~/.factory/settings.json")
+    indent = parse_indent(params["indent"])
+    if params["lock_timeout"] < 0:
+        raise Failure("lock_timeout must be 0 or more seconds, not %s" % number(params["lock_timeout"]))
+    if params["max_size"] <= 0:
+        raise Failure("max_size must be a positive number of bytes, not %s" % params["max_size"])
+    merge({}, {}, params["keyed_lists"] or {}, params["prune"] or {}, params["state"], params.get("exact_items"))  # option errors
+    for pointer in params.get("only_if_keys") or []:
+        parse_pointer(pointer, "only_if_keys")
+    if params.get("user") is not None and not params["user"].strip():
+        raise Failure("user must not be empty: give the name of the account whose file this is, or leave user out")
+    _check_mode(params.get("mode"))
+    _check_attributes(params.get("attributes"))
+    if params.get("validate") is not None and "%s" not in params["validate"]:
+        raise Failure('validate must contain %%s, which stands for the path of the candidate file, e.g. "/usr/bin/jq . %%s"; got %s' % params["validate"])
     return indent
 
 
@@ -139,32 +137,32 @@ def _check_mode(mode):
     if mode is None or isinstance(mode, int):
         return
     text = str(mode).strip()
-    if re.match(r'^0?[0-7]{3,4}$', text):
+    if re.match(r"^0?[0-7]{3,4}$", text):
         return
     try:
         AnsibleModule._symbolic_mode_to_octal(_ModeProbe, text)
     except ValueError:
-        raise Failure('mode %s is neither an octal mode (quote it, e.g. "0600") nor a symbolic one (e.g. u=rw,go=); '
-                      'nothing was changed' % mode)
+        raise Failure('mode %s is neither an octal mode (quote it, e.g. "0600") nor a symbolic one (e.g. u=rw,go=); nothing was changed' % mode) from None
 
 
 def _check_attributes(attributes):
     if attributes is None:
         return
     text = attributes.strip()
-    letters = text[1:] if text[:1] in ('=', '+', '-') else text
+    letters = text[1:] if text[:1] in ("=", "+", "-") else text
     wrong = sorted(set(letter for letter in letters if letter not in _ATTRIBUTE_LETTERS))
     if not letters or wrong:
-        raise Failure('attributes %s: %s not a file attribute chattr sets (give e.g. "+i" or "-a"; see man chattr); '
-                      'nothing was changed'
-                      % (attributes, ', '.join(wrong) + (' is' if len(wrong) == 1 else ' are') if wrong else 'no letter'))
+        raise Failure(
+            'attributes %s: %s not a file attribute chattr sets (give e.g. "+i" or "-a"; see man chattr); '
+            "nothing was changed" % (attributes, ", ".join(wrong) + (" is" if len(wrong) == 1 else " are") if wrong else "no letter")
+        )
 
 
 def holds_keys(value, pointers):
     """True when every JSON pointer names something in ``value`` (object keys, or list indexes)."""
     for pointer in pointers:
         current = value
-        for token in parse_pointer(pointer, 'only_if_keys'):
+        for token in parse_pointer(pointer, "only_if_keys"):
             if isinstance(current, dict) and token in current:
                 current = current[token]
             elif isinstance(current, list) and token.isdigit() and int(token) < len(current):
@@ -176,21 +174,21 @@ def holds_keys(value, pointers):
 
 def is_a_folder(path, join):
     """``path`` names a folder; ``join`` builds the path of a file inside it (os.path.join or ntpath.join)."""
-    return Failure('%s is a folder, not a file: give the path of the file inside it, e.g. %s'
-                   % (path, join(path, 'settings.json')))
+    return Failure("%s is a folder, not a file: give the path of the file inside it, e.g. %s" % (path, join(path, "settings.json")))
 
 
 def missing(path):
-    return Failure('%s does not exist and create is false' % path)
+    return Failure("%s does not exist and create is false" % path)
 
 
 def too_big(path, size, max_size):
-    return Failure('%s is %.1f MiB, more than max_size (%s bytes, %.1f MiB); it was left untouched'
-                   % (path, size / float(MIB), max_size, max_size / float(MIB)))
+    return Failure(
+        "%s is %.1f MiB, more than max_size (%s bytes, %.1f MiB); it was left untouched" % (path, size / float(MIB), max_size, max_size / float(MIB))
+    )
 
 
 def grew_too_big(path, max_size):
-    return Failure('%s grew past max_size (%s bytes) while it was read; it was left untouched' % (path, max_size))
+    return Failure("%s grew past max_size (%s bytes) while it was read; it was left untouched" % (path, max_size))
 
 
 def numeric_mode(mode):
@@ -221,17 +219,19 @@ class Redaction(object):
     @classmethod
     def of_raw_args(cls, args):
         """Secrets of arguments not validated yet: the key is masked even in argument errors."""
+
         def names(option):
             given = args.get(option)
             return [name for name in given if isinstance(name, str)] if isinstance(given, list) else []
-        return cls(args.get('value'), names('redact'), names('redact_exclude'))
+
+        return cls(args.get("value"), names("redact"), names("redact_exclude"))
 
     def invocation(self, params):
         """``invocation`` as the module returns it: ``value`` hidden as Ansible hides a no_log option,
         whatever the masking rule says of its parts (it is the whole desired document)."""
         args = dict(params)
-        args['value'] = NO_LOG_VALUE
-        return {'module_args': args}
+        args["value"] = NO_LOG_VALUE
+        return {"module_args": args}
 
     def holds_secrets(self, doc):
         """Does the parsed document hold a secret (backups 0600, mode warnings)?"""
@@ -262,21 +262,21 @@ def read_document(data, shown):
     try:
         return parse(decode_bytes(data), allow_empty=True)
     except JSONCError as exc:
-        raise Failure('%s: %s. The file was left untouched.' % (shown, exc))
+        raise Failure("%s: %s. The file was left untouched." % (shown, exc)) from exc
 
 
 class Plan(object):
     """What one task does to one file: computed first, acted on afterwards."""
 
     def __init__(self, doc):
-        self.doc = doc                 # the file as read (a _jsonc Document), None when there is none
-        self.written = doc             # the document as it will be (parsed back from new_text)
+        self.doc = doc  # the file as read (a _jsonc Document), None when there is none
+        self.written = doc  # the document as it will be (parsed back from new_text)
         self.changed = False
         self.operations = []
-        self.new_text = None           # None: nothing to write
-        self.secrets = set()           # of the file, when they were collected (diff, or asked for)
+        self.new_text = None  # None: nothing to write
+        self.secrets = set()  # of the file, when they were collected (diff, or asked for)
         self.diff = None
-        self.applied = True            # False: only_if_keys named a key the file does not hold
+        self.applied = True  # False: only_if_keys named a key the file does not hold
 
     @property
     def exists(self):
@@ -290,37 +290,35 @@ def plan(doc, params, redaction, indent, diff=False, header=None, file_secrets=F
     document. With ``diff``, the redacted before/after texts are built (headed ``header``).
     """
     result = Plan(doc)
-    state = params['state']
-    only_if = params.get('only_if_keys') or []
+    state = params["state"]
+    only_if = params.get("only_if_keys") or []
     if only_if and (doc is None or not holds_keys(doc.value, only_if)):
-        result.applied = False                  # not this file's business: leave it as it is
+        result.applied = False  # not this file's business: leave it as it is
         return result
-    if doc is None and state == 'absent':
-        return result                           # nothing there, nothing to remove
-    keyed, prune = params['keyed_lists'] or {}, params['prune'] or {}
-    value = params['value'] or {}
+    if doc is None and state == "absent":
+        return result  # nothing there, nothing to remove
+    keyed, prune = params["keyed_lists"] or {}, params["prune"] or {}
+    value = params["value"] or {}
     if doc is not None and (diff or file_secrets):
         result.secrets = redaction.masking.secrets(doc.value)
-    new_doc, operations = merge(doc.value if doc is not None else {}, value, keyed, prune, state,
-                                params.get('exact_items'))
+    new_doc, operations = merge(doc.value if doc is not None else {}, value, keyed, prune, state, params.get("exact_items"))
     result.operations = operations
-    if not (operations or doc is None or (doc.empty and state == 'present')):
+    if not (operations or doc is None or (doc.empty and state == "present")):
         return result
     if doc is not None:
         new_text = doc.update(new_doc, make_aligner(keyed), indent)
     else:
         new_text = dumps(new_doc, indent if indent is not None else 2)
-    written = parse(new_text, max_depth=None)   # the values were checked: only the edits are
-    if written.value != new_doc:                # a structural check of the edits, at C speed
-        raise Failure('internal error: the edited text does not read back as the merged document; '
-                      'nothing was written (please report this)')
+    written = parse(new_text, max_depth=None)  # the values were checked: only the edits are
+    if written.value != new_doc:  # a structural check of the edits, at C speed
+        raise Failure("internal error: the edited text does not read back as the merged document; nothing was written (please report this)")
     result.changed, result.new_text, result.written = True, new_text, written
     if diff:
-        secrets = redaction.secrets             # each text masks its own document's secrets too
+        secrets = redaction.secrets  # each text masks its own document's secrets too
         result.diff = {
-            'before': redaction.text(doc, secrets) if doc is not None else '',
-            'after': redaction.text(written, secrets),
-            'before_header': header,
-            'after_header': header,
+            "before": redaction.text(doc, secrets) if doc is not None else "",
+            "after": redaction.text(written, secrets),
+            "before_header": header,
+            "after_header": header,
         }
     return result

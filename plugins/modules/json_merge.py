@@ -450,30 +450,30 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipe
 def merge_file(module, redaction, result, warnings):
     """Read, merge, compare and (when the document changes and not in check mode) write one file."""
     params = module.params
-    indent = check_params(params)                       # every option error before any I/O
-    entry = files.account(params['user'])
-    path = files.expand_path(params['path'], entry)
-    result['path'] = path
-    uid = files.uid_of(params['owner']) if params['owner'] is not None else (entry.pw_uid if entry else None)
-    gid = files.gid_of(params['group']) if params['group'] is not None else (entry.pw_gid if entry else None)
+    indent = check_params(params)  # every option error before any I/O
+    entry = files.account(params["user"])
+    path = files.expand_path(params["path"], entry)
+    result["path"] = path
+    uid = files.uid_of(params["owner"]) if params["owner"] is not None else (entry.pw_uid if entry else None)
+    gid = files.gid_of(params["group"]) if params["group"] is not None else (entry.pw_gid if entry else None)
 
-    acting = None                                       # the account whose identity the steps run with
+    acting = None  # the account whose identity the steps run with
     euid = os.geteuid()
     if entry is not None and entry.pw_uid != euid:
         if euid != 0:
-            raise Failure('user %s: the module runs as %s, which cannot write files for another user; run the task '
-                          'with become: true (as root), or as %s' % (entry.pw_name, files.user_name(euid),
-                                                                     entry.pw_name))
+            raise Failure(
+                "user %s: the module runs as %s, which cannot write files for another user; run the task "
+                "with become: true (as root), or as %s" % (entry.pw_name, files.user_name(euid), entry.pw_name)
+            )
         if uid != entry.pw_uid:
-            raise Failure('owner %s is not user %s: a file written for a user belongs to that user; leave owner out'
-                          % (params['owner'], entry.pw_name))
+            raise Failure("owner %s is not user %s: a file written for a user belongs to that user; leave owner out" % (params["owner"], entry.pw_name))
         acting = entry
     elif entry is None and euid == 0 and uid not in (None, 0):
         # root writing a file for another account (owner without user): the same steps as for user,
         # as that account, so root never creates or hands over anything the owner could not have
-        acting = files.owner_account(params['owner'], uid)
+        acting = files.owner_account(params["owner"], uid)
     if acting is not None:
-        files.check_group_member(acting, gid, params['group'])
+        files.check_group_member(acting, gid, params["group"])
     home_entry = entry if entry is not None else acting
 
     def work():
@@ -483,32 +483,33 @@ def merge_file(module, redaction, result, warnings):
         work()
         return
     # as root for another account: every step in its tree runs as that account (a forked child)
-    state, error, trace = files.run_as(acting, work, lambda: {
-        'result': result, 'warnings': warnings, 'no_log': sorted(module.no_log_values)})
+    state, error, trace = files.run_as(acting, work, lambda: {"result": result, "warnings": warnings, "no_log": sorted(module.no_log_values)})
     result.clear()
-    result.update(state['result'])
-    warnings[:] = state['warnings']
-    module.no_log_values |= set(state['no_log'])
+    result.update(state["result"])
+    warnings[:] = state["warnings"]
+    module.no_log_values |= set(state["no_log"])
     if trace:
-        result['exception'] = redaction.mask(trace)
+        result["exception"] = redaction.mask(trace)
     if error:
         raise Failure(error)
 
 
 def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry, strict_home):
     params = module.params
-    create, check = params['create'], module.check_mode
-    if entry is not None and (strict_home or os.path.isabs(entry.pw_dir or '')):
+    create, check = params["create"], module.check_mode
+    if entry is not None and (strict_home or os.path.isabs(entry.pw_dir or "")):
         home = files.home_of(entry)
         if files.inside(path, home) and not os.path.isdir(home):
-            raise Failure('the home folder %s of user %s does not exist; the module never creates a home or the '
-                          'folders above it: create the home (for example useradd -m, or mkhomedir_helper %s) and '
-                          'run again' % (home, entry.pw_name, entry.pw_name))
+            raise Failure(
+                "the home folder %s of user %s does not exist; the module never creates a home or the "
+                "folders above it: create the home (for example useradd -m, or mkhomedir_helper %s) and "
+                "run again" % (home, entry.pw_name, entry.pw_name)
+            )
     folder_path, name, lock_path = files.locate(path)
     target = os.path.join(folder_path, name)
     if not os.path.isdir(folder_path):
         if not create:
-            raise Failure('%s does not exist (nor its folder %s) and create is false' % (path, folder_path))
+            raise Failure("%s does not exist (nor its folder %s) and create is false" % (path, folder_path))
         outcome = plan(None, params, redaction, indent, module._diff, path)
         if not outcome.changed or check:
             _apply(module, redaction, result, warnings, outcome, target, None)
@@ -519,10 +520,9 @@ def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry, s
         files.check_folder_owner(folder, uid, path)
         lock_folder = files.Folder(lock_path) if lock_path else folder
         try:
-            with files.FileLock(lock_folder, os.path.basename(path), params['lock_timeout'], exclusive=not check,
-                                create=not check):
+            with files.FileLock(lock_folder, os.path.basename(path), params["lock_timeout"], exclusive=not check, create=not check):
                 for _attempt in range(3):
-                    data, info = files.read_file(folder, name, params['max_size'])
+                    data, info = files.read_file(folder, name, params["max_size"])
                     doc = None
                     if data is None:
                         if not create:
@@ -538,20 +538,31 @@ def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry, s
                         # a writer that takes no lock (the droid client saving) may have renamed a new
                         # version in since the read: merge again into that one instead of dropping it
                         files.check_unchanged(folder, name, info)
-                        if params['backup'] and outcome.exists:
-                            result['backup_file'] = files.write_backup(folder, name, data, info,
-                                                                       redaction.holds_secrets(outcome.doc))
+                        if params["backup"] and outcome.exists:
+                            result["backup_file"] = files.write_backup(folder, name, data, info, redaction.holds_secrets(outcome.doc))
+
                     try:
-                        files.write_atomic(module, folder, name, encode_text(outcome.new_text), info, uid, gid,
-                                           numeric_mode(params['mode']), before_rename,
-                                           validator(module, params['validate'], path))
+                        files.write_atomic(
+                            module,
+                            folder,
+                            name,
+                            encode_text(outcome.new_text),
+                            info,
+                            uid,
+                            gid,
+                            numeric_mode(params["mode"]),
+                            before_rename,
+                            validator(module, params["validate"], path),
+                        )
                         break
                     except files.Changed:
                         continue
                 else:
-                    raise Failure('%s changed on disk while the merge ran, 3 times in a row (the droid client or '
-                                  'another tool saving it without taking the lock); it was left as that writer saved '
-                                  'it: run the task again' % path)
+                    raise Failure(
+                        "%s changed on disk while the merge ran, 3 times in a row (the droid client or "
+                        "another tool saving it without taking the lock); it was left as that writer saved "
+                        "it: run the task again" % path
+                    )
                 _apply(module, redaction, result, warnings, outcome, target, info)
         finally:
             if lock_folder is not folder:
@@ -564,41 +575,43 @@ def validator(module, command, path):
         return None
 
     def run(candidate):
-        rc, out, err = module.run_command(command.replace('%s', shlex.quote(candidate)))
+        rc, out, err = module.run_command(command.replace("%s", shlex.quote(candidate)))
         if rc != 0:
-            output = '\n'.join(part.strip() for part in (out, err) if part and part.strip())
-            raise Failure('validate failed on the candidate for %s (rc %d), so it was not swapped in and %s was left '
-                          'as it was. The validator said: %s' % (path, rc, path, output or '(nothing)'))
+            output = "\n".join(part.strip() for part in (out, err) if part and part.strip())
+            raise Failure(
+                "validate failed on the candidate for %s (rc %d), so it was not swapped in and %s was left "
+                "as it was. The validator said: %s" % (path, rc, path, output or "(nothing)")
+            )
+
     return run
 
 
 def _apply(module, redaction, result, warnings, outcome, target, info):
     """The outcome into the result; file attributes (owner, mode, ...) as the task asks."""
-    result['operations'] = outcome.operations
-    result['applied'] = outcome.applied
+    result["operations"] = outcome.operations
+    result["applied"] = outcome.applied
     if outcome.diff is not None:
         module.no_log_values |= outcome.secrets
-        result['diff'] = outcome.diff
-    result['changed'] = outcome.changed          # a failure setting attributes still says whether it wrote
-    result['changed'] = files.apply_attributes(module, target, info, outcome.written, outcome.changed,
-                                               redaction.holds_secrets, warnings.append)
+        result["diff"] = outcome.diff
+    result["changed"] = outcome.changed  # a failure setting attributes still says whether it wrote
+    result["changed"] = files.apply_attributes(module, target, info, outcome.written, outcome.changed, redaction.holds_secrets, warnings.append)
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    redaction = Redaction(module.params['value'] or {}, module.params['redact'], module.params['redact_exclude'])
+    redaction = Redaction(module.params["value"] or {}, module.params["redact"], module.params["redact_exclude"])
     # Ansible masks every leaf string of a no_log option in all output (so "anthropic" would
     # vanish from every diff); mask the real secrets instead, everywhere.
     module.no_log_values = set(redaction.secrets)
     invocation = redaction.invocation(module.params)
-    result = {'changed': False, 'operations': []}
+    result = {"changed": False, "operations": []}
     warnings = []
 
     def fail(msg, **extra):
         for warning in warnings:
             module.warn(redaction.mask(warning))
         failed = dict(result, **extra)
-        failed['msg'] = redaction.mask(msg)
+        failed["msg"] = redaction.mask(msg)
         module.fail_json(invocation=invocation, **failed)
 
     # JSON data holds no reference cycles: pausing the cyclic collector keeps multi-MiB files linear
@@ -609,8 +622,7 @@ def main():
     except USER_ERRORS as exc:
         fail(str(exc))
     except Exception as exc:  # pylint: disable=broad-except
-        fail('unexpected error: %s: %s' % (type(exc).__name__, to_native(exc)),
-             exception=redaction.mask(traceback.format_exc()))
+        fail("unexpected error: %s: %s" % (type(exc).__name__, to_native(exc)), exception=redaction.mask(traceback.format_exc()))
     finally:
         if collecting:
             gc.enable()
@@ -619,5 +631,5 @@ def main():
     module.exit_json(invocation=invocation, **result)
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     main()

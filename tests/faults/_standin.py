@@ -5,6 +5,7 @@ under /tmp that every user can traverse (pytest's own tmp_path is root-only 0700
 stand-in could enter). The sandbox and the folders in it are root's unless a test gives them
 away; nothing here touches the real /etc, /srv or /home.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,7 @@ class Sandbox:
         """A new account whose passwd home is ``home`` (default: <sandbox>/home/<name>), owned by it, 0700."""
         name = "jm%s" % secrets.token_hex(4)
         home = home or self.root / "home" / name
-        subprocess.run(["useradd", "-M", "-U", "-d", str(home), "-s", "/bin/sh", name], check=True,
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        subprocess.run(["useradd", "-M", "-U", "-d", str(home), "-s", "/bin/sh", name], check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         self.users.append(name)
         entry = pwd.getpwnam(name)
         if create_home:
@@ -55,8 +55,7 @@ class Sandbox:
 
     def close(self) -> None:
         for name in self.users:
-            subprocess.run(["userdel", name], check=False, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(["userdel", name], check=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -9,6 +9,7 @@ Runs of the byok role on a sandbox home use the harness shared with tests/role
 (tests/support/sandbox.py): the Ansible environment, ansible-playbook runs and their recap, and
 the vault; they are re-exported here for the tests.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,10 +28,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
 # The shared sandbox harness (tests/support/sandbox.py).
-from sandbox import COLLECTIONS, PYTHON, PlaybookRun, SandboxHome, encrypt_vault, local_inventory, write_password  # noqa: E402
-from sandbox import ROOT as REPO  # noqa: E402
 # Re-exported: the tests import these from here.
-from sandbox import ansible_env, recap, run_playbook  # noqa: E402,F401  # pylint: disable=unused-import
+from sandbox import COLLECTIONS, PYTHON, PlaybookRun, SandboxHome, encrypt_vault, local_inventory, write_password  # noqa: E402  # noqa: E402,F401  # pylint: disable=unused-import
+from sandbox import ROOT as REPO  # noqa: E402
 
 MODULE = "ansible_collections.llmcloud.factory_droid.plugins.modules.json_merge"
 METRICS = Path(os.environ.get("FAULTS_METRICS", REPO / "tests" / "output" / "faults" / "metrics.jsonl"))
@@ -81,6 +81,7 @@ def _preexec(umask: int | None, uid: int | None, gid: int | None):
             os.setgid(gid)
         if uid is not None:
             os.setuid(uid)
+
     return fn
 
 
@@ -116,26 +117,49 @@ def parse_result(stdout: str) -> dict:
         return {}
 
 
-def run_module(args: dict[str, Any], *, check: bool = False, diff: bool = False,
-               umask: int | None = 0o022, prefix: list[str] | None = None,
-               uid: int | None = None, gid: int | None = None,
-               env: dict[str, str] | None = None, timeout: float = 120, cwd: str | None = None,
-               program: list[str] | None = None) -> Result:
+def run_module(
+    args: dict[str, Any],
+    *,
+    check: bool = False,
+    diff: bool = False,
+    umask: int | None = 0o022,
+    prefix: list[str] | None = None,
+    uid: int | None = None,
+    gid: int | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    cwd: str | None = None,
+    program: list[str] | None = None,
+) -> Result:
     started = time.monotonic()
-    proc = subprocess.run(module_cmd(prefix, program), input=module_payload(args, check, diff),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=module_env(env),
-                          preexec_fn=_preexec(umask, uid, gid), timeout=timeout, cwd=cwd or "/", check=False)
+    proc = subprocess.run(
+        module_cmd(prefix, program),
+        input=module_payload(args, check, diff),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=module_env(env),
+        preexec_fn=_preexec(umask, uid, gid),
+        timeout=timeout,
+        cwd=cwd or "/",
+        check=False,
+    )
     out = proc.stdout.decode("utf-8", "replace")
-    return Result(proc.returncode, out, proc.stderr.decode("utf-8", "replace"),
-                  time.monotonic() - started, parse_result(out))
+    return Result(proc.returncode, out, proc.stderr.decode("utf-8", "replace"), time.monotonic() - started, parse_result(out))
 
 
-def start_module(args: dict[str, Any], *, umask: int | None = 0o022, prefix: list[str] | None = None,
-                 env: dict[str, str] | None = None, program: list[str] | None = None) -> subprocess.Popen:
+def start_module(
+    args: dict[str, Any], *, umask: int | None = 0o022, prefix: list[str] | None = None, env: dict[str, str] | None = None, program: list[str] | None = None
+) -> subprocess.Popen:
     """Start the module and leave it running (stdin written and closed, output to pipes)."""
-    proc = subprocess.Popen(module_cmd(prefix, program), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=module_env(env),
-                            preexec_fn=_preexec(umask, None, None), cwd="/")
+    proc = subprocess.Popen(
+        module_cmd(prefix, program),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=module_env(env),
+        preexec_fn=_preexec(umask, None, None),
+        cwd="/",
+    )
     assert proc.stdin is not None
     proc.stdin.write(module_payload(args))
     proc.stdin.close()
@@ -146,8 +170,7 @@ def start_module(args: dict[str, Any], *, umask: int | None = 0o022, prefix: lis
 def finish(proc: subprocess.Popen, started: float, timeout: float = 120) -> Result:
     out, err = proc.communicate(timeout=timeout)
     text = out.decode("utf-8", "replace")
-    return Result(proc.returncode, text, err.decode("utf-8", "replace"), time.monotonic() - started,
-                  parse_result(text))
+    return Result(proc.returncode, text, err.decode("utf-8", "replace"), time.monotonic() - started, parse_result(text))
 
 
 def kill_group(proc: subprocess.Popen) -> None:
@@ -179,7 +202,7 @@ def listing(folder: Path | str) -> dict[str, tuple[int, int]]:
 def leaked_files(folder: Path | str, needles: list[bytes], ignore: tuple[str, ...] = ()) -> list[str]:
     """Files under folder readable by group or others that contain any needle."""
     hits = []
-    for root, dirs, files in os.walk(folder):
+    for root, _dirs, files in os.walk(folder):
         for name in files:
             p = os.path.join(root, name)
             if name in ignore or os.path.islink(p):
@@ -209,6 +232,7 @@ def strace_prefix(log: Path, *options: str) -> list[str]:
 def observed_locks(log: Path) -> list[tuple[str, str]]:
     """(primitive, path) of every lock the traced run took: flock or fcntl record locks."""
     import re
+
     found = []
     for line in log.read_text(errors="replace").splitlines():
         m = re.search(r"\bflock\(\d+<([^>]*)>, (LOCK_[A-Z_|]+)\) = 0", line)
@@ -224,6 +248,7 @@ def observed_locks(log: Path) -> list[tuple[str, str]]:
 def created_paths(log: Path, folder: Path, cwd: str = "/") -> list[tuple[str, str]]:
     """(path, flags) of every file the traced run opened with O_CREAT inside folder."""
     import re
+
     out = []
     folder_s = os.path.realpath(folder)
     for line in log.read_text(errors="replace").splitlines():
@@ -252,6 +277,7 @@ def warnings_of(data: dict) -> list[str]:
 
 # --- the byok role on a sandbox home ----------------------------------------------------------
 
+
 class ProcSampler:
     """Samples every process's command line (/proc/*/cmdline) in a thread while a run goes on.
 
@@ -261,6 +287,7 @@ class ProcSampler:
 
     def __init__(self, needles: list[bytes], interval: float = 0.002):
         import threading
+
         self.needles = needles
         self.interval = interval
         self.hits: list[str] = []
@@ -322,21 +349,42 @@ class RoleSandbox(SandboxHome):
         assert key.encode() not in self.vault_file.read_bytes()
 
     def set_vars(self, **role_vars: Any) -> None:
-        base = {"byok_api_key": "{{ vault_llmcloud_api_key }}",
-                "byok_users": [{"name": "root", "home": str(self.home)}],
-                "byok_llmcloud_url": "http://127.0.0.1:9"}
+        base = {
+            "byok_api_key": "{{ vault_llmcloud_api_key }}",
+            "byok_users": [{"name": "root", "home": str(self.home)}],
+            "byok_llmcloud_url": "http://127.0.0.1:9",
+        }
         base.update(role_vars)
         self.vars_file.write_text(json.dumps(base))
 
-    def run(self, *args: str, env: dict[str, str] | None = None, playbook: Path | None = None,
-            timeout: float = 300, prefix: list[str] | None = None, umask: int | None = None) -> PlaybookRun:
+    def run(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        playbook: Path | None = None,
+        timeout: float = 300,
+        prefix: list[str] | None = None,
+        umask: int | None = None,
+    ) -> PlaybookRun:
         self.runs += 1
-        extra = {"ANSIBLE_REMOTE_TEMP": str(self.remote_tmp), "ANSIBLE_LOCAL_TEMP": str(self.local_tmp),
-                 "ANSIBLE_LOG_PATH": str(self.log_path)}
+        extra = {"ANSIBLE_REMOTE_TEMP": str(self.remote_tmp), "ANSIBLE_LOCAL_TEMP": str(self.local_tmp), "ANSIBLE_LOG_PATH": str(self.log_path)}
         extra.update(env or {})
-        return self.run_onboard("-i", str(self.inventory), "--vault-password-file", str(self.vault_password),
-                                "-e", "@%s" % self.vault_file, "-e", "@%s" % self.vars_file, *args,
-                                playbook=playbook, env=extra, timeout=timeout, prefix=prefix, umask=umask)
+        return self.run_onboard(
+            "-i",
+            str(self.inventory),
+            "--vault-password-file",
+            str(self.vault_password),
+            "-e",
+            "@%s" % self.vault_file,
+            "-e",
+            "@%s" % self.vars_file,
+            *args,
+            playbook=playbook,
+            env=extra,
+            timeout=timeout,
+            prefix=prefix,
+            umask=umask,
+        )
 
 
 def execve_prefix(log: Path) -> list[str]:

@@ -1,4 +1,5 @@
 """pytest configuration for tests/faults (see run.sh for how the suites are run)."""
+
 from __future__ import annotations
 
 import os

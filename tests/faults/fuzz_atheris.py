@@ -9,6 +9,7 @@ reads is then written back unchanged (the text must be identical), and rewritten
 derived from it by the edit choices: the written text must read back to exactly that value.
 libFuzzer prints "Done N runs in S second(s)" at the end; run.sh reports N.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,7 +29,7 @@ SEEDS = [
     b'{\n  // my settings\n  "theme": "dark",\n  "customModels": [\n    {"model": "a", "baseUrl": "b", "apiKey": "k"}\n  ]\n}\n',
     b'{"a":[1,2,{"b":null}],"c":{"d":"e\\u00e9"}}',
     b'{\r\n\t"a": 1, /* c */ "b": [true, false]\r\n}\r\n',
-    b'/* head */ {} // tail',
+    b"/* head */ {} // tail",
 ]
 
 
@@ -62,7 +63,7 @@ def _derive(value, fdp, depth=0):
     if pick == 1:
         return fdp.ConsumeBool()
     if pick == 2:
-        return fdp.ConsumeIntInRange(-2**40, 2**40)
+        return fdp.ConsumeIntInRange(-(2**40), 2**40)
     if pick == 3:
         return fdp.ConsumeUnicodeNoSurrogates(12)
     if pick == 4:
@@ -90,7 +91,7 @@ def TestOneInput(data: bytes) -> None:  # noqa: N802 (atheris' entry point name)
     try:
         back = _jsonc.parse(out).value
     except _jsonc.JSONCError as exc:
-        raise AssertionError("the writer produced text it cannot read (%s): %r -> %r" % (exc, raw, out))
+        raise AssertionError("the writer produced text it cannot read (%s): %r -> %r" % (exc, raw, out)) from exc
     if not _jsonc.json_equal(back, target):
         raise AssertionError("the writer wrote %r, which reads as %r, not %r" % (out, back, target))
 

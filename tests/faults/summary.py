@@ -4,6 +4,7 @@
 
 Prints the numbers the reliability issue asks for and writes them to OUTPUT_DIR/summary.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,38 +26,42 @@ def main() -> int:
     lines = ["# make faults: figures", ""]
 
     for row in rows["kill9_kills"]:
-        lines.append("- kill -9: %d kills survived on a %s MiB file (seed %s); file afterwards: %s; "
-                     "%d kills landed inside a write (temp file left behind, mode checked); one run takes %ss"
-                     % (row["value"], row["size_mib"], row["seed"], row["outcomes"], row["killed_inside_write"],
-                        row["run_seconds"]))
+        lines.append(
+            "- kill -9: %d kills survived on a %s MiB file (seed %s); file afterwards: %s; "
+            "%d kills landed inside a write (temp file left behind, mode checked); one run takes %ss"
+            % (row["value"], row["size_mib"], row["seed"], row["outcomes"], row["killed_inside_write"], row["run_seconds"])
+        )
     for row in rows["concurrent_writers"]:
-        lines.append("- concurrency: %d writers at once x %d rounds = %d runs, no update lost (slowest run %ss)"
-                     % (row["value"], row["rounds"], row["total_runs"], row["slowest_run_seconds"]))
+        lines.append(
+            "- concurrency: %d writers at once x %d rounds = %d runs, no update lost (slowest run %ss)"
+            % (row["value"], row["rounds"], row["total_runs"], row["slowest_run_seconds"])
+        )
     for row in rows["lock_contention"]:
-        lines.append("- lock held elsewhere, lock_timeout=%ss: failed after %ss (%s lock): %s"
-                     % (row["value"], row["seconds"], row["primitive"], row["msg"]))
+        lines.append("- lock held elsewhere, lock_timeout=%ss: failed after %ss (%s lock): %s" % (row["value"], row["seconds"], row["primitive"], row["msg"]))
     faults = sorted({r["value"] for r in rows["injected_fault"]})
     lines.append("- injected faults: %d, each failed cleanly with the original intact: %s" % (len(faults), "; ".join(faults)))
     for row in rows["symlink_plants"]:
-        lines.append("- planted symlinks at fixed names %s: not followed; %d random names created with O_EXCL"
-                     % (row["fixed_names"], row["random_names_checked_for_O_EXCL"]))
+        lines.append(
+            "- planted symlinks at fixed names %s: not followed; %d random names created with O_EXCL"
+            % (row["fixed_names"], row["random_names_checked_for_O_EXCL"])
+        )
     rewrites = sorted({r["value"] for r in rows["client_rewrite_no_change"]})
     lines.append("- client rewrites with changed=false afterwards: %d (%s)" % (len(rewrites), "; ".join(rewrites)))
     bad = sorted({r["value"] for r in rows["bad_input"]})
     bad_role = sorted({r["value"] for r in rows["bad_role_var"]})
-    lines.append("- bad inputs refused with nothing written: %d to the module, %d role variables of the wrong type"
-                 % (len(bad), len(bad_role)))
+    lines.append("- bad inputs refused with nothing written: %d to the module, %d role variables of the wrong type" % (len(bad), len(bad_role)))
     hyp = sum(r["value"] for r in rows["hypothesis_examples"])
-    lines.append("- hypothesis: %d generated examples over %d properties"
-                 % (hyp, len(rows["hypothesis_examples"])))
+    lines.append("- hypothesis: %d generated examples over %d properties" % (hyp, len(rows["hypothesis_examples"])))
     log = out / "atheris.log"
     if log.exists():
         text = log.read_text(errors="replace")
         m = re.findall(r"Done (\d+) runs in (\d+) second", text)
         cov = re.findall(r"cov: (\d+) ft: (\d+)", text)
         if m:
-            lines.append("- atheris: %s runs in %s s (last coverage: %s edges, %s features)"
-                         % (m[-1][0], m[-1][1], cov[-1][0] if cov else "?", cov[-1][1] if cov else "?"))
+            lines.append(
+                "- atheris: %s runs in %s s (last coverage: %s edges, %s features)"
+                % (m[-1][0], m[-1][1], cov[-1][0] if cov else "?", cov[-1][1] if cov else "?")
+            )
         else:
             lines.append("- atheris: no completed run found in %s" % log)
     checks = sum(r["value"] for r in rows["canary_checks"])

@@ -7,6 +7,7 @@ processes of the test run and the machine's own logging is left alone.
 
     python syslog_sink.py /dev/log OUTPUT READY_FILE
 """
+
 from __future__ import annotations
 
 import os

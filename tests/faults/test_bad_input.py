@@ -5,18 +5,17 @@ appears beside it (a lock file the module keeps is allowed). Parse errors must s
 (line and column). No case may end in a Python traceback, and the key inside `value` never
 shows up in the message.
 """
+
 from __future__ import annotations
 
 import os
 import re
 
 import pytest
-
 from _support import CANARY, listing, record, run_module, snapshot
 
 KEYED = {"/customModels": ["model", "baseUrl"]}
-GOOD_VALUE = {"customModels": [{"model": "anthropic/claude-opus-4.6", "baseUrl": "https://llmcloud.studio",
-                                "provider": "anthropic", "apiKey": CANARY}]}
+GOOD_VALUE = {"customModels": [{"model": "anthropic/claude-opus-4.6", "baseUrl": "https://llmcloud.studio", "provider": "anthropic", "apiKey": CANARY}]}
 
 # (name, file bytes, words the message must contain, needs line/column)
 BAD_FILES = [
@@ -30,10 +29,10 @@ BAD_FILES = [
     ("invalid UTF-8 outside a string", b'{"a": 1, \xe9}\n', ["UTF-8"], True),
     ("top level is an array", b'[{"a": 1}]\n', ["object"], False),
     ("top level is a string", b'"settings"\n', ["object"], False),
-    ("top level is null", b'null\n', ["object"], False),
+    ("top level is null", b"null\n", ["object"], False),
     ("NaN literal", b'{"a": NaN}\n', [], True),
     ("single quotes", b"{'a': 1}\n", [], True),
-    ("unquoted key", b'{a: 1}\n', [], True),
+    ("unquoted key", b"{a: 1}\n", [], True),
     ("missing colon", b'{"a" 1}\n', [], True),
     ("two documents", b'{"a": 1}\n{"b": 2}\n', [], True),
     ("control character in string", b'{"a": "x\x01y"}\n', [], True),
@@ -64,8 +63,7 @@ def _assert_refused(res, path, before, before_listing, words=(), position=False,
     for w in words:
         assert w.lower() in msg.lower(), "%s: message lacks %r: %r" % (case, w, msg)
     if position:
-        assert re.search(r"line \d+", msg, re.I) and re.search(r"col(umn)? \d+", msg, re.I), \
-            "%s: parse error without line and column: %r" % (case, msg)
+        assert re.search(r"line \d+", msg, re.I) and re.search(r"col(umn)? \d+", msg, re.I), "%s: parse error without line and column: %r" % (case, msg)
     if path is not None:
         assert snapshot(path) == before, "%s: the file was touched" % case
         after = {n: m for n, m in listing(path.parent).items() if not n.endswith(".lock")}
@@ -113,17 +111,12 @@ BAD_ARGS = [
     ("value is a list", {"value": [1, 2]}, ["value"]),
     ("value is a number", {"value": 5}, ["value"]),
     ("value is a plain string", {"value": "not a document"}, ["value"]),
-    ("keyed item lacks baseUrl", {"value": {"customModels": [{"model": "x", "provider": "anthropic", "apiKey": CANARY}]},
-                                  "keyed_lists": KEYED}, ["baseUrl"]),
-    ("keyed item lacks every identity field", {"value": {"customModels": [{"provider": "anthropic", "apiKey": CANARY}]},
-                                               "keyed_lists": KEYED}, ["model"]),
-    ("keyed list is not a list in value", {"value": {"customModels": {"model": "x"}}, "keyed_lists": KEYED},
-     ["customModels"]),
-    ("keyed_lists pointer without leading slash", {"value": GOOD_VALUE, "keyed_lists": {"customModels": ["model"]}},
-     ["customModels"]),
+    ("keyed item lacks baseUrl", {"value": {"customModels": [{"model": "x", "provider": "anthropic", "apiKey": CANARY}]}, "keyed_lists": KEYED}, ["baseUrl"]),
+    ("keyed item lacks every identity field", {"value": {"customModels": [{"provider": "anthropic", "apiKey": CANARY}]}, "keyed_lists": KEYED}, ["model"]),
+    ("keyed list is not a list in value", {"value": {"customModels": {"model": "x"}}, "keyed_lists": KEYED}, ["customModels"]),
+    ("keyed_lists pointer without leading slash", {"value": GOOD_VALUE, "keyed_lists": {"customModels": ["model"]}}, ["customModels"]),
     ("keyed_lists identity is empty", {"value": GOOD_VALUE, "keyed_lists": {"/customModels": []}}, ["customModels"]),
-    ("prune regex does not compile", {"value": GOOD_VALUE, "keyed_lists": KEYED,
-                                      "prune": {"/customModels": {"baseUrl": "(unclosed"}}}, ["baseUrl"]),
+    ("prune regex does not compile", {"value": GOOD_VALUE, "keyed_lists": KEYED, "prune": {"/customModels": {"baseUrl": "(unclosed"}}}, ["baseUrl"]),
     ("prune names a list that is not keyed", {"value": GOOD_VALUE, "prune": {"/other": {"baseUrl": "x"}}}, ["/other"]),
     ("indent is not a number", {"value": GOOD_VALUE, "indent": "wide"}, ["indent"]),
     ("indent is negative", {"value": GOOD_VALUE, "indent": -2}, ["indent"]),
@@ -148,8 +141,7 @@ def test_existing_keyed_list_of_wrong_type(tmp_path):
     before = snapshot(path)
     before_listing = listing(path.parent)
     res = run_module({"path": str(path), "value": GOOD_VALUE, "keyed_lists": KEYED})
-    _assert_refused(res, path, before, before_listing, ["customModels"], False,
-                    "customModels in the file is an object, not a list")
+    _assert_refused(res, path, before, before_listing, ["customModels"], False, "customModels in the file is an object, not a list")
 
 
 def test_path_is_a_folder(tmp_path):

@@ -84,9 +84,7 @@ class Channels:
 
     def run(self, label: str, *args: str, env=None, expect_failure=False):
         offset = os.path.getsize(SYSLOG) if SYSLOG else 0
-        log_offset = (
-            self.box.log_path.stat().st_size if self.box.log_path.exists() else 0
-        )
+        log_offset = self.box.log_path.stat().st_size if self.box.log_path.exists() else 0
         run = self.box.run(*args, env=env, playbook=self.playbook)
         time.sleep(0.1)  # the sink's last datagrams
         if expect_failure:
@@ -97,16 +95,12 @@ class Channels:
             with open(SYSLOG, "rb") as fh:
                 fh.seek(offset)
                 logged = fh.read().decode("utf-8", "replace")
-            assert "Invoked with" in logged, (
-                "%s: the sink heard no module: the check proves nothing" % label
-            )
+            assert "Invoked with" in logged, "%s: the sink heard no module: the check proves nothing" % label
             self.add("syslog (module invocation log)", logged)
         with open(self.box.log_path, "rb") as fh:
             fh.seek(log_offset)
             logged_here = fh.read().decode("utf-8", "replace")
-        assert "localhost" in logged_here, (
-            "%s: log_path got nothing: the check proves nothing" % label
-        )
+        assert "localhost" in logged_here, "%s: log_path got nothing: the check proves nothing" % label
         self.add("log_path", logged_here)
         leftovers = []
         for folder in (self.box.remote_tmp, self.box.local_tmp):
@@ -115,15 +109,11 @@ class Channels:
                     p = os.path.join(dirpath, name)
                     if not os.path.islink(p):
                         leftovers.append(Path(p).read_text(errors="replace"))
-        self.add(
-            "Ansible temp folders", "\n".join(leftovers), looked=len(leftovers) or 1
-        )
+        self.add("Ansible temp folders", "\n".join(leftovers), looked=len(leftovers) or 1)
         readable = leaked_files(self.box.home, [CANARY.encode()], ignore=("tool.json",))
         self.add(
             "files readable by group/others (backups ...)",
-            "\n".join(
-                Path(p.split(" (mode")[0]).read_text(errors="replace") for p in readable
-            ),
+            "\n".join(Path(p.split(" (mode")[0]).read_text(errors="replace") for p in readable),
         )
         temps = list(self.box.home.rglob(".*.tmp"))
         self.add(
@@ -136,10 +126,7 @@ class Channels:
         return sum(sum(counts.values()) for counts in self.table.values())
 
     def report(self) -> str:
-        lines = [
-            "%-48s %s"
-            % ("channel (looked at)", " ".join("%9s" % p for p in PLACEMENTS))
-        ]
+        lines = ["%-48s %s" % ("channel (looked at)", " ".join("%9s" % p for p in PLACEMENTS))]
         for channel, counts in self.table.items():
             lines.append(
                 "%-48s %s"
@@ -156,17 +143,14 @@ def _seed(box: RoleSandbox) -> None:
     box.settings.write_text(
         '{\n  // the developer\'s own settings\n  "theme": "dark",\n'
         '  "mcpServers": {"github": {"command": "github-mcp", "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "%s-own-token"}}},\n'
-        '  "proxy": {"host": "proxy.example.internal", "header": "Bearer %s-bearer"}\n}\n'
-        % (CANARY, CANARY)
+        '  "proxy": {"host": "proxy.example.internal", "header": "Bearer %s-bearer"}\n}\n' % (CANARY, CANARY)
     )
     os.chmod(box.settings, 0o600)
     config = box.home / ".config"
     config.mkdir(mode=0o755)
     tool = config / "tool.json"
     tool.write_text('{"proxy": {"header": "Bearer %s-bearer"}}\n' % CANARY)
-    os.chmod(
-        tool, 0o644
-    )  # the user's choice; its backup must not be readable by others
+    os.chmod(tool, 0o644)  # the user's choice; its backup must not be readable by others
 
 
 def _role_vars(box: RoleSandbox, n: int, **extra) -> None:
@@ -223,20 +207,11 @@ def test_canary_per_channel_and_placement(tmp_path):
     _role_vars(box, 1)
     run = ch.run("converge --diff -vvvv", "--diff", "-vvvv")
     ch.add("stdout -vvvv --diff (real run)", run.output)
-    assert (
-        recap(run.output).get("changed", 0) >= 2
-        and "********" in run.output
-        and "<localhost> EXEC" in run.output
-    )
+    assert recap(run.output).get("changed", 0) >= 2 and "********" in run.output and "<localhost> EXEC" in run.output
     first = run.output
     settings = box.settings.read_text()
-    assert all(
-        "%s-%s" % (CANARY, p) in settings
-        for p in ("apikey", "header", "extra-arg", "own-token", "bearer")
-    )
-    assert list((box.home / ".config").glob("tool.json.*~")), (
-        "no backup of tool.json was made"
-    )
+    assert all("%s-%s" % (CANARY, p) in settings for p in ("apikey", "header", "extra-arg", "own-token", "bearer"))
+    assert list((box.home / ".config").glob("tool.json.*~")), "no backup of tool.json was made"
 
     # 2. --check --diff with new secrets (the diff has something to show), yaml callback
     _role_vars(box, 2)
@@ -248,31 +223,14 @@ def test_canary_per_channel_and_placement(tmp_path):
         env={"ANSIBLE_STDOUT_CALLBACK": "community.general.yaml"},
     )
     ch.add("yaml callback, --check --diff -vvv", run.output)
-    assert (
-        recap(run.output).get("changed", 0) >= 1
-        and "********" in run.output
-        and "invocation:" in run.output
-    )
+    assert recap(run.output).get("changed", 0) >= 1 and "********" in run.output and "invocation:" in run.output
 
     # 3. real run with the json callback: every returned value, parsed
-    run = ch.run(
-        "json callback", "--diff", env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
-    )
+    run = ch.run("json callback", "--diff", env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
     ch.add("json callback (stdout)", run.output)
     report = json.loads(run.output[run.output.find("{") :])
-    merges = [
-        res
-        for play in report["plays"]
-        for task in play["tasks"]
-        for res in task["hosts"].values()
-        if str(res.get("action", "")).endswith("json_merge")
-    ]
-    results = [
-        r
-        for res in merges
-        for r in (res.get("results") or [res])
-        if not r.get("skipped")
-    ]
+    merges = [res for play in report["plays"] for task in play["tasks"] for res in task["hosts"].values() if str(res.get("action", "")).endswith("json_merge")]
+    results = [r for res in merges for r in (res.get("results") or [res]) if not r.get("skipped")]
     assert results and all("operations" in r and "invocation" in r for r in results)
     for result in results:
         ch.add("returned values of json_merge", json.dumps(result))
@@ -289,10 +247,7 @@ def test_canary_per_channel_and_placement(tmp_path):
 
     print("\n" + ch.report())
     total = ch.hits()
-    print(
-        "canary hits: %d over %d channels x %d placements"
-        % (total, len(ch.table), len(PLACEMENTS))
-    )
+    print("canary hits: %d over %d channels x %d placements" % (total, len(ch.table), len(PLACEMENTS)))
     record(
         "canary_checks",
         sum(ch.looked.values()),
@@ -302,17 +257,9 @@ def test_canary_per_channel_and_placement(tmp_path):
     assert total == 0, "the canary leaked:\n" + ch.report()
     # what is masked is masked by the rule, and what a reviewer needs stays readable
     assert '"X-Team": "********"' in first, "the header map was not masked in the diff"
-    assert (
-        '"model": "azure/gpt-5"' in first
-        and '"displayName": "GPT-5 via company proxy"' in first
-    )
-    assert (
-        '"host": "proxy.example.internal"' in first
-        and '"command": "github-mcp"' in first
-    )
-    assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in first, (
-        "the invocation does not hide value"
-    )
+    assert '"model": "azure/gpt-5"' in first and '"displayName": "GPT-5 via company proxy"' in first
+    assert '"host": "proxy.example.internal"' in first and '"command": "github-mcp"' in first
+    assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in first, "the invocation does not hide value"
 
     # 5. Where Ansible itself writes the module arguments (documented, measured, not masked by us)
     _role_vars(box, 3)
@@ -329,14 +276,8 @@ def test_canary_per_channel_and_placement(tmp_path):
     assert run.rc == 0, run
     files, kept_hits, modes = _ansiballz_payloads(keep)
     debug_hits = run.output.count(CANARY)
-    print(
-        "ANSIBLE_KEEP_REMOTE_FILES=1: %d AnsiballZ payloads kept, %d canary hits inside, folders %s"
-        % (files, kept_hits, sorted(set(modes)))
-    )
-    print(
-        "ANSIBLE_DEBUG=1: %d canary hits in the output (ansible-core prints module arguments): %s"
-        % (debug_hits, _placements(run.output))
-    )
+    print("ANSIBLE_KEEP_REMOTE_FILES=1: %d AnsiballZ payloads kept, %d canary hits inside, folders %s" % (files, kept_hits, sorted(set(modes))))
+    print("ANSIBLE_DEBUG=1: %d canary hits in the output (ansible-core prints module arguments): %s" % (debug_hits, _placements(run.output)))
     record(
         "documented_exceptions",
         kept_hits + debug_hits,
@@ -344,11 +285,7 @@ def test_canary_per_channel_and_placement(tmp_path):
         keep_remote_files_hits=kept_hits,
         ansible_debug_hits=debug_hits,
     )
-    assert files > 0 and kept_hits > 0, (
-        "KEEP_REMOTE_FILES kept no arguments: update docs/security-masking.md"
-    )
-    assert set(modes) <= {"0o700"}, (
-        "the kept payloads are readable by others: %s" % modes
-    )
+    assert files > 0 and kept_hits > 0, "KEEP_REMOTE_FILES kept no arguments: update docs/security-masking.md"
+    assert set(modes) <= {"0o700"}, "the kept payloads are readable by others: %s" % modes
     for path in keep.rglob("*"):
         path.unlink() if path.is_file() else None  # the kept arguments hold the canary

@@ -5,6 +5,7 @@ droid stores `id` and `index` on each customModels item and rewrites the file as
 merge must see that the document already holds everything it wants: changed=false, no write
 (bytes and mtime kept).
 """
+
 from __future__ import annotations
 
 import json
@@ -12,18 +13,20 @@ import os
 import re
 
 import pytest
-
 from _support import CANARY, record, run_module, snapshot
 
 BASE = "https://llmcloud.studio"
 KEYED = {"/customModels": ["model", "baseUrl"]}
 PRUNE = {"/customModels": {"baseUrl": r"^https://llmcloud\.studio(/v1)?$"}}
-CATALOG = [("anthropic/claude-opus-4.6", "Claude Opus 4.6", "anthropic", BASE),
-           ("anthropic/claude-sonnet-4.5", "Claude Sonnet 4.5", "anthropic", BASE),
-           ("google/gemini-3-pro-preview", "Gemini 3 Pro Preview", "openai", BASE + "/v1")]
-VALUE = {"customModels": [{"model": m, "displayName": d, "provider": p, "baseUrl": b, "apiKey": CANARY,
-                           "maxOutputTokens": 32000} for m, d, p, b in CATALOG],
-         "sessionDefaultSettings": {"model": "custom:Claude-Opus-4.6-0"}}
+CATALOG = [
+    ("anthropic/claude-opus-4.6", "Claude Opus 4.6", "anthropic", BASE),
+    ("anthropic/claude-sonnet-4.5", "Claude Sonnet 4.5", "anthropic", BASE),
+    ("google/gemini-3-pro-preview", "Gemini 3 Pro Preview", "openai", BASE + "/v1"),
+]
+VALUE = {
+    "customModels": [{"model": m, "displayName": d, "provider": p, "baseUrl": b, "apiKey": CANARY, "maxOutputTokens": 32000} for m, d, p, b in CATALOG],
+    "sessionDefaultSettings": {"model": "custom:Claude-Opus-4.6-0"},
+}
 ORIGINAL = """{
   // my settings
   "theme": "dark",
@@ -57,8 +60,7 @@ def reorder(node):
 
 REWRITES = {
     "ids and index added, layout kept": lambda doc: (client_ids(doc), json.dumps(doc, indent=2))[1],
-    "ids added, keys reordered, 4-space indent, comments dropped":
-        lambda doc: (client_ids(doc), json.dumps(reorder(doc), indent=4))[1],
+    "ids added, keys reordered, 4-space indent, comments dropped": lambda doc: (client_ids(doc), json.dumps(reorder(doc), indent=4))[1],
     "minified on one line": lambda doc: (client_ids(doc), json.dumps(doc, separators=(",", ":")))[1],
     "tabs and CRLF line ends": lambda doc: json.dumps(doc, indent="\t").replace("\n", "\r\n"),
 }
@@ -83,8 +85,7 @@ def test_client_rewrite_is_no_change(tmp_path, rewrite):
     os.utime(path, ns=(1_000_000_000, 1_000_000_000))
     before = snapshot(path)
     third = run_module(args)
-    assert third.rc == 0 and third.data.get("changed") is False, \
-        "the client's rewrite (%s) made the next run change something: %s" % (rewrite, third)
+    assert third.rc == 0 and third.data.get("changed") is False, "the client's rewrite (%s) made the next run change something: %s" % (rewrite, third)
     assert not third.data.get("operations"), third.data.get("operations")
     assert snapshot(path) == before, "the module wrote the file although nothing changed"
     # and the user's own model and setting survived everything

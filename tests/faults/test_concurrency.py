@@ -7,6 +7,7 @@ without a lock). Then the lock is held from outside with the very primitive the 
 (observed with strace, not assumed), and a run with a short lock_timeout must fail with a message
 about the lock, leave the file untouched, and not return before the timeout.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -15,12 +16,10 @@ import os
 import threading
 import time
 
-import pytest
-
 import _standin
+import pytest
 from _standin import needs_root, wait_until_open
-from _support import (CANARY, STRACE, finish, observed_locks, record, run_module, snapshot, start_module,
-                      strace_prefix)
+from _support import CANARY, STRACE, finish, observed_locks, record, run_module, snapshot, start_module, strace_prefix
 
 WRITERS = int(os.environ.get("FAULTS_WRITERS", "12"))
 ROUNDS = int(os.environ.get("FAULTS_WRITER_ROUNDS", "4"))
@@ -30,15 +29,19 @@ KEYED = {"/customModels": ["model", "baseUrl"]}
 
 
 def writer_value(r: int, k: int) -> dict:
-    return {"writer%02d" % k: {"round": r, "token": "%s-w%d" % (CANARY, k)},
-            "customModels": [{"model": "writer/%02d" % k, "baseUrl": "https://llmcloud.studio",
-                              "provider": "anthropic", "apiKey": "%s-%d" % (CANARY, k)}]}
+    return {
+        "writer%02d" % k: {"round": r, "token": "%s-w%d" % (CANARY, k)},
+        "customModels": [{"model": "writer/%02d" % k, "baseUrl": "https://llmcloud.studio", "provider": "anthropic", "apiKey": "%s-%d" % (CANARY, k)}],
+    }
 
 
 def seed_file(path, r: int) -> dict:
-    doc = {"userSetting": "keep me", "round": r,
-           "customModels": [{"model": "mine", "baseUrl": "https://example.invalid", "provider": "openai"}],
-           "padding": ["x" * 100] * 3000}  # ~300 KiB: each run spends real time reading and writing
+    doc = {
+        "userSetting": "keep me",
+        "round": r,
+        "customModels": [{"model": "mine", "baseUrl": "https://example.invalid", "provider": "openai"}],
+        "padding": ["x" * 100] * 3000,
+    }  # ~300 KiB: each run spends real time reading and writing
     path.write_text(json.dumps(doc, indent=2))
     os.chmod(path, 0o600)
     return doc
@@ -63,8 +66,7 @@ def test_concurrent_writers_lose_nothing(tmp_path):
             slowest = max(slowest, res.seconds)
         doc = json.loads(path.read_text())
         for k in range(WRITERS):
-            assert doc.get("writer%02d" % k) == writer_value(r, k)["writer%02d" % k], \
-                "round %d: writer %d's key was lost" % (r, k)
+            assert doc.get("writer%02d" % k) == writer_value(r, k)["writer%02d" % k], "round %d: writer %d's key was lost" % (r, k)
         models = [m["model"] for m in doc["customModels"]]
         assert models[0] == "mine", "the user's own entry moved or vanished"
         assert sorted(models[1:]) == ["writer/%02d" % k for k in range(WRITERS)], models
@@ -75,8 +77,7 @@ def test_concurrent_writers_lose_nothing(tmp_path):
 
 def _lock_of(tmp_path, path):
     log = tmp_path / "lock.strace"
-    res = run_module({"path": str(path), "value": {"probe": 1}, "lock_timeout": 5},
-                     prefix=strace_prefix(log, "-e", "trace=flock,fcntl,fcntl64"))
+    res = run_module({"path": str(path), "value": {"probe": 1}, "lock_timeout": 5}, prefix=strace_prefix(log, "-e", "trace=flock,fcntl,fcntl64"))
     assert res.rc == 0, str(res)
     locks = observed_locks(log)
     assert locks, "the module took no flock/fcntl write lock around read-merge-write"
@@ -149,8 +150,7 @@ def test_a_lockless_writer_renaming_a_new_version_in_is_not_lost(tmp_path):
     folder.mkdir(mode=0o700)
     path = folder / "settings.json"
     seed = seed_file(path, 0)
-    prefix = strace_prefix(tmp_path / "hold.strace", "-e", "trace=fsync",
-                           "-e", "inject=fsync:delay_enter=1500000:when=1")
+    prefix = strace_prefix(tmp_path / "hold.strace", "-e", "trace=fsync", "-e", "inject=fsync:delay_enter=1500000:when=1")
     started = time.monotonic()
     proc = start_module({"path": str(path), "value": writer_value(0, 1), "keyed_lists": KEYED}, prefix=prefix)
     deadline = time.monotonic() + 60
@@ -171,6 +171,7 @@ def test_a_lockless_writer_renaming_a_new_version_in_is_not_lost(tmp_path):
 
 def _settings_for(entry):
     from pathlib import Path
+
     return Path(entry.pw_dir) / ".factory" / "settings.json"
 
 
@@ -195,8 +196,8 @@ def test_user_swaps_the_file_for_a_link_while_the_module_waits_for_the_lock(stan
     started = time.monotonic()
     try:
         proc = start_module(dict(args, value={"b": 2}))
-        wait_until_open(proc.pid, lock)            # the module waits for the lock now
-        os.unlink(path)                            # alice swaps her file for a link to root's
+        wait_until_open(proc.pid, lock)  # the module waits for the lock now
+        os.unlink(path)  # alice swaps her file for a link to root's
         os.symlink(secret, path)
         os.lchown(path, alice.pw_uid, alice.pw_gid)
     finally:
@@ -222,17 +223,16 @@ def test_user_swaps_the_folder_while_the_module_waits_for_the_lock(standin):
         proc = start_module(dict(args, value={"b": 2}))
         wait_until_open(proc.pid, lock)
         moved = path.parent.with_name(".factory.moved")
-        os.rename(path.parent, moved)              # alice swaps ~/.factory for a link to a root folder
+        os.rename(path.parent, moved)  # alice swaps ~/.factory for a link to a root folder
         os.symlink(system, path.parent)
         os.lchown(path.parent, alice.pw_uid, alice.pw_gid)
     finally:
         os.close(fd)
     res = finish(proc, started)
     assert os.listdir(system) == [], "root wrote into the root-owned folder: %s" % os.listdir(system)
-    if not res.failed:                              # it finished in the folder it had opened
+    if not res.failed:  # it finished in the folder it had opened
         assert json.loads((moved / "settings.json").read_text()) == {"a": 1, "b": 2}
-    record("lock_race", "folder swapped for a link to a root folder while waiting: nothing written there",
-           failed=res.failed, msg=res.msg[:160])
+    record("lock_race", "folder swapped for a link to a root folder while waiting: nothing written there", failed=res.failed, msg=res.msg[:160])
 
 
 _READLINK = {"x86_64": (89, 267), "aarch64": (78,)}.get(os.uname().machine, ())  # readlink, readlinkat
@@ -263,6 +263,7 @@ def test_owner_only_link_swapped_to_a_dangling_root_target_creates_nothing(stand
     <root folder>/ssh.service.d/override.conf when the module resolves it. Deterministic: strace holds
     the module's readlink of the link (-P: that path only) while the test swaps the link."""
     from pathlib import Path
+
     alice = standin.user()
     factory = Path(alice.pw_dir) / ".factory"
     factory.mkdir(mode=0o700)
@@ -274,8 +275,9 @@ def test_owner_only_link_swapped_to_a_dangling_root_target_creates_nothing(stand
         standin.as_user(alice, item)
     system = standin.folder("etc/systemd/system")
     target = system / "ssh.service.d" / "override.conf"
-    prefix = strace_prefix(tmp_path / "swap.strace", "-P", str(link), "-e", "trace=readlink,readlinkat",
-                           "-e", "inject=readlink,readlinkat:delay_enter=2000000:when=1")
+    prefix = strace_prefix(
+        tmp_path / "swap.strace", "-P", str(link), "-e", "trace=readlink,readlinkat", "-e", "inject=readlink,readlinkat:delay_enter=2000000:when=1"
+    )
     started = time.monotonic()
     proc = start_module({"path": str(link), "owner": alice.pw_name, "value": {"theme": "dark"}}, prefix=prefix)
     try:
@@ -283,13 +285,11 @@ def test_owner_only_link_swapped_to_a_dangling_root_target_creates_nothing(stand
         while not _in_syscall(proc.pid, _READLINK):
             assert time.monotonic() < deadline and proc.poll() is None, "the module never read the link"
             time.sleep(0.005)
-        os.unlink(link)                               # alice swaps the link while it is being resolved
+        os.unlink(link)  # alice swaps the link while it is being resolved
         os.symlink(target, link)
         standin.as_user(alice, link)
     finally:
         res = finish(proc, started)
-    assert not (system / "ssh.service.d").exists(), \
-        "root created %s owned by uid %d" % (target.parent, os.lstat(target.parent).st_uid)
+    assert not (system / "ssh.service.d").exists(), "root created %s owned by uid %d" % (target.parent, os.lstat(target.parent).st_uid)
     assert os.listdir(system) == [] and res.failed, str(res)
-    record("lock_race", "owner only: link swapped to a dangling root target while resolved: nothing created",
-           msg=res.msg[:160])
+    record("lock_race", "owner only: link swapped to a dangling root target while resolved: nothing created", msg=res.msg[:160])

@@ -16,15 +16,16 @@
 
 The number of examples each property ran is recorded for the report.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import sys
 
-from hypothesis import assume, given, settings, strategies as st
-
 from _support import COLLECTIONS, record
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(COLLECTIONS))
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _jsonc  # noqa: E402
@@ -40,6 +41,7 @@ def _read(data):
 def counted_given(name, *strategies, scale=1):
     """@given, plus a record of how many examples the property ran (for the report). ``scale``
     multiplies the profile's max_examples for properties that are cheap to check."""
+
     def deco(fn):
         def test():
             count = [0]
@@ -49,23 +51,27 @@ def counted_given(name, *strategies, scale=1):
             def inner(args):
                 count[0] += 1
                 fn(*args)
+
             inner()
             record("hypothesis_examples", count[0], property=name)
+
         test.__name__ = fn.__name__
         test.__doc__ = fn.__doc__
         return test
+
     return deco
 
 
 # ----------------------------------------------------------------------------- strategies
 keys = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**18, 10**18),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**18), 10**18),
     st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: not (f == 0 and math.copysign(1, f) < 0)),
     st.text(st.characters(blacklist_categories=("Cs",)), max_size=20),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=5), st.dictionaries(keys, inner, max_size=5)), max_leaves=30)
+values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=5), st.dictionaries(keys, inner, max_size=5)), max_leaves=30)
 documents = st.dictionaries(keys, values, max_size=8)
 
 
@@ -93,8 +99,10 @@ def _ws(rng, newline):
 
 def render(value, rng, newline="\n"):
     """JSON text of value with random whitespace and comments between every pair of tokens."""
+
     def w():
         return _ws(rng, newline)
+
     if isinstance(value, dict):
         if not value:
             return "{" + w() + "}"
@@ -109,11 +117,13 @@ def render(value, rng, newline="\n"):
 
 def _strict_reference(text):
     """What a strict JSON reader makes of comment-free text (None: refuse)."""
+
     def pairs(p):
-        return dict(p)            # a duplicated key: the last one wins, as in droid (tests/differential)
+        return dict(p)  # a duplicated key: the last one wins, as in droid (tests/differential)
 
     def const(name):
         raise ValueError(name)
+
     try:
         value = json.loads(text, object_pairs_hook=pairs, parse_constant=const)
     except (ValueError, RecursionError):
@@ -162,9 +172,11 @@ def test_random_bytes_never_crash(data):
         pass
 
 
-@counted_given("random JSON-ish text: same verdict and value as strict json.loads",
-               st.text(st.sampled_from(list('{}[],:"\\ntrue false null-0123456789.eE+ abcu\t\n\x00\x1f\ufeff')),
-                       max_size=80), scale=10)
+@counted_given(
+    "random JSON-ish text: same verdict and value as strict json.loads",
+    st.text(st.sampled_from(list('{}[],:"\\ntrue false null-0123456789.eE+ abcu\t\n\x00\x1f\ufeff')), max_size=80),
+    scale=10,
+)
 def test_agrees_with_strict_json(text):
     """Comment-free text (comments are the one thing JSONC adds)."""
     expected = _strict_reference(text)
@@ -178,8 +190,7 @@ def test_agrees_with_strict_json(text):
         assert got is not None and _jsonc.json_equal(got, expected), "refused or misread valid JSON: %r" % text
 
 
-@counted_given("generated JSONC reads back to its value", documents, st.randoms(use_true_random=False),
-               st.sampled_from(["\n", "\r\n"]))
+@counted_given("generated JSONC reads back to its value", documents, st.randoms(use_true_random=False), st.sampled_from(["\n", "\r\n"]))
 def test_generated_jsonc_reads_back(doc, rng, newline):
     text = _ws(rng, newline) + render(doc, rng, newline) + _ws(rng, newline)
     assert _jsonc.json_equal(_jsonc.parse(text).value, doc), text
@@ -194,7 +205,7 @@ def test_mutated_jsonc_never_crashes(doc, rng):
         i = rng.randrange(len(text))
         op = rng.random()
         if op < 0.4:
-            text = text[:i] + text[i + 1:]
+            text = text[:i] + text[i + 1 :]
         elif op < 0.8:
             text = text[:i] + rng.choice('{}[],:"/*\\\n x1') + text[i:]
         else:
@@ -206,8 +217,9 @@ def test_mutated_jsonc_never_crashes(doc, rng):
         pass
 
 
-@counted_given("writer: output reads back to the target value", documents, st.randoms(use_true_random=False),
-               st.booleans(), st.sampled_from([None, "auto", 2, 4, "\t"]))
+@counted_given(
+    "writer: output reads back to the target value", documents, st.randoms(use_true_random=False), st.booleans(), st.sampled_from([None, "auto", 2, 4, "\t"])
+)
 def test_writer_round_trip(doc, rng, unrelated, indent):
     text = render(doc, rng, rng.choice(["\n", "\r\n"]))
     parsed = _jsonc.parse(text)
@@ -244,13 +256,12 @@ def test_dumps_reads_back(doc, indent, newline):
 secret_text = st.text(st.sampled_from("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz0123456789-_"), min_size=8, max_size=40)
 
 
-@counted_given("redaction: no secret survives", documents, st.lists(secret_text, min_size=1, max_size=4),
-               st.randoms(use_true_random=False))
+@counted_given("redaction: no secret survives", documents, st.lists(secret_text, min_size=1, max_size=4), st.randoms(use_true_random=False))
 def test_redaction_hides_secrets(doc, secrets, rng):
     doc = dict(doc)
     doc["customModels"] = [{"model": "m%d" % i, "apiKey": s} for i, s in enumerate(secrets)]
     doc["token"] = secrets[0]
-    text = render(doc, rng) + "\n// old key: \"apiKey\": \"%s\"\n" % secrets[-1]
+    text = render(doc, rng) + '\n// old key: "apiKey": "%s"\n' % secrets[-1]
     parsed = _jsonc.parse(text)
     redacted = parsed.redacted_text(["apiKey", "token"], secrets=secrets)
     for s in secrets:

@@ -5,6 +5,7 @@ Real file-system faults where the kernel can produce them (a full tmpfs, a read-
 an immutable folder or file) and syscall-level injection with strace for the steps a file system
 cannot be told to fail on demand (fsync, rename, fchmod, fchown). Needs root (mount, chattr).
 """
+
 from __future__ import annotations
 
 import errno
@@ -14,14 +15,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _support import CANARY, STRACE, listing, observed_locks, record, run_module, snapshot, strace_prefix
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounts and chattr need root")
 
 KEYED = {"/customModels": ["model", "baseUrl"]}
-VALUE = {"customModels": [{"model": "anthropic/claude-opus-4.6", "baseUrl": "https://llmcloud.studio",
-                           "provider": "anthropic", "apiKey": CANARY}]}
+VALUE = {"customModels": [{"model": "anthropic/claude-opus-4.6", "baseUrl": "https://llmcloud.studio", "provider": "anthropic", "apiKey": CANARY}]}
 ORIGINAL = '{\n  // the developer\'s own settings\n  "theme": "dark",\n  "customModels": []\n}\n'
 
 
@@ -78,8 +77,7 @@ def _check_failed_cleanly(res, path, before, before_listing, reason_words, lock_
     msg = res.msg
     assert msg, "%s: no message: %s" % (fault, res)
     assert "Traceback" not in msg and "Traceback" not in res.stderr, "%s: a traceback instead of a message: %s" % (fault, res)
-    assert any(w.lower() in msg.lower() for w in reason_words), \
-        "%s: message does not say why (%s): %r" % (fault, reason_words, msg)
+    assert any(w.lower() in msg.lower() for w in reason_words), "%s: message does not say why (%s): %r" % (fault, reason_words, msg)
     assert CANARY not in msg and CANARY not in res.stdout and CANARY not in res.stderr, "%s: key in output" % fault
     assert snapshot(path) == before, "%s: the original changed" % fault
     after = {n: m for n, m in listing(path.parent).items() if n not in lock_names}
@@ -105,10 +103,8 @@ def test_no_space_left_on_device(tmp_path, mounted):
     folder = mnt / ".factory"
     padding = "x" * (600 * 1024)  # the file fills 60 % of the device: a second copy cannot fit
     path = _seed(folder, '{\n  // mine\n  "pad": "%s",\n  "customModels": []\n}\n' % padding)
-    _run_fault(tmp_path, path, "ENOSPC writing the temp file", ["No space left", "ENOSPC", "space"],
-               lock_names=locks)
-    _run_fault(tmp_path, path, "ENOSPC writing the backup", ["No space left", "ENOSPC", "space", "backup"],
-               extra_args={"backup": True}, lock_names=locks)
+    _run_fault(tmp_path, path, "ENOSPC writing the temp file", ["No space left", "ENOSPC", "space"], lock_names=locks)
+    _run_fault(tmp_path, path, "ENOSPC writing the backup", ["No space left", "ENOSPC", "space", "backup"], extra_args={"backup": True}, lock_names=locks)
 
 
 def test_read_only_folder(tmp_path, mounted):
@@ -117,8 +113,7 @@ def test_read_only_folder(tmp_path, mounted):
     path = _seed(folder)
     mounted("--bind", str(folder), target=folder)
     _sh("mount", "-o", "remount,bind,ro", str(folder))
-    _run_fault(tmp_path, path, "read-only folder (bind mount)", ["Read-only", "EROFS", "read only"],
-               lock_names=locks)
+    _run_fault(tmp_path, path, "read-only folder (bind mount)", ["Read-only", "EROFS", "read only"], lock_names=locks)
 
 
 def test_immutable_folder(tmp_path, immutable):
@@ -126,8 +121,7 @@ def test_immutable_folder(tmp_path, immutable):
     folder = tmp_path / "imm" / ".factory"
     path = _seed(folder)
     immutable(folder)
-    _run_fault(tmp_path, path, "immutable folder (chattr +i)", ["Operation not permitted", "EPERM", "permission"],
-               lock_names=locks)
+    _run_fault(tmp_path, path, "immutable folder (chattr +i)", ["Operation not permitted", "EPERM", "permission"], lock_names=locks)
 
 
 def test_rename_onto_immutable_file_fails(tmp_path, immutable):
@@ -135,8 +129,7 @@ def test_rename_onto_immutable_file_fails(tmp_path, immutable):
     folder = tmp_path / "immf" / ".factory"
     path = _seed(folder)
     immutable(path)
-    _run_fault(tmp_path, path, "immutable file (rename refused)", ["Operation not permitted", "EPERM", "permission"],
-               lock_names=locks)
+    _run_fault(tmp_path, path, "immutable file (rename refused)", ["Operation not permitted", "EPERM", "permission"], lock_names=locks)
 
 
 INJECTIONS = [
@@ -155,8 +148,7 @@ def _calls_made(tmp_path, calls: str) -> int:
     folder = tmp_path / "dry" / ".factory"
     path = _seed(folder)
     log = tmp_path / "dry.strace"
-    res = run_module({"path": str(path), "value": VALUE, "keyed_lists": KEYED},
-                     prefix=strace_prefix(log, "-e", "trace=%s" % calls))
+    res = run_module({"path": str(path), "value": VALUE, "keyed_lists": KEYED}, prefix=strace_prefix(log, "-e", "trace=%s" % calls))
     assert res.rc == 0, str(res)
     return sum(1 for line in log.read_text().splitlines() if "(" in line and "+++" not in line)
 
@@ -180,8 +172,7 @@ def test_live_file_is_never_written_in_place(tmp_path):
     (and tear the file); one that writes a temp file and renames it does not notice."""
     path = _seed(tmp_path / "inplace" / ".factory")
     before = snapshot(path)
-    prefix = strace_prefix(tmp_path / "inplace.strace", "-P", str(path),
-                           "-e", "inject=write,pwrite64,writev,pwritev,pwritev2,ftruncate,truncate:error=EIO")
+    prefix = strace_prefix(tmp_path / "inplace.strace", "-P", str(path), "-e", "inject=write,pwrite64,writev,pwritev,pwritev2,ftruncate,truncate:error=EIO")
     res = run_module({"path": str(path), "value": VALUE, "keyed_lists": KEYED}, prefix=prefix)
     assert res.rc == 0 and res.data.get("changed") is True, str(res)
     assert snapshot(path)[0] != before[0]
@@ -193,6 +184,7 @@ def test_live_file_is_never_written_in_place(tmp_path):
 # The backup is written beside the file under a name with the pid and a timestamp, so no file
 # system trick can fail it alone. Here the module runs in this process (as its unit tests do)
 # with os.open/os.write wrapped to fail only for the backup file; everything else is real.
+
 
 def _run_in_process(args, fail_open=None, fail_write=None):
     import contextlib
@@ -223,14 +215,14 @@ def _run_in_process(args, fail_open=None, fail_write=None):
         return real_write(fd, data)
 
     out = io.StringIO()
-    with patch_module_args(args), mock.patch.object(os, "open", fake_open), \
-            mock.patch.object(os, "write", fake_write), contextlib.redirect_stdout(out):
+    with patch_module_args(args), mock.patch.object(os, "open", fake_open), mock.patch.object(os, "write", fake_write), contextlib.redirect_stdout(out):
         try:
             mod.main()
         except SystemExit:
             pass
     text = out.getvalue()
     from _support import Result, parse_result
+
     data = parse_result(text)
     return Result(1 if data.get("failed") else 0, text, "", 0.0, data)
 

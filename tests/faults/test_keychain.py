@@ -8,6 +8,7 @@ a shell, sends the key to the loopback LLMCloud stand-in (Anthropic and OpenAI f
 Also: idempotence, key rotation, --check, no plain-text key anywhere under the home, and
 keychain (or env) mode with the legacy format refused before anything is touched.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,6 @@ import subprocess
 import time
 
 import pytest
-
 from _support import CANARY, PYTHON, REPO, RoleSandbox, recap, record, snapshot
 from test_leaks import Checker
 
@@ -34,8 +34,9 @@ def _clean_env(home) -> dict:
 
 
 def _sh(home, *cmd, stdin=None, timeout=120):
-    proc = subprocess.run(list(cmd), input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          env=_clean_env(home), cwd=str(home), timeout=timeout, check=False)
+    proc = subprocess.run(
+        list(cmd), input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_clean_env(home), cwd=str(home), timeout=timeout, check=False
+    )
     return proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
 
 
@@ -43,8 +44,7 @@ def _sh(home, *cmd, stdin=None, timeout=120):
 def store(tmp_path):
     box = RoleSandbox(tmp_path)
     os.chmod(box.home, 0o700)
-    rc, out, err = _sh(box.home, "gpg", "--batch", "--passphrase", "", "--quick-gen-key",
-                       "byok test <byok@test.invalid>", "default", "default", "never")
+    rc, out, err = _sh(box.home, "gpg", "--batch", "--passphrase", "", "--quick-gen-key", "byok test <byok@test.invalid>", "default", "default", "never")
     assert rc == 0, err
     rc, out, err = _sh(box.home, "pass", "init", "byok@test.invalid")
     assert rc == 0, err
@@ -83,8 +83,12 @@ def test_keychain_mode_with_pass_and_the_real_droid(store, tmp_path):
         check = Checker(box)
         url = "http://127.0.0.1:%d" % port
         box.set_key(key1)
-        box.set_vars(byok_key_mode="keychain", byok_keychain_backend="auto", byok_llmcloud_url=url,
-                     byok_models=["anthropic/claude-opus-4.6", "google/gemini-3-pro-preview"])
+        box.set_vars(
+            byok_key_mode="keychain",
+            byok_keychain_backend="auto",
+            byok_llmcloud_url=url,
+            byok_models=["anthropic/claude-opus-4.6", "google/gemini-3-pro-preview"],
+        )
         run = check.run("keychain converge -vvv --diff", "-vvv", "--diff")
         assert recap(run.output).get("changed", 0) >= 3, run  # store, profiles, settings
 
@@ -123,10 +127,12 @@ def test_keychain_mode_with_pass_and_the_real_droid(store, tmp_path):
         run = check.run("keychain --check (rotation)", "--check", "--diff")
         assert recap(run.output).get("changed", 0) >= 1, run
         assert _login_key(box.home, "bash -l") == key2
-        record("keychain", "pass + gpg on a sandbox home: key stored on stdin only, login shells (%s) export it, "
-               "%s; rotation and --check honest; re-run changed=0"
-               % (", ".join(shells), "the real droid %s sent it to the stand-in (x-api-key and Bearer)"
-                  % _droid_version() if DROID else "droid not installed"))
+        record(
+            "keychain",
+            "pass + gpg on a sandbox home: key stored on stdin only, login shells (%s) export it, "
+            "%s; rotation and --check honest; re-run changed=0"
+            % (", ".join(shells), "the real droid %s sent it to the stand-in (x-api-key and Bearer)" % _droid_version() if DROID else "droid not installed"),
+        )
     finally:
         proc.terminate()
         proc.wait()
@@ -142,10 +148,25 @@ def _stand_in_recording(tmp_path, keys):
     record_file = tmp_path / "standin.jsonl"
     # --keys "" accepts any key; which one arrived is read from the record (keys on the stand-in's
     # own command line would be a canary hit of the test itself)
-    proc = subprocess.Popen([PYTHON, str(REPO / "tests" / "support" / "llmcloud_standin.py"), "--port", "0",
-                             "--keys", "", "--port-file", str(port_file), "--record", str(record_file),
-                             "--lifetime", "600"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            PYTHON,
+            str(REPO / "tests" / "support" / "llmcloud_standin.py"),
+            "--port",
+            "0",
+            "--keys",
+            "",
+            "--port-file",
+            str(port_file),
+            "--record",
+            str(record_file),
+            "--lifetime",
+            "600",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _attempt in range(200):
         if port_file.exists() and port_file.read_text().strip():
             return proc, int(port_file.read_text().strip())
@@ -191,11 +212,14 @@ def test_variable_key_modes_refuse_the_legacy_format(tmp_path, mode, fmt):
 
 
 @needs_pass
-@pytest.mark.parametrize("backend, words", [
-    ("pass", ["the password store of root", "is not initialised", "pass init"]),
-    ("auto", ["no OS credential store for root", "pass init"]),
-    ("secret-tool", ["secret-tool is not installed for root", "byok_keychain_backend"]),
-])
+@pytest.mark.parametrize(
+    "backend, words",
+    [
+        ("pass", ["the password store of root", "is not initialised", "pass init"]),
+        ("auto", ["no OS credential store for root", "pass init"]),
+        ("secret-tool", ["secret-tool is not installed for root", "byok_keychain_backend"]),
+    ],
+)
 def test_a_store_that_cannot_take_the_key_says_who_and_how_to_fix_it(tmp_path, backend, words):
     """Red team: a store that is not initialised (or a backend that is missing) was reported as
     `non-zero return code` with the item censored. The failure names the user, the host and the

@@ -7,6 +7,7 @@ would show up as world-readable here. Half the kills land at a uniformly random 
 the other half wait for the first file the run creates in the folder and then strike during the
 rest of the run, so that many land inside the write itself (a temp file left behind proves it).
 """
+
 from __future__ import annotations
 
 import copy
@@ -25,9 +26,16 @@ KEYED = {"/customModels": ["model", "baseUrl"]}
 
 
 def big_document(size_mib: float) -> dict:
-    models = [{"model": "vendor/model-%02d" % i, "baseUrl": "https://example.invalid/%d" % i,
-               "provider": "openai", "displayName": "User model %d" % i, "apiKey": "user-key-%d" % i}
-              for i in range(20)]
+    models = [
+        {
+            "model": "vendor/model-%02d" % i,
+            "baseUrl": "https://example.invalid/%d" % i,
+            "provider": "openai",
+            "displayName": "User model %d" % i,
+            "apiKey": "user-key-%d" % i,
+        }
+        for i in range(20)
+    ]
     notes = {}
     i = 0
     target = int(size_mib * 1024 * 1024)
@@ -41,10 +49,12 @@ def big_document(size_mib: float) -> dict:
 
 
 def desired(i: int) -> dict:
-    return {"faultIteration": i,
-            "customModels": [{"model": "anthropic/claude-opus-4.6", "baseUrl": BASE,
-                              "provider": "anthropic", "displayName": "Claude Opus 4.6",
-                              "apiKey": "%s-%d" % (CANARY, i)}]}
+    return {
+        "faultIteration": i,
+        "customModels": [
+            {"model": "anthropic/claude-opus-4.6", "baseUrl": BASE, "provider": "anthropic", "displayName": "Claude Opus 4.6", "apiKey": "%s-%d" % (CANARY, i)}
+        ],
+    }
 
 
 def expected_after(doc: dict, value: dict) -> dict:
@@ -128,9 +138,7 @@ def kill_loop(tmp_path, kills: int, size_mib: float, seed: int, program=None) ->
         for name, (mode, size) in extra.items():
             full = folder / name
             assert not os.path.islink(full), "iteration %d: symlink %s left behind" % (i, name)
-            assert mode & 0o077 == 0, (
-                "iteration %d: %s left beside the settings file with mode %04o under umask 000"
-                % (i, name, mode))
+            assert mode & 0o077 == 0, "iteration %d: %s left beside the settings file with mode %04o under umask 000" % (i, name, mode)
             if name not in seen:
                 seen.add(name)
                 leftovers_seen += 1
@@ -142,17 +150,30 @@ def kill_loop(tmp_path, kills: int, size_mib: float, seed: int, program=None) ->
     assert json.loads(path.read_bytes()) == expected_after(doc, desired(kills))
     assert mode_of(path) == 0o600
     left = set(os.listdir(folder)) - baseline
-    return {"outcomes": outcomes, "inside_write": inside_write, "leftovers_seen": leftovers_seen,
-            "run_seconds": run_seconds, "size": path.stat().st_size, "left_after_clean_run": sorted(left)}
+    return {
+        "outcomes": outcomes,
+        "inside_write": inside_write,
+        "leftovers_seen": leftovers_seen,
+        "run_seconds": run_seconds,
+        "size": path.stat().st_size,
+        "left_after_clean_run": sorted(left),
+    }
 
 
 def test_kill9_never_tears_the_file(tmp_path):
     figures = kill_loop(tmp_path, KILLS, SIZE_MIB, SEED)
     outcomes = figures["outcomes"]
-    record("kill9_kills", KILLS, size_mib=round(figures["size"] / 2**20, 2), seed=SEED,
-           run_seconds=round(figures["run_seconds"], 3), outcomes=outcomes,
-           killed_inside_write=figures["inside_write"], leftover_files_checked=figures["leftovers_seen"],
-           left_after_clean_run=figures["left_after_clean_run"])
+    record(
+        "kill9_kills",
+        KILLS,
+        size_mib=round(figures["size"] / 2**20, 2),
+        seed=SEED,
+        run_seconds=round(figures["run_seconds"], 3),
+        outcomes=outcomes,
+        killed_inside_write=figures["inside_write"],
+        leftover_files_checked=figures["leftovers_seen"],
+        left_after_clean_run=figures["left_after_clean_run"],
+    )
     # The harness must really have hit both sides of the rename, and inside writes, or it proved nothing.
     assert outcomes["old"] > 0, outcomes
     assert outcomes["new"] > 0, outcomes

@@ -13,6 +13,7 @@ group or others can read (backups included); Ansible's remote and local temp fol
 scenario also asserts what makes its check meaningful (the diff was printed, -vvv printed
 results, syslog received the module's invocation, ...).
 """
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from _support import (CANARY, PYTHON, REPO, SYSLOG, ProcSampler, RoleSandbox, execve_hits, execve_prefix,
-                      leaked_files, mode_of, recap, record)
+from _support import CANARY, PYTHON, REPO, SYSLOG, ProcSampler, RoleSandbox, execve_hits, execve_prefix, leaked_files, mode_of, recap, record
 
 NEEDLE = CANARY.encode()
 
@@ -75,8 +74,15 @@ class Checker:
                         p = os.path.join(dirpath, name)
                         if not os.path.islink(p) and NEEDLE in Path(p).read_bytes():
                             hits.append("left in Ansible's temp folder: %s" % p)
-        record("canary_checks", places, hits=len(hits), scenario=scenario, execve_traced=execs,
-               processes_sampled=len(sampler.seen), syslog_lines=logged.count(b"\n"))
+        record(
+            "canary_checks",
+            places,
+            hits=len(hits),
+            scenario=scenario,
+            execve_traced=execs,
+            processes_sampled=len(sampler.seen),
+            syslog_lines=logged.count(b"\n"),
+        )
         self.total_places += places
         assert not hits, "%s: the canary key leaked:\n%s" % (scenario, "\n".join(hits))
         if expect_failure:
@@ -94,18 +100,23 @@ class Checker:
 def box(tmp_path):
     sandbox = RoleSandbox(tmp_path)
     sandbox.factory.mkdir(mode=0o700)
-    sandbox.settings.write_text('{\n  // the developer\'s own settings\n  "theme": "dark",\n'
-                                '  "customModels": [\n    {"model": "local/llama", "baseUrl": "http://localhost:11434/v1",'
-                                ' "provider": "generic-chat-completion-api", "displayName": "Local Llama"}\n  ]\n}\n')
+    sandbox.settings.write_text(
+        '{\n  // the developer\'s own settings\n  "theme": "dark",\n'
+        '  "customModels": [\n    {"model": "local/llama", "baseUrl": "http://localhost:11434/v1",'
+        ' "provider": "generic-chat-completion-api", "displayName": "Local Llama"}\n  ]\n}\n'
+    )
     os.chmod(sandbox.settings, 0o600)
     return sandbox
 
 
 def _stand_in(tmp_path, keys: str):
     port_file = tmp_path / "standin.port"
-    proc = subprocess.Popen([PYTHON, str(REPO / "tests" / "support" / "llmcloud_standin.py"), "--port", "0",
-                             "--keys", keys, "--port-file", str(port_file), "--lifetime", "300"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [PYTHON, str(REPO / "tests" / "support" / "llmcloud_standin.py"), "--port", "0", "--keys", keys, "--port-file", str(port_file), "--lifetime", "300"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _attempt in range(200):
         if port_file.exists() and port_file.read_text().strip():
             return proc, int(port_file.read_text().strip())
@@ -146,9 +157,14 @@ def test_canary_never_leaks(box, tmp_path):
 
     box.set_key(key(4))
     run = check.run("JSON callback (returned values, rotation)", env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
-    report = json.loads(run.output[run.output.find("{"):])
-    merges = [res for play in report["plays"] for task in play["tasks"] for res in task["hosts"].values()
-              if res.get("action", "").endswith("json_merge") and not res.get("skipped")]
+    report = json.loads(run.output[run.output.find("{") :])
+    merges = [
+        res
+        for play in report["plays"]
+        for task in play["tasks"]
+        for res in task["hosts"].values()
+        if res.get("action", "").endswith("json_merge") and not res.get("skipped")
+    ]
     assert merges, "no json_merge result in the JSON report"
     returned = json.dumps(merges)
     assert "operations" in returned and "invocation" in returned
@@ -189,7 +205,7 @@ def test_command_line_watchers_see_a_canary(tmp_path):
         subprocess.run(["sh", "-c", "sleep 0.05", CANARY + "-selftest"], check=True)
     assert sampler.hits, "the sampler missed a 50 ms process: its silence proves nothing"
     log = tmp_path / "self.strace"
-    subprocess.run(execve_prefix(log) + ["sh", "-c", "true; /bin/true \"$0\"", CANARY + "-selftest"], check=True)
+    subprocess.run(execve_prefix(log) + ["sh", "-c", 'true; /bin/true "$0"', CANARY + "-selftest"], check=True)
     calls, hits = execve_hits(log, NEEDLE)
     assert calls >= 2 and len(hits) >= 2, (calls, hits)
 
@@ -198,11 +214,11 @@ def test_command_line_watchers_see_a_canary(tmp_path):
 def test_module_invocation_log_is_masked(tmp_path):
     """The module's own invocation log line reaches the sink, without the key in `value`."""
     from _support import run_module
+
     offset = os.path.getsize(SYSLOG)
     path = tmp_path / "settings.json"
     model = {"model": "vendor/model-x", "baseUrl": "https://example.invalid", "apiKey": CANARY + "-direct"}
-    res = run_module({"path": str(path), "value": {"customModels": [model]},
-                      "keyed_lists": {"/customModels": ["model", "baseUrl"]}})
+    res = run_module({"path": str(path), "value": {"customModels": [model]}, "keyed_lists": {"/customModels": ["model", "baseUrl"]}})
     assert res.rc == 0, str(res)
     time.sleep(0.2)
     with open(SYSLOG, "rb") as fh:
@@ -222,13 +238,18 @@ def test_value_stays_hidden_in_the_invocation_whatever_the_names():
     whole, as Ansible does; the diff shows what the masking rule does not call a secret (the
     documented trade-off) unless `redact` names it."""
     import tempfile
+
     from _support import run_module
+
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "settings.json")
         plain = CANARY + "-plain"
-        value = {"customModels": [{"model": "vendor/model-x", "baseUrl": "https://example.invalid",
-                                   "apiKey": CANARY + "-key", "extraHeaders": {"X-Proxy-Token": CANARY + "-hdr"}}],
-                 "note": plain}
+        value = {
+            "customModels": [
+                {"model": "vendor/model-x", "baseUrl": "https://example.invalid", "apiKey": CANARY + "-key", "extraHeaders": {"X-Proxy-Token": CANARY + "-hdr"}}
+            ],
+            "note": plain,
+        }
         res = run_module({"path": path, "value": value}, diff=True)
         assert res.rc == 0, str(res)
         invocation = res.data["invocation"]["module_args"]

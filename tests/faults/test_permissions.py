@@ -6,6 +6,7 @@ does), with a warning that says so. A backup never widens who can read a key: it
 when the original it copies was readable by others. A file owned by someone other than the
 expected owner is refused.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,17 +16,15 @@ import shutil
 import stat
 from pathlib import Path
 
-import pytest
-
 import _standin
+import pytest
 from _standin import needs_root
 from _support import CANARY, RoleSandbox, mode_of, recap, record, run_module, snapshot, warnings_of
 
 standin = _standin.standin  # the fixture, used by name below
 
 KEYED = {"/customModels": ["model", "baseUrl"]}
-VALUE = {"customModels": [{"model": "anthropic/claude-opus-4.6", "baseUrl": "https://llmcloud.studio",
-                           "provider": "anthropic", "apiKey": CANARY}]}
+VALUE = {"customModels": [{"model": "anthropic/claude-opus-4.6", "baseUrl": "https://llmcloud.studio", "provider": "anthropic", "apiKey": CANARY}]}
 
 
 @pytest.mark.parametrize("umask", [0o000, 0o022, 0o077], ids=["umask000", "umask022", "umask077"])
@@ -68,8 +67,10 @@ def test_loose_file_is_tightened_with_a_warning(tmp_path, loose):
     assert res.rc == 0 and res.data.get("changed") is True, str(res)
     assert mode_of(path) == 0o600
     warnings = " ".join(warnings_of(res.data))
-    assert "%04o" % loose in warnings or oct(loose)[2:] in warnings, \
-        "tightening %04o to 0600 must be reported as a warning: %s" % (loose, res.data.get("warnings"))
+    assert "%04o" % loose in warnings or oct(loose)[2:] in warnings, "tightening %04o to 0600 must be reported as a warning: %s" % (
+        loose,
+        res.data.get("warnings"),
+    )
     again = run_module({"path": str(path), "value": VALUE, "keyed_lists": KEYED, "mode": "0600"})
     assert again.data.get("changed") is False and not warnings_of(again.data), str(again)
     record("permissions_tightened", "%04o" % loose, warning=warnings[:160])
@@ -81,8 +82,7 @@ def test_backup_of_a_loose_file_is_not_readable_by_others(tmp_path):
     path = folder / "settings.json"
     path.write_text(json.dumps({"customModels": [{"model": "old", "baseUrl": "b", "apiKey": CANARY + "-old"}]}))
     os.chmod(path, 0o644)
-    res = run_module({"path": str(path), "value": VALUE, "keyed_lists": KEYED, "mode": "0600", "backup": True},
-                     umask=0o000)
+    res = run_module({"path": str(path), "value": VALUE, "keyed_lists": KEYED, "mode": "0600", "backup": True}, umask=0o000)
     assert res.rc == 0 and res.data.get("changed") is True, str(res)
     backup = res.data.get("backup_file")
     assert backup and os.path.exists(backup), str(res)
@@ -134,6 +134,7 @@ def test_file_owned_by_another_user_is_refused(tmp_path):
 # file (or fill a folder) that the developer does not own: that would hand them root's data and
 # ownership of a system file.
 
+
 @pytest.fixture
 def other_home(standin):
     """The other user's home in a sandbox every user can traverse: as root with owner given, the
@@ -163,14 +164,12 @@ def test_symlink_to_a_root_file_is_refused(tmp_path, other_home):
     link = home / ".factory" / "settings.json"
     os.symlink(victim, link)
     os.lchown(link, other.pw_uid, other.pw_gid)
-    res = run_module({"path": str(link), "value": VALUE, "keyed_lists": KEYED, "owner": other.pw_name,
-                      "mode": "0600"})
+    res = run_module({"path": str(link), "value": VALUE, "keyed_lists": KEYED, "owner": other.pw_name, "mode": "0600"})
     assert res.failed, "root followed %s's link into a root-owned file: %s" % (other.pw_name, res)
     assert snapshot(victim) == before, "the root-owned file was changed"
     assert sorted(os.listdir(victim.parent)) == ["daemon.json"]
     assert CANARY not in res.stdout
-    record("permissions_foreign_owner_refused", "symlink from %s's home to a root-owned file" % other.pw_name,
-           msg=res.msg[:160])
+    record("permissions_foreign_owner_refused", "symlink from %s's home to a root-owned file" % other.pw_name, msg=res.msg[:160])
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -181,8 +180,7 @@ def test_symlinked_folder_to_a_root_folder_is_refused(tmp_path, other_home):
     os.rmdir(home / ".factory")
     os.symlink(victim_dir, home / ".factory")
     os.lchown(home / ".factory", other.pw_uid, other.pw_gid)
-    res = run_module({"path": str(home / ".factory" / "settings.json"), "value": VALUE, "keyed_lists": KEYED,
-                      "owner": other.pw_name, "mode": "0600"})
+    res = run_module({"path": str(home / ".factory" / "settings.json"), "value": VALUE, "keyed_lists": KEYED, "owner": other.pw_name, "mode": "0600"})
     assert res.failed, "root created a file for %s inside a root-owned folder: %s" % (other.pw_name, res)
     assert os.listdir(victim_dir) == [], os.listdir(victim_dir)
     record("permissions_foreign_owner_refused", "symlinked .factory into a root-owned folder", msg=res.msg[:160])
@@ -205,6 +203,7 @@ def test_root_owned_file_in_a_users_folder_is_refused(tmp_path, other_home):
 # Each case of the security review, with a stand-in developer made by useradd and root-owned
 # stand-in folders under /tmp (never the real /etc or /srv). The module runs as a separate
 # process, as root, with user: <developer>.
+
 
 def _settings_of(entry) -> Path:
     return Path(entry.pw_dir) / ".factory" / "settings.json"
@@ -272,8 +271,7 @@ def test_case1_link_to_an_existing_root_only_file_is_neither_read_nor_written(st
     assert res.failed and res.data.get("changed") is False, str(res)
     assert snapshot(secret) == before and os.listdir(secret.parent) == ["daemon.json"]
     assert "root-only" not in res.stdout and CANARY not in res.stdout and "diff" not in res.data
-    record("as_user", "case 1b/4b: link to a root-only file: not read, not written, nothing in --diff",
-           msg=res.msg[:160])
+    record("as_user", "case 1b/4b: link to a root-only file: not read, not written, nothing in --diff", msg=res.msg[:160])
 
 
 @needs_root
@@ -342,11 +340,9 @@ def test_getent_is_not_needed(standin):
     if getent is None or shutil.which("unshare") is None:
         pytest.skip("getent or unshare missing")
     alice = standin.user()
-    script = ('mount --bind /dev/null "$1" && if getent passwd root >/dev/null 2>&1; then exit 97; fi; '
-              'shift; exec "$@"')
+    script = 'mount --bind /dev/null "$1" && if getent passwd root >/dev/null 2>&1; then exit 97; fi; shift; exec "$@"'
     prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", getent]
-    res = run_module({"path": "~/.factory/settings.json", "user": alice.pw_name, "value": VALUE,
-                      "keyed_lists": KEYED}, prefix=prefix)
+    res = run_module({"path": "~/.factory/settings.json", "user": alice.pw_name, "value": VALUE, "keyed_lists": KEYED}, prefix=prefix)
     assert res.rc != 97, "getent still answered inside the namespace"
     assert res.rc == 0 and res.data.get("changed") is True, str(res)
     assert os.lstat(_settings_of(alice)).st_uid == alice.pw_uid
@@ -356,6 +352,7 @@ def test_getent_is_not_needed(standin):
 # ------------------------------------------------------------- owner=<developer> without user, as root
 # The same guarantee with owner alone: root works as the owner (the same child as for user), so a
 # folder the owner could not create is not created, and nothing root creates is handed over.
+
 
 def _run_owned_by(entry, path, **args):
     task = {"path": str(path), "owner": entry.pw_name, "value": VALUE, "keyed_lists": KEYED}
@@ -373,8 +370,7 @@ def test_owner_only_no_folder_is_created_for_the_owner_in_a_root_folder(standin)
     before = _tree(standin.root / "etc")
     res = _run_owned_by(alice, target)
     assert res.failed and res.data.get("changed") is False, str(res)
-    assert _tree(standin.root / "etc") == before, \
-        "root created %s for %s" % (sorted(set(_tree(standin.root / "etc")) - set(before)), alice.pw_name)
+    assert _tree(standin.root / "etc") == before, "root created %s for %s" % (sorted(set(_tree(standin.root / "etc")) - set(before)), alice.pw_name)
     assert str(target.parent) in res.msg and "works as %s" % alice.pw_name in res.msg, res.msg
     record("as_owner", "owner only: no folder created for the owner in a root-owned folder", msg=res.msg[:160])
 
@@ -420,10 +416,12 @@ def test_role_creates_0700_and_0600_under_any_umask(tmp_path, umask):
     box.set_vars()
     run = box.run(umask=umask)
     assert run.rc == 0, run
-    assert mode_of(box.factory) == 0o700 and mode_of(box.settings) == 0o600, \
-        "folder %04o, file %04o under umask %03o" % (mode_of(box.factory), mode_of(box.settings), umask)
-    record("permissions_umask", "role, umask %03o" % umask, file="%04o" % mode_of(box.settings),
-           folder="%04o" % mode_of(box.factory))
+    assert mode_of(box.factory) == 0o700 and mode_of(box.settings) == 0o600, "folder %04o, file %04o under umask %03o" % (
+        mode_of(box.factory),
+        mode_of(box.settings),
+        umask,
+    )
+    record("permissions_umask", "role, umask %03o" % umask, file="%04o" % mode_of(box.settings), folder="%04o" % mode_of(box.factory))
 
 
 def test_role_tightens_what_droid_created_and_says_so(tmp_path):

@@ -9,13 +9,13 @@ holding a settings file, its own bad variable, and the canary key. The JSON call
 each host's results: the host must fail, the failure must name the variable, no json_merge
 task may have run for it, and its sandbox must be untouched byte for byte.
 """
+
 from __future__ import annotations
 
 import json
 import os
 
 import yaml
-
 from _support import CANARY, PYTHON, REPO, record, run_playbook, snapshot
 
 SPEC = yaml.safe_load((REPO / "roles" / "byok" / "meta" / "argument_specs.yml").read_text())
@@ -84,7 +84,7 @@ def test_every_wrongly_typed_variable_is_refused(tmp_path):
     assert len(CASES) >= len(OPTIONS), "no cases generated from the argument spec"
     hosts = {}
     homes = {}
-    for i, (var, how, bad) in enumerate(CASES):
+    for i, (var, _how, bad) in enumerate(CASES):
         host = "case%03d" % i
         home = tmp_path / host / "home"
         _settings(home)
@@ -101,9 +101,15 @@ def test_every_wrongly_typed_variable_is_refused(tmp_path):
     inventory = tmp_path / "inventory.json"
     inventory.write_text(json.dumps({"all": {"hosts": hosts}}))
     before = {h: _tree(homes[h]) for h in hosts}
-    run = run_playbook(REPO / "playbooks" / "onboard.yml", "-i", str(inventory), "-f", "10",
-                       env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_INVENTORY_ENABLED": "yaml"},
-                       timeout=600)
+    run = run_playbook(
+        REPO / "playbooks" / "onboard.yml",
+        "-i",
+        str(inventory),
+        "-f",
+        "10",
+        env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_INVENTORY_ENABLED": "yaml"},
+        timeout=600,
+    )
     assert CANARY not in run.output, "the key is in the output of a failing run"
     start = run.output.find("{")
     report = json.loads(run.output[start:])

@@ -7,6 +7,7 @@ outside the folder, and the victim must keep its bytes and mode (and a dangling 
 bring its target into existence). Names that change from run to run must be created with O_EXCL,
 which refuses to follow or reuse anything planted there.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,7 @@ import shutil
 import subprocess
 
 import pytest
-
-from _support import CANARY, created_paths, mode_of, record, run_module, snapshot, strace_prefix, STRACE
+from _support import CANARY, STRACE, created_paths, mode_of, record, run_module, snapshot, strace_prefix
 
 pytestmark = pytest.mark.skipif(STRACE is None, reason="strace missing")
 
@@ -24,8 +24,7 @@ KEYED = {"/customModels": ["model", "baseUrl"]}
 
 
 def value(i: int) -> dict:
-    return {"round": i, "customModels": [{"model": "m", "baseUrl": "https://llmcloud.studio",
-                                          "provider": "anthropic", "apiKey": "%s-%d" % (CANARY, i)}]}
+    return {"round": i, "customModels": [{"model": "m", "baseUrl": "https://llmcloud.studio", "provider": "anthropic", "apiKey": "%s-%d" % (CANARY, i)}]}
 
 
 def _seed(folder):
@@ -43,8 +42,7 @@ def _creations(tmp_path, path, runs: int = 3):
     names = []
     for i in range(runs):
         log = tmp_path / ("create%d.strace" % i)
-        res = run_module({"path": str(path), "value": value(i), "keyed_lists": KEYED, "backup": False},
-                         prefix=strace_prefix(log, "-e", TRACE))
+        res = run_module({"path": str(path), "value": value(i), "keyed_lists": KEYED, "backup": False}, prefix=strace_prefix(log, "-e", TRACE))
         assert res.rc == 0 and res.data.get("changed") is True, str(res)
         names.append(created_paths(log, path.parent))
     return names
@@ -52,8 +50,7 @@ def _creations(tmp_path, path, runs: int = 3):
 
 def test_created_files_refuse_planted_links(tmp_path):
     # first runs in two fresh folders: what every run creates under the same name is predictable
-    firsts = [_creations(tmp_path / ("fresh%d" % n), _seed(tmp_path / ("fresh%d" % n) / ".factory"), 1)[0]
-              for n in range(2)]
+    firsts = [_creations(tmp_path / ("fresh%d" % n), _seed(tmp_path / ("fresh%d" % n) / ".factory"), 1)[0] for n in range(2)]
     path = _seed(tmp_path / "home" / ".factory")
     runs = _creations(tmp_path, path) + firsts
     per_first = [{os.path.basename(p) for p, _flags in r} for r in firsts]
@@ -121,9 +118,13 @@ def test_settings_symlink_is_followed_and_stays_a_link(tmp_path):
 
 # ------------------------------------------------------------------ issue 12: dotfiles, dangling links, loops
 def _git(repo, *args):
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, env=dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null",
-                                                           GIT_CONFIG_NOSYSTEM="1")).stdout.decode()
+    return subprocess.run(
+        ["git", "-C", str(repo), *args],
+        check=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1"),
+    ).stdout.decode()
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git missing")
@@ -136,7 +137,7 @@ def test_dotfiles_repository_shows_only_the_modified_file(tmp_path):
     home = tmp_path / "home" / ".factory"
     home.mkdir(parents=True, mode=0o700)
     os.symlink(real, home / "settings.json")
-    for i in range(2):                              # a write, then a run that changes nothing
+    for i in range(2):  # a write, then a run that changes nothing
         res = run_module({"path": str(home / "settings.json"), "value": value(1), "keyed_lists": KEYED})
         assert res.rc == 0 and res.data.get("changed") is (i == 0), str(res)
     status = _git(repo, "status", "--porcelain", "--untracked-files=all").splitlines()
@@ -170,7 +171,7 @@ def test_link_loop_is_reported_as_a_loop(tmp_path, shape):
         path = home / "settings.json"
     else:
         os.rmdir(home)
-        os.symlink(".factory", home)               # ~/.factory -> itself
+        os.symlink(".factory", home)  # ~/.factory -> itself
         path = home / "settings.json"
     res = run_module({"path": str(path), "value": value(1)})
     assert res.failed and res.data.get("changed") is False, str(res)

@@ -26,8 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = os.environ.get("FLEET_IMAGE", "localhost/llmcloud-molecule-debian:bookworm-fleet")
-CACHE = Path(os.environ.get("LLMCLOUD_CACHE_DIR")
-             or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llmcloud-factory-droid")
+CACHE = Path(os.environ.get("LLMCLOUD_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llmcloud-factory-droid")
 DROID_VERSION = os.environ.get("DROID_VERSION", "0.225.2")
 DROID_DIR = CACHE / "droid" / DROID_VERSION / "node_modules" / "@factory" / "cli-linux-x64"
 ADMIN = "admin"
@@ -40,14 +39,18 @@ def podman_env() -> dict:
     return env
 
 
-def podman(*args: str, stdin: bytes | None = None, check: bool = True, timeout: float = 300
-           ) -> subprocess.CompletedProcess:
-    proc = subprocess.run(["podman", *args], input=stdin if stdin is not None else b"",
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=podman_env(),
-                          timeout=timeout, check=False)
+def podman(*args: str, stdin: bytes | None = None, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        ["podman", *args],
+        input=stdin if stdin is not None else b"",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=podman_env(),
+        timeout=timeout,
+        check=False,
+    )
     if check and proc.returncode != 0:
-        raise RuntimeError("podman %s failed (rc=%d): %s" % (
-            " ".join(args[:3]), proc.returncode, proc.stderr.decode(errors="replace")[-2000:]))
+        raise RuntimeError("podman %s failed (rc=%d): %s" % (" ".join(args[:3]), proc.returncode, proc.stderr.decode(errors="replace")[-2000:]))
     return proc
 
 
@@ -147,8 +150,7 @@ class Host:
         """Every second developer's home is under /Users (see PREPARE)."""
         return ("/Users/%s" if self.developers.index(dev) % 2 else "/home/%s") % dev
 
-    def exec(self, *argv: str, stdin: bytes | None = None, check: bool = True, user: str | None = None,
-             timeout: float = 300) -> subprocess.CompletedProcess:
+    def exec(self, *argv: str, stdin: bytes | None = None, check: bool = True, user: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
         args = ["exec", "-i"] + (["--user", user] if user else []) + [self.container, *argv]
         return podman(*args, stdin=stdin, check=check, timeout=timeout)
 
@@ -156,8 +158,7 @@ class Host:
 class Fleet:
     """count hosts; key_modes cycles over them (e.g. ["inline", "keychain"] alternates)."""
 
-    def __init__(self, workdir: Path, count: int, prefix: str, key_modes: list[str] | None = None,
-                 developers_per_host: int = 2, droid: bool = True):
+    def __init__(self, workdir: Path, count: int, prefix: str, key_modes: list[str] | None = None, developers_per_host: int = 2, droid: bool = True):
         self.workdir = workdir
         self.prefix = prefix
         self.droid = droid and DROID_DIR.is_dir()
@@ -166,8 +167,7 @@ class Fleet:
         self.hosts = []
         for i in range(count):
             devs = ["dev%02d%s" % (i + 1, chr(ord("a") + d)) for d in range(developers_per_host)]
-            self.hosts.append(Host("fleet-%02d" % (i + 1), "%s-%02d" % (prefix, i + 1), ports[i], devs,
-                                   modes[i % len(modes)]))
+            self.hosts.append(Host("fleet-%02d" % (i + 1), "%s-%02d" % (prefix, i + 1), ports[i], devs, modes[i % len(modes)]))
         self.admin_password = secrets.token_urlsafe(18)
         self.ssh_key = workdir / "id_ed25519"
         self.known_hosts = workdir / "known_hosts"
@@ -181,26 +181,38 @@ class Fleet:
         os.chmod(self.workdir, 0o700)
         self.control_dir.mkdir(mode=0o700, exist_ok=True)
         if not self.ssh_key.exists():
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fleet-admin",
-                            "-f", str(self.ssh_key)], check=True, stdin=subprocess.DEVNULL)
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fleet-admin", "-f", str(self.ssh_key)], check=True, stdin=subprocess.DEVNULL)
         for host in self.hosts:
             podman("rm", "--force", "--time", "0", host.container, check=False)
             volumes = ["-v", "%s:/opt/molecule:ro" % (REPO / "molecule" / "shared" / "files")]
             if self.droid:
                 volumes += ["-v", "%s:/opt/droid/current:ro" % DROID_DIR]
-            podman("run", "--detach", "--name", host.container, "--hostname", host.name,
-                   "--network", "host", "--stop-signal", "SIGKILL", "--label", "llmcloud-fleet=" + self.prefix,
-                   *volumes, IMAGE, "sh", "-c",
-                   "mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -p %d -o ListenAddress=127.0.0.1 "
-                   "-o UsePAM=no -o PasswordAuthentication=no -o MaxStartups=100 -o MaxSessions=100"
-                   % host.port)
+            podman(
+                "run",
+                "--detach",
+                "--name",
+                host.container,
+                "--hostname",
+                host.name,
+                "--network",
+                "host",
+                "--stop-signal",
+                "SIGKILL",
+                "--label",
+                "llmcloud-fleet=" + self.prefix,
+                *volumes,
+                IMAGE,
+                "sh",
+                "-c",
+                "mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -p %d -o ListenAddress=127.0.0.1 "
+                "-o UsePAM=no -o PasswordAuthentication=no -o MaxStartups=100 -o MaxSessions=100" % host.port,
+            )
             self.started.append(host.container)
         pubkey = self.ssh_key.with_suffix(".pub").read_text().strip()
         stdin = ("%s\n%s\n" % (self.admin_password, pubkey)).encode()
 
         def prepare(host: Host) -> None:
-            host.exec("sh", "-c", PREPARE, "prepare", "pass" if host.key_mode == "keychain" else "none",
-                      *host.developers, stdin=stdin)
+            host.exec("sh", "-c", PREPARE, "prepare", "pass" if host.key_mode == "keychain" else "none", *host.developers, stdin=stdin)
 
         self._parallel(prepare)
         lines = []
@@ -232,8 +244,7 @@ class Fleet:
         self.started.clear()
 
     def reset(self, fixture: str = "alice-settings.jsonc") -> None:
-        self._parallel(lambda h: h.exec("sh", "-c", RESET, "reset", ENTRY, fixture,
-                                        *h.developers))
+        self._parallel(lambda h: h.exec("sh", "-c", RESET, "reset", ENTRY, fixture, *h.developers))
 
     def _parallel(self, func, hosts: list[Host] | None = None) -> list:
         hosts = hosts if hosts is not None else self.hosts
@@ -241,8 +252,7 @@ class Fleet:
             return list(pool.map(func, hosts))
 
     # ------------------------------------------------------------------ inventory
-    def write_inventory(self, root: Path, url: str, keys: dict[str, str], vault_password_file: Path,
-                        ansible_bin: Path | None = None) -> Path:
+    def write_inventory(self, root: Path, url: str, keys: dict[str, str], vault_password_file: Path, ansible_bin: Path | None = None) -> Path:
         """A fleet inventory as a team would keep it: hosts.yml, group_vars/all/{vars,vault}.yml
         (the vault encrypted with ansible-vault, vault id "fleet"), one host_vars file per host
         listing its developers. Returns the inventory folder."""
@@ -253,8 +263,7 @@ class Fleet:
         groups: dict[str, dict] = {}
         for host in self.hosts:
             groups.setdefault(host.key_mode, {})[host.name] = None
-        hosts_yml = {"all": {"children": {"laptops": {"children": {
-            mode: {"hosts": members} for mode, members in groups.items()}}}}}
+        hosts_yml = {"all": {"children": {"laptops": {"children": {mode: {"hosts": members} for mode, members in groups.items()}}}}}
         (root / "hosts.yml").write_text(json.dumps(hosts_yml, indent=2) + "\n")
         common = {
             "ansible_host": "127.0.0.1",
@@ -269,17 +278,20 @@ class Fleet:
         for mode in groups:
             (root / "group_vars" / (mode + ".yml")).write_text(json.dumps({"byok_key_mode": mode}) + "\n")
         for host in self.hosts:
-            hv = {"ansible_port": host.port,
-                  "byok_users": [{"name": d, "api_key": "{{ vault_llmcloud_keys.%s }}" % d}
-                                 for d in host.developers]}
+            hv = {"ansible_port": host.port, "byok_users": [{"name": d, "api_key": "{{ vault_llmcloud_keys.%s }}" % d} for d in host.developers]}
             (root / "host_vars" / (host.name + ".yml")).write_text(json.dumps(hv, indent=2) + "\n")
         vault = root / "group_vars" / "all" / "vault.yml"
         fd = os.open(vault, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump({"vault_fleet_become_password": self.admin_password, "vault_llmcloud_keys": keys}, handle)
         vault_bin = str(ansible_bin / "ansible-vault") if ansible_bin else "ansible-vault"
-        subprocess.run([vault_bin, "encrypt", "--vault-id", "fleet@%s" % vault_password_file, str(vault)],
-                       check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.run(
+            [vault_bin, "encrypt", "--vault-id", "fleet@%s" % vault_password_file, str(vault)],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         if not vault.read_text().startswith("$ANSIBLE_VAULT;1.2;AES256;fleet"):
             raise RuntimeError("ansible-vault did not encrypt %s" % vault)
         return root

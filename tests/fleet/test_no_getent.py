@@ -65,52 +65,90 @@ def sandbox(tmp_path):
     key = "nogetent-" + secrets.token_hex(16)
     vault = tmp_path / "vault.yml"
     vault.write_text("vault_llmcloud_keys:\n  %s: %s\n" % (USER, key))
-    subprocess.run([str(Path(sys.executable).parent / "ansible-vault"), "encrypt", "--vault-password-file",
-                    str(password), str(vault)], check=True, stdin=subprocess.DEVNULL, capture_output=True)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-vault"), "encrypt", "--vault-password-file", str(password), str(vault)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
     inventory = tmp_path / "hosts.yml"
-    inventory.write_text(json.dumps({"all": {"hosts": {"laptop-nogetent": {
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-        "byok_llmcloud_url": "http://127.0.0.1:9",
-        "byok_users": [{"name": USER, "api_key": "{{ vault_llmcloud_keys.%s }}" % USER}]}}}}))
-    return {"root": tmp_path, "home": home, "password": password, "vault": vault, "inventory": inventory,
-            "key": key}
+    inventory.write_text(
+        json.dumps(
+            {
+                "all": {
+                    "hosts": {
+                        "laptop-nogetent": {
+                            "ansible_connection": "local",
+                            "ansible_python_interpreter": sys.executable,
+                            "byok_llmcloud_url": "http://127.0.0.1:9",
+                            "byok_users": [{"name": USER, "api_key": "{{ vault_llmcloud_keys.%s }}" % USER}],
+                        }
+                    }
+                }
+            }
+        )
+    )
+    return {"root": tmp_path, "home": home, "password": password, "vault": vault, "inventory": inventory, "key": key}
 
 
 def in_namespace(box, *argv: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update({
-        "GETENT": GETENT, "SANDBOX": str(box["root"]),
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / "build" / "collections"),
-        "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_LOCAL_TEMP": str(box["root"] / "local_tmp"),
-        "ANSIBLE_REMOTE_TEMP": str(box["root"] / "remote_tmp"),
-        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
-    })
-    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", NAMESPACE, "ns", *argv],
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                          cwd=str(REPO), timeout=300, check=False, text=True)
+    env.update(
+        {
+            "GETENT": GETENT,
+            "SANDBOX": str(box["root"]),
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "ANSIBLE_COLLECTIONS_PATH": str(REPO / "build" / "collections"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_LOCAL_TEMP": str(box["root"] / "local_tmp"),
+            "ANSIBLE_REMOTE_TEMP": str(box["root"] / "remote_tmp"),
+            "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+        }
+    )
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", NAMESPACE, "ns", *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=str(REPO),
+        timeout=300,
+        check=False,
+        text=True,
+    )
 
 
 def onboard(box, *args: str) -> subprocess.CompletedProcess:
-    return in_namespace(box, "ansible-playbook", "-i", str(box["inventory"]), "--vault-password-file",
-                        str(box["password"]), "-e", "@%s" % box["vault"], *args,
-                        str(REPO / "playbooks" / "onboard.yml"))
+    return in_namespace(
+        box,
+        "ansible-playbook",
+        "-i",
+        str(box["inventory"]),
+        "--vault-password-file",
+        str(box["password"]),
+        "-e",
+        "@%s" % box["vault"],
+        *args,
+        str(REPO / "playbooks" / "onboard.yml"),
+    )
 
 
 def test_the_namespace_hides_getent_and_knows_the_sandbox_user(sandbox):
-    probe = in_namespace(sandbox, "sh", "-c", 'getent passwd root; echo "getent rc=$?"; '
-                         'python3 -c "import pwd; print(pwd.getpwnam(\'%s\').pw_dir)"' % USER)
+    probe = in_namespace(sandbox, "sh", "-c", 'getent passwd root; echo "getent rc=$?"; python3 -c "import pwd; print(pwd.getpwnam(\'%s\').pw_dir)"' % USER)
     assert "getent rc=126" in probe.stdout or "getent rc=127" in probe.stdout, probe.stdout
     assert str(sandbox["home"]) in probe.stdout, probe.stdout
     outside = subprocess.run([GETENT, "passwd", "root"], capture_output=True, text=True, check=False)
     assert outside.returncode == 0, "getent is hidden outside the namespace too"
 
 
-@pytest.mark.xfail(ROLE_USES_GETENT, strict=True,
-                   reason="roles/byok/tasks still call ansible.builtin.getent (users.yml): fleet mode fails with "
-                          "'Failed to find required executable getent' on macOS; stream role's change "
-                          "(users resolved by json_merge with pwd) makes this pass")
+@pytest.mark.xfail(
+    ROLE_USES_GETENT,
+    strict=True,
+    reason="roles/byok/tasks still call ansible.builtin.getent (users.yml): fleet mode fails with "
+    "'Failed to find required executable getent' on macOS; stream role's change "
+    "(users resolved by json_merge with pwd) makes this pass",
+)
 def test_fleet_mode_converges_without_getent(sandbox):
     settings = sandbox["home"] / ".factory" / "settings.json"
     first = onboard(sandbox, "--diff")

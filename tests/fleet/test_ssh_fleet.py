@@ -79,8 +79,7 @@ def sha(text: str) -> str:
 class Run:
     def __init__(self, name: str, rc: int, output: str, seconds: float):
         self.name, self.rc, self.output, self.seconds = name, rc, output, seconds
-        self.recap = {m[0]: {"ok": int(m[1]), "changed": int(m[2]), "unreachable": int(m[3]),
-                             "failed": int(m[4])} for m in RECAP.findall(output)}
+        self.recap = {m[0]: {"ok": int(m[1]), "changed": int(m[2]), "unreachable": int(m[3]), "failed": int(m[4])} for m in RECAP.findall(output)}
 
     def __repr__(self) -> str:  # what pytest shows on a failed assert: the end of the run
         return "<%s rc=%d in %.1f s>\n%s" % (self.name, self.rc, self.seconds, self.output[-4000:])
@@ -91,10 +90,8 @@ class FleetRun:
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
-        self.fleet = _fleet.Fleet(workdir, HOSTS, "llmcloud-fleet-%d" % os.getpid(),
-                                  key_modes=["inline", "keychain"])
-        self.keys = {dev: "fleetkey-%s-%s" % (dev, secrets.token_urlsafe(24).replace("-", "x"))
-                     for _host, dev in self.fleet.developers()}
+        self.fleet = _fleet.Fleet(workdir, HOSTS, "llmcloud-fleet-%d" % os.getpid(), key_modes=["inline", "keychain"])
+        self.keys = {dev: "fleetkey-%s-%s" % (dev, secrets.token_urlsafe(24).replace("-", "x")) for _host, dev in self.fleet.developers()}
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True)
         self.record = workdir / "standin.jsonl"
@@ -107,9 +104,11 @@ class FleetRun:
         TIMES["containers up and prepared"] = self.fleet.start()
         port_file = self.workdir / "standin.port"
         self.standin = subprocess.Popen(
-            [sys.executable, str(STANDIN), "--port", "0", "--keys", "", "--port-file", str(port_file),
-             "--record", str(self.record), "--lifetime", "1200"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [sys.executable, str(STANDIN), "--port", "0", "--keys", "", "--port-file", str(port_file), "--record", str(self.record), "--lifetime", "1200"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _attempt in range(200):
             if port_file.exists() and port_file.read_text().strip():
                 break
@@ -119,8 +118,7 @@ class FleetRun:
         self.url = "http://127.0.0.1:%s" % port_file.read_text().strip()
         self.vault_password.write_text(secrets.token_urlsafe(24) + "\n")
         os.chmod(self.vault_password, 0o600)
-        self.inventory = self.fleet.write_inventory(self.workdir / "inventory", self.url, self.keys,
-                                                    self.vault_password, Path(sys.executable).parent)
+        self.inventory = self.fleet.write_inventory(self.workdir / "inventory", self.url, self.keys, self.vault_password, Path(sys.executable).parent)
 
     def stop(self) -> None:
         self.fleet.stop()
@@ -131,42 +129,45 @@ class FleetRun:
     def secrets(self) -> list[str]:
         return list(self.keys.values()) + [self.fleet.admin_password]
 
-    def playbook(self, name: str, *args: str, pipelining: bool = False, extra_env: dict | None = None,
-                 limit: str | None = None) -> Run:
+    def playbook(self, name: str, *args: str, pipelining: bool = False, extra_env: dict | None = None, limit: str | None = None) -> Run:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-        env.update({
-            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": str(REPO / "build" / "collections"),
-            "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_RETRY_FILES_ENABLED": "0",
-            "ANSIBLE_PIPELINING": "True" if pipelining else "False",
-            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.fleet.control_dir),
-            "ANSIBLE_LOCAL_TEMP": str(self.workdir / "ansible-local"),
-            "ANSIBLE_FORKS": str(max(5, HOSTS)),
-            "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
-        })
+        env.update(
+            {
+                "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+                "ANSIBLE_COLLECTIONS_PATH": str(REPO / "build" / "collections"),
+                "ANSIBLE_NOCOLOR": "1",
+                "ANSIBLE_FORCE_COLOR": "0",
+                "ANSIBLE_RETRY_FILES_ENABLED": "0",
+                "ANSIBLE_PIPELINING": "True" if pipelining else "False",
+                "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.fleet.control_dir),
+                "ANSIBLE_LOCAL_TEMP": str(self.workdir / "ansible-local"),
+                "ANSIBLE_FORKS": str(max(5, HOSTS)),
+                "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+            }
+        )
         env.update(extra_env or {})
-        cmd = ["ansible-playbook", "-i", str(self.inventory), "--vault-id", "fleet@%s" % self.vault_password,
-               *args, str(PLAYBOOK)] + (["--limit", limit] if limit else [])
+        cmd = ["ansible-playbook", "-i", str(self.inventory), "--vault-id", "fleet@%s" % self.vault_password, *args, str(PLAYBOOK)] + (
+            ["--limit", limit] if limit else []
+        )
         t0 = time.monotonic()
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              env=env, cwd=str(REPO), timeout=600, check=False)
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(REPO), timeout=600, check=False)
         seconds = time.monotonic() - t0
         output = proc.stdout.decode(errors="replace")
         (self.logs / (re.sub(r"[^a-z0-9]+", "-", name.lower()) + ".log")).write_text(output)
         TIMES[name] = seconds
         leaked = [s for s in self.secrets() if s in output]
-        assert not leaked, "%s: %d secret(s) (developer keys / become password) in Ansible's output" % (
-            name, len(leaked))
+        assert not leaked, "%s: %d secret(s) (developer keys / become password) in Ansible's output" % (name, len(leaked))
         return Run(name, proc.returncode, output, seconds)
 
     # ------------------------------------------------------------------ judging the hosts
     def fingerprint(self) -> dict[str, list[str]]:
         """Every path under each developer's home (type, mode, owner, size, mtime, hash), except
         ~/.gnupg (gpg-agent and random_seed change when `pass show` reads the store)."""
+
         def one(host):
-            out = host.exec("python3", "/opt/molecule/inspect_home.py", "fingerprint",
-                            *[host.home(d) for d in host.developers]).stdout.decode()
+            out = host.exec("python3", "/opt/molecule/inspect_home.py", "fingerprint", *[host.home(d) for d in host.developers]).stdout.decode()
             return host.name, [line for line in out.splitlines() if "/.gnupg" not in line.split(" ", 1)[0]]
+
         return dict(self.fleet._parallel(one))
 
     def verify(self) -> dict:
@@ -177,16 +178,21 @@ class FleetRun:
         by_key = {}
         for req in requests:
             if req.get("method") == "POST":
-                by_key.setdefault(req.get("api_key"), set()).add((req["path"], req["auth"], req["model"],
-                                                                  req["status"]))
+                by_key.setdefault(req.get("api_key"), set()).add((req["path"], req["auth"], req["model"], req["status"]))
         unknown = [k for k in by_key if k not in self.keys.values()]
         assert not unknown, "the stand-in got %d request(s) with a key that is no developer's" % len(unknown)
         for host, dev in self.fleet.developers():
             got = by_key.get(self.keys[dev], set())
             for model, path, auth in REQUESTS:
-                assert (path, auth, model, 200) in got, (
-                    "%s on %s (%s): droid did not send %s to %s with this developer's key (%s); got %s"
-                    % (dev, host.name, host.key_mode, model, path, auth, sorted(got)))
+                assert (path, auth, model, 200) in got, "%s on %s (%s): droid did not send %s to %s with this developer's key (%s); got %s" % (
+                    dev,
+                    host.name,
+                    host.key_mode,
+                    model,
+                    path,
+                    auth,
+                    sorted(got),
+                )
         return listed
 
     def _verify_host(self, host) -> list:
@@ -195,13 +201,13 @@ class FleetRun:
         for index, dev in enumerate(host.developers):
             home = host.home(dev)
             uid, gid = map(int, host.exec("sh", "-c", 'id -u "$1"; id -g "$1"', "ids", dev).stdout.decode().split())
-            st = json.loads(host.exec("python3", "/opt/molecule/inspect_home.py", "stat", home + "/.factory",
-                                      home + "/.factory/settings.json").stdout)
+            st = json.loads(host.exec("python3", "/opt/molecule/inspect_home.py", "stat", home + "/.factory", home + "/.factory/settings.json").stdout)
             where = "%s on %s" % (dev, host.name)
             assert (st[0]["type"], st[0]["mode"], st[0]["uid"], st[0]["gid"]) == ("dir", "0700", uid, gid), (where, st)
             assert (st[1]["type"], st[1]["mode"], st[1]["uid"], st[1]["gid"]) == ("file", "0600", uid, gid), (where, st)
-            read = json.loads(host.exec("python3", "/opt/molecule/inspect_home.py", "jsonc",
-                                        home + "/.factory/settings.json", "/opt/molecule/" + FIXTURE).stdout)
+            read = json.loads(
+                host.exec("python3", "/opt/molecule/inspect_home.py", "jsonc", home + "/.factory/settings.json", "/opt/molecule/" + FIXTURE).stdout
+            )
             doc, fixture = read[0], read[1]
             entries = doc["document"].get("customModels", [])
             expected_key = "${LLMCLOUD_API_KEY}" if host.key_mode == "keychain" else "sha256:" + sha(self.keys[dev])
@@ -209,9 +215,13 @@ class FleetRun:
             for model, name, family in CATALOG:
                 found = [e for e in entries if e.get("model") == model]
                 base = self.url + ("/v1" if family == "openai" else "")
-                assert len(found) == 1 and found[0].get("displayName") == name and found[0].get(
-                    "provider") == family and found[0].get("baseUrl") == base and found[0].get(
-                    "apiKey") == expected_key, "%s: entry for %s is %s" % (where, model, found)
+                assert (
+                    len(found) == 1
+                    and found[0].get("displayName") == name
+                    and found[0].get("provider") == family
+                    and found[0].get("baseUrl") == base
+                    and found[0].get("apiKey") == expected_key
+                ), "%s: entry for %s is %s" % (where, model, found)
                 ids[model] = droid_id(found[0])
             own = [e["model"] for e in entries if e.get("baseUrl", "").startswith("https://llm.example.com")]
             if index == 0:  # the developer with hand-edited settings keeps comments, theme, own model
@@ -220,15 +230,14 @@ class FleetRun:
                 assert doc["document"].get("theme") == "dark", "%s lost the theme" % where
             else:
                 assert own == [], "%s: unexpected own models %s" % (where, own)
-            found = json.loads(host.exec("python3", "/opt/molecule/inspect_home.py", "find-secret", home,
-                                         stdin=("\n".join([self.keys[dev]] + others) + "\n").encode()).stdout)
+            found = json.loads(
+                host.exec("python3", "/opt/molecule/inspect_home.py", "find-secret", home, stdin=("\n".join([self.keys[dev]] + others) + "\n").encode()).stdout
+            )
             expected_files = [] if host.key_mode == "keychain" else [home + "/.factory/settings.json"]
-            assert found["own"] == expected_files, "%s: own key in %s, expected %s" % (
-                where, found["own"], expected_files)
+            assert found["own"] == expected_files, "%s: own key in %s, expected %s" % (where, found["own"], expected_files)
             assert found["others"] == [], "%s: other developers' keys in %s" % (where, found["others"])
             if host.key_mode == "keychain":
-                stored = host.exec("runuser", "-u", dev, "--", "env", "HOME=" + home, "pass", "show",
-                                   _fleet.ENTRY, check=False).stdout.decode().splitlines()
+                stored = host.exec("runuser", "-u", dev, "--", "env", "HOME=" + home, "pass", "show", _fleet.ENTRY, check=False).stdout.decode().splitlines()
                 assert stored[:1] == [self.keys[dev]], "%s: the key in pass is not this developer's" % where
             if not self.fleet.droid:
                 continue
@@ -240,8 +249,7 @@ class FleetRun:
             assert listed == wanted, "%s: droid lists %s, expected %s" % (where, listed, wanted)
             for model, _path, _auth in REQUESTS:
                 out = self._droid(host, dev, "exec", "-m", ids[model], "hi")
-                assert "Hello from the LLMCloud stand-in." in out, "%s: droid exec -m %s said %s" % (
-                    where, ids[model], out[-500:])
+                assert "Hello from the LLMCloud stand-in." in out, "%s: droid exec -m %s said %s" % (where, ids[model], out[-500:])
             results.append(("%s/%s" % (host.name, dev), len(listed)))
         return results
 
@@ -251,13 +259,25 @@ class FleetRun:
         if host.key_mode == "keychain":
             argv = ["runuser", "-l", dev, "-c", 'exec timeout 120 "$0" "$@"', "--", DROID, *args]
         else:
-            argv = ["runuser", "-u", dev, "--", "env", "-u", "LLMCLOUD_API_KEY", "HOME=" + host.home(dev),
-                    "sh", "-c", 'cd && exec timeout 120 "$0" "$@"', DROID, *args]
+            argv = [
+                "runuser",
+                "-u",
+                dev,
+                "--",
+                "env",
+                "-u",
+                "LLMCLOUD_API_KEY",
+                "HOME=" + host.home(dev),
+                "sh",
+                "-c",
+                'cd && exec timeout 120 "$0" "$@"',
+                DROID,
+                *args,
+            ]
         proc = host.exec(*argv, check=False, timeout=180)
         out = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
         if check:
-            assert proc.returncode == 0, "%s on %s: droid %s exited %d: %s" % (
-                dev, host.name, " ".join(args), proc.returncode, out[-800:])
+            assert proc.returncode == 0, "%s on %s: droid %s exited %d: %s" % (dev, host.name, " ".join(args), proc.returncode, out[-800:])
         for key in self.keys.values():
             out = out.replace(key, "********")
         return out
@@ -338,10 +358,12 @@ def test_become_unprivileged_without_setfacl_fails_and_writes_nothing(fleet, wit
     assert fleet.fingerprint()[host.name] == before, "a failed run changed the developers' homes"
 
 
-@pytest.mark.xfail(reason="the role's keychain store task is no_log, so Ansible's own message (\"Failed to set "
-                          "permissions on the temporary files Ansible needs to create when becoming an "
-                          "unprivileged user\") is censored; the role (stream role) must name the fix itself",
-                   strict=False)
+@pytest.mark.xfail(
+    reason="the role's keychain store task is no_log, so Ansible's own message (\"Failed to set "
+    "permissions on the temporary files Ansible needs to create when becoming an "
+    'unprivileged user") is censored; the role (stream role) must name the fix itself',
+    strict=False,
+)
 def test_become_unprivileged_failure_says_what_to_install_or_set(fleet, without_setfacl):
     host = without_setfacl
     run = fleet.playbook("become unprivileged, no setfacl, message", limit=host.name)
@@ -359,8 +381,9 @@ def test_become_unprivileged_without_setfacl_works_with_the_documented_settings(
     if how == "pipelining":
         run = fleet.playbook("become unprivileged, no setfacl, pipelining on", pipelining=True, limit=host.name)
     else:
-        run = fleet.playbook("become unprivileged, no setfacl, world-readable tmpfiles", limit=host.name,
-                             extra_env={"ANSIBLE_SHELL_ALLOW_WORLD_READABLE_TEMP": "True"})
+        run = fleet.playbook(
+            "become unprivileged, no setfacl, world-readable tmpfiles", limit=host.name, extra_env={"ANSIBLE_SHELL_ALLOW_WORLD_READABLE_TEMP": "True"}
+        )
         assert "world-readable permissions for temporary files" in run.output, run
     assert run.rc == 0, run
     assert run.recap[host.name]["changed"] == 0 and run.recap[host.name]["failed"] == 0, run.recap

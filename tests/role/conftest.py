@@ -28,9 +28,17 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
-from sandbox import ROOT, PlaybookRun, SandboxHome, encrypt_vault, local_inventory, strip_comments, write_password  # noqa: E402
 # Re-exported: the tests import it from here (from conftest import ansible_env).
-from sandbox import ansible_env  # noqa: E402,F401  # pylint: disable=unused-import
+from sandbox import (  # noqa: E402  # pylint: disable=unused-import
+    ROOT,
+    PlaybookRun,
+    SandboxHome,
+    ansible_env,  # noqa: F401 - re-exported
+    encrypt_vault,
+    local_inventory,
+    strip_comments,
+    write_password,
+)
 
 STANDIN = ROOT / "tests" / "support" / "llmcloud_standin.py"
 INSTALL_DROID = ROOT / "hacking" / "install-droid.sh"
@@ -50,6 +58,7 @@ OTHER_KEY = "llmc-other-" + secrets.token_hex(16)
 
 
 # -- the vault ----------------------------------------------------------------------------------
+
 
 @dataclass
 class Vault:
@@ -106,8 +115,7 @@ class Sandbox(SandboxHome):
         extra_env = dict(env or {})
         if default_user:
             extra_env["HOME"] = str(self.home)  # the connecting user's ~ is the sandbox
-        run = self.run_onboard("-i", str(self.inventory / "hosts.yml"), "--vault-id", self.vault.vault_id, *args,
-                               env=extra_env, cwd=self.base, timeout=300)
+        run = self.run_onboard("-i", str(self.inventory / "hosts.yml"), "--vault-id", self.vault.vault_id, *args, env=extra_env, cwd=self.base, timeout=300)
         self.runs.append(run)
         assert KEY not in run.output and OTHER_KEY not in run.output, "the key leaked into Ansible's output"
         if check:
@@ -134,6 +142,7 @@ def sandbox(tmp_path, vault):
 
 # -- the droid client ---------------------------------------------------------------------------
 
+
 class Droid:
     def __init__(self, binary: str, version: str):
         self.binary = binary
@@ -143,8 +152,9 @@ class Droid:
         environment = {k: v for k, v in os.environ.items() if k not in ("LLMCLOUD_API_KEY", "FACTORY_API_KEY")}
         environment.update({"HOME": str(home), "NO_COLOR": "1", "CI": "1"})
         environment.update(env or {})
-        done = subprocess.run([self.binary, *args], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              env=environment, timeout=timeout, cwd=str(home), check=False)
+        done = subprocess.run(
+            [self.binary, *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, env=environment, timeout=timeout, cwd=str(home), check=False
+        )
         return done
 
     def models(self, home):
@@ -157,7 +167,7 @@ class Droid:
 
     def doctor(self, home):
         done = self.run(home, "doctor", "--config", "--json")
-        report = json.loads(done.stdout[done.stdout.index("{"):])
+        report = json.loads(done.stdout[done.stdout.index("{") :])
         return report
 
     def exec(self, home, *args, env=None):
@@ -165,8 +175,7 @@ class Droid:
 
 
 def _install(version):
-    done = subprocess.run(["bash", str(INSTALL_DROID), version], stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=1200, check=False)
+    done = subprocess.run(["bash", str(INSTALL_DROID), version], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=1200, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1]
 
@@ -183,13 +192,30 @@ def legacy_droid():
 
 # -- the LLMCloud stand-in ----------------------------------------------------------------------
 
+
 class StandIn:
     def __init__(self, folder: Path, keys, models):
         self.record = folder / "requests.jsonl"
         self.process = subprocess.Popen(
-            [sys.executable, str(STANDIN), "--port", "0", "--record", str(self.record), "--keys", ",".join(keys),
-             "--models", ",".join(models), "--lifetime", "900"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            [
+                sys.executable,
+                str(STANDIN),
+                "--port",
+                "0",
+                "--record",
+                str(self.record),
+                "--keys",
+                ",".join(keys),
+                "--models",
+                ",".join(models),
+                "--lifetime",
+                "900",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         line = self.process.stdout.readline()
         match = re.match(r"LISTENING 127\.0\.0\.1:(\d+)", line)
         assert match, "the stand-in did not start: %r" % line

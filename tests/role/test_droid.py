@@ -9,9 +9,7 @@ from conftest import CATALOG_IDS, CATALOG_NAMES, KEY, OTHER_KEY, strip_comments
 # The role writes an explicit id on each of its entries: custom:llmcloud-<model id, "/" as "-">.
 CATALOG_LISTING = [("custom:llmcloud-%s" % model.replace("/", "-"), CATALOG_NAMES[model]) for model in CATALOG_IDS]
 # Without stored ids (the legacy config.json), droid generates custom:<name>-<n>.
-GENERATED_LISTING = [
-    ("custom:%s-0" % CATALOG_NAMES[model].replace(" ", "-"), CATALOG_NAMES[model]) for model in CATALOG_IDS
-]
+GENERATED_LISTING = [("custom:%s-0" % CATALOG_NAMES[model].replace(" ", "-"), CATALOG_NAMES[model]) for model in CATALOG_IDS]
 
 DEVELOPER_SETTINGS = """{
   // Written by hand. Every byte of this comment must survive onboarding.
@@ -77,10 +75,8 @@ def test_requests_carry_the_vaulted_key_for_both_families(sandbox, droid, standi
     messages = [r for r in posts if r["path"] == "/v1/messages"]
     responses = [r for r in posts if r["path"] == "/v1/responses"]
     assert messages and responses, (posts, anthropic.stderr, openai.stderr)
-    assert {(r["auth"], r["api_key"], r["model"]) for r in messages} == {
-        ("x-api-key", KEY, "anthropic/claude-sonnet-4.5")}
-    assert {(r["auth"], r["api_key"], r["model"]) for r in responses} == {
-        ("bearer", KEY, "google/gemini-3-pro-preview")}
+    assert {(r["auth"], r["api_key"], r["model"]) for r in messages} == {("x-api-key", KEY, "anthropic/claude-sonnet-4.5")}
+    assert {(r["auth"], r["api_key"], r["model"]) for r in responses} == {("bearer", KEY, "google/gemini-3-pro-preview")}
     assert responses[0]["headers"]["authorization"] == "Bearer " + KEY
     assert anthropic.returncode == 0 and openai.returncode == 0, (anthropic.stderr, openai.stderr)
     assert "Hello from the LLMCloud stand-in." in anthropic.stdout + openai.stdout
@@ -89,13 +85,15 @@ def test_requests_carry_the_vaulted_key_for_both_families(sandbox, droid, standi
 
 
 def test_generic_chat_completion_provider_for_the_openai_family(sandbox, droid, standin):
-    sandbox.play({"byok_llmcloud_url": standin.url, "byok_openai_family_provider": "generic-chat-completion-api",
-                  "byok_models": ["google/gemini-3-flash-preview"]})
+    sandbox.play(
+        {"byok_llmcloud_url": standin.url, "byok_openai_family_provider": "generic-chat-completion-api", "byok_models": ["google/gemini-3-flash-preview"]}
+    )
     assert [e["provider"] for e in sandbox.settings()["customModels"]] == ["generic-chat-completion-api"]
     droid.exec(sandbox.home, "-m", "custom:llmcloud-google-gemini-3-flash-preview", "hi")
     posts = [r for r in standin.requests() if r["method"] == "POST"]
     assert posts and {(r["path"], r["auth"], r["api_key"], r["model"]) for r in posts} == {
-        ("/v1/chat/completions", "bearer", KEY, "google/gemini-3-flash-preview")}
+        ("/v1/chat/completions", "bearer", KEY, "google/gemini-3-flash-preview")
+    }
 
 
 def test_existing_jsonc_settings_and_own_models_survive(sandbox, droid):
@@ -104,11 +102,16 @@ def test_existing_jsonc_settings_and_own_models_survive(sandbox, droid):
     sandbox.settings_path.chmod(0o600)
     assert sandbox.play().changed == 1
     text = sandbox.settings_path.read_text()
-    for kept in ("// Written by hand. Every byte of this comment must survive onboarding.",
-                 "/* trailing block comment */", "// my local model", '"theme": "dark"', '"autonomyLevel": "medium"'):
+    for kept in (
+        "// Written by hand. Every byte of this comment must survive onboarding.",
+        "/* trailing block comment */",
+        "// my local model",
+        '"theme": "dark"',
+        '"autonomyLevel": "medium"',
+    ):
         assert kept in text
     # the developer's part of the file is byte for byte what it was
-    head = DEVELOPER_SETTINGS[:DEVELOPER_SETTINGS.rindex("}\n  ]")]
+    head = DEVELOPER_SETTINGS[: DEVELOPER_SETTINGS.rindex("}\n  ]")]
     assert text.startswith(head)
     settings = json.loads(strip_comments(text))
     assert settings["theme"] == "dark"
@@ -125,7 +128,8 @@ def test_narrowing_prunes_only_llmcloud_entries(sandbox, droid):
     assert sandbox.play(narrow).changed == 1
     assert droid.models(sandbox.home) == OWN_LISTING + [
         ("custom:llmcloud-anthropic-claude-haiku-4.5", "Claude Haiku 4.5"),
-        ("custom:llmcloud-google-gemini-3-flash-preview", "Gemini 3 Flash Preview")]
+        ("custom:llmcloud-google-gemini-3-flash-preview", "Gemini 3 Flash Preview"),
+    ]
     own = [e for e in sandbox.settings()["customModels"] if e["apiKey"] != KEY]
     assert [e["apiKey"] for e in own] == ["ollama", "my-own-proxy-key", "my-v2-key"]
     assert "// my local model" in sandbox.settings_path.read_text()
@@ -141,8 +145,7 @@ def test_env_key_mode_puts_no_key_on_disk_and_droid_sends_it(sandbox, droid, sta
     assert {e["apiKey"] for e in sandbox.settings()["customModels"]} == {"${LLMCLOUD_API_KEY}"}
     droid.exec(sandbox.home, "-m", "custom:llmcloud-anthropic-claude-haiku-4.5", "hi", env={"LLMCLOUD_API_KEY": OTHER_KEY})
     posts = [r for r in standin.requests() if r["method"] == "POST"]
-    assert posts and {(r["path"], r["api_key"], r["model"]) for r in posts} == {
-        ("/v1/messages", OTHER_KEY, "anthropic/claude-haiku-4.5")}
+    assert posts and {(r["path"], r["api_key"], r["model"]) for r in posts} == {("/v1/messages", OTHER_KEY, "anthropic/claude-haiku-4.5")}
 
 
 def test_switching_from_inline_to_env_removes_the_key_from_the_file(sandbox):
@@ -165,32 +168,49 @@ def test_default_model_is_what_droid_exec_uses_without_m(sandbox, droid, standin
     assert sandbox.settings()["sessionDefaultSettings"] == {"model": "custom:llmcloud-google-gemini-3-flash-preview"}
     droid.exec(sandbox.home, "hi")
     posts = [r for r in standin.requests() if r["method"] == "POST"]
-    assert posts and {(r["path"], r["model"], r["api_key"]) for r in posts} == {
-        ("/v1/responses", "google/gemini-3-flash-preview", KEY)}
+    assert posts and {(r["path"], r["model"], r["api_key"]) for r in posts} == {("/v1/responses", "google/gemini-3-flash-preview", KEY)}
 
 
 def test_default_model_id_is_the_entry_s_own_id_even_with_equal_names(sandbox, droid):
     extra = [{"model": "vendor/twin", "provider": "anthropic", "display_name": "Claude Haiku 4.5"}]
-    sandbox.play({"byok_models": ["anthropic/claude-haiku-4.5"], "byok_extra_models": extra,
-                  "byok_default_model": "vendor/twin"})
+    sandbox.play({"byok_models": ["anthropic/claude-haiku-4.5"], "byok_extra_models": extra, "byok_default_model": "vendor/twin"})
     assert sandbox.settings()["sessionDefaultSettings"]["model"] == "custom:llmcloud-vendor-twin"
-    assert droid.models(sandbox.home) == [("custom:llmcloud-anthropic-claude-haiku-4.5", "Claude Haiku 4.5"),
-                                          ("custom:llmcloud-vendor-twin", "Claude Haiku 4.5")]
+    assert droid.models(sandbox.home) == [
+        ("custom:llmcloud-anthropic-claude-haiku-4.5", "Claude Haiku 4.5"),
+        ("custom:llmcloud-vendor-twin", "Claude Haiku 4.5"),
+    ]
 
 
 def test_extra_models_with_optional_fields_load_in_droid(sandbox, droid):
-    extra = [{"model": "deepseek/deepseek-v3.2", "provider": "generic-chat-completion-api",
-              "display_name": "DeepSeek V3.2", "max_output_tokens": 8192, "no_image_support": True,
-              "extra_headers": {"X-Team": "platform"}, "reasoning_effort": "high"}]
+    extra = [
+        {
+            "model": "deepseek/deepseek-v3.2",
+            "provider": "generic-chat-completion-api",
+            "display_name": "DeepSeek V3.2",
+            "max_output_tokens": 8192,
+            "no_image_support": True,
+            "extra_headers": {"X-Team": "platform"},
+            "reasoning_effort": "high",
+        }
+    ]
     sandbox.play({"byok_models": ["anthropic/claude-haiku-4.5"], "byok_extra_models": extra})
     entry = sandbox.settings()["customModels"][1]
-    assert entry == {"model": "deepseek/deepseek-v3.2", "id": "custom:llmcloud-deepseek-deepseek-v3.2",
-                     "displayName": "DeepSeek V3.2",
-                     "baseUrl": "https://llmcloud.studio/v1", "apiKey": KEY, "provider": "generic-chat-completion-api",
-                     "maxOutputTokens": 8192, "noImageSupport": True, "extraHeaders": {"X-Team": "platform"},
-                     "reasoningEffort": "high"}
-    assert droid.models(sandbox.home) == [("custom:llmcloud-anthropic-claude-haiku-4.5", "Claude Haiku 4.5"),
-                                          ("custom:llmcloud-deepseek-deepseek-v3.2", "DeepSeek V3.2")]
+    assert entry == {
+        "model": "deepseek/deepseek-v3.2",
+        "id": "custom:llmcloud-deepseek-deepseek-v3.2",
+        "displayName": "DeepSeek V3.2",
+        "baseUrl": "https://llmcloud.studio/v1",
+        "apiKey": KEY,
+        "provider": "generic-chat-completion-api",
+        "maxOutputTokens": 8192,
+        "noImageSupport": True,
+        "extraHeaders": {"X-Team": "platform"},
+        "reasoningEffort": "high",
+    }
+    assert droid.models(sandbox.home) == [
+        ("custom:llmcloud-anthropic-claude-haiku-4.5", "Claude Haiku 4.5"),
+        ("custom:llmcloud-deepseek-deepseek-v3.2", "DeepSeek V3.2"),
+    ]
     assert droid.doctor(sandbox.home)["ok"] is True
     # removing the extra model prunes it: it lives at the role's URL
     assert sandbox.play({"byok_models": ["anthropic/claude-haiku-4.5"]}).changed == 1
@@ -210,8 +230,7 @@ def test_legacy_format_is_loaded_by_droid_0_109_3(sandbox, legacy_droid, droid, 
     # the current client migrates the legacy entries and sends the key from them
     droid.exec(sandbox.home, "-m", "custom:Claude-Opus-4.6-0", "hi")
     posts = [r for r in standin.requests() if r["method"] == "POST"]
-    assert posts and {(r["path"], r["api_key"], r["model"]) for r in posts} == {
-        ("/v1/messages", KEY, "anthropic/claude-opus-4.6")}
+    assert posts and {(r["path"], r["api_key"], r["model"]) for r in posts} == {("/v1/messages", KEY, "anthropic/claude-opus-4.6")}
     assert sandbox.play({"byok_format": "legacy", "byok_llmcloud_url": standin.url}).changed == 0
 
 
@@ -224,6 +243,6 @@ def test_both_formats_list_each_model_under_the_role_s_id(sandbox, legacy_droid,
     # legacy entries under their generated ids: the same models, at the same URL, with the same key.
     assert legacy_droid.models(sandbox.home) == CATALOG_LISTING
     listed = droid.models(sandbox.home)
-    assert listed[:len(CATALOG_LISTING)] == CATALOG_LISTING
-    assert listed[len(CATALOG_LISTING):] in ([], GENERATED_LISTING)
+    assert listed[: len(CATALOG_LISTING)] == CATALOG_LISTING
+    assert listed[len(CATALOG_LISTING) :] in ([], GENERATED_LISTING)
     assert sandbox.play({"byok_format": "both"}).changed == 0

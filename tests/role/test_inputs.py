@@ -3,45 +3,31 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import CATALOG_IDS, KEY, OTHER_KEY
 
 EXISTING = '{\n  // the developer\'s file\n  "theme": "light"\n}\n'
 
 BAD_INPUTS = {
-    "unknown model id": (
-        {"byok_models": ["anthropic/claude-opus-4.6", "anthropic/claude-opus-9"]},
-        "byok_models: unknown model id 'anthropic/claude-opus-9'"),
-    "empty key in inline mode": (
-        {"byok_api_key": ""}, "byok_api_key is empty but byok_key_mode is inline"),
-    "unknown provider in an extra model": (
-        {"byok_extra_models": [{"model": "mistral/large", "provider": "mistral"}]}, "byok_extra_models"),
+    "unknown model id": ({"byok_models": ["anthropic/claude-opus-4.6", "anthropic/claude-opus-9"]}, "byok_models: unknown model id 'anthropic/claude-opus-9'"),
+    "empty key in inline mode": ({"byok_api_key": ""}, "byok_api_key is empty but byok_key_mode is inline"),
+    "unknown provider in an extra model": ({"byok_extra_models": [{"model": "mistral/large", "provider": "mistral"}]}, "byok_extra_models"),
     "nonexistent user": (
         {"byok_users": [{"name": "byok-no-such-user", "home": "{{ inventory_dir }}/../home"}]},
-        "user byok-no-such-user does not exist on this host (no passwd entry)"),
-    "non-http URL": (
-        {"byok_llmcloud_url": "ftp://llmcloud.studio"}, "byok_llmcloud_url must be an http:// or https:// URL"),
-    "URL with /v1": (
-        {"byok_llmcloud_url": "https://llmcloud.studio/v1"}, "byok_llmcloud_url must be the Anthropic-family base URL"),
-    "env key mode with the legacy file": (
-        {"byok_key_mode": "env", "byok_format": "legacy"},
-        "byok_key_mode env cannot be combined with byok_format legacy"),
+        "user byok-no-such-user does not exist on this host (no passwd entry)",
+    ),
+    "non-http URL": ({"byok_llmcloud_url": "ftp://llmcloud.studio"}, "byok_llmcloud_url must be an http:// or https:// URL"),
+    "URL with /v1": ({"byok_llmcloud_url": "https://llmcloud.studio/v1"}, "byok_llmcloud_url must be the Anthropic-family base URL"),
+    "env key mode with the legacy file": ({"byok_key_mode": "env", "byok_format": "legacy"}, "byok_key_mode env cannot be combined with byok_format legacy"),
     "default model not configured": (
         {"byok_models": ["anthropic/claude-haiku-4.5"], "byok_default_model": "anthropic/claude-opus-4.6"},
-        "byok_default_model 'anthropic/claude-opus-4.6' is not one of the configured models"),
-    "key mode not a choice": (
-        {"byok_key_mode": "plaintext"}, "byok_key_mode"),
-    "models not a list": (
-        {"byok_models": {"anthropic/claude-opus-4.6": True}}, "byok_models"),
-    "prune not a boolean": (
-        {"byok_prune": "sometimes"}, "byok_prune"),
-    "misspelt user field": (
-        {"byok_users": [{"name": "root", "home": "{{ inventory_dir }}/../home", "apikey": "x"}]}, "apikey"),
-    "extra model without provider": (
-        {"byok_extra_models": [{"model": "x/y"}]}, "provider"),
-    "catalog entry of an unknown family": (
-        {"byok_catalog": [{"id": "x/y", "display_name": "X", "family": "mistral"}], "byok_models": ["x/y"]},
-        "byok_catalog"),
+        "byok_default_model 'anthropic/claude-opus-4.6' is not one of the configured models",
+    ),
+    "key mode not a choice": ({"byok_key_mode": "plaintext"}, "byok_key_mode"),
+    "models not a list": ({"byok_models": {"anthropic/claude-opus-4.6": True}}, "byok_models"),
+    "prune not a boolean": ({"byok_prune": "sometimes"}, "byok_prune"),
+    "misspelt user field": ({"byok_users": [{"name": "root", "home": "{{ inventory_dir }}/../home", "apikey": "x"}]}, "apikey"),
+    "extra model without provider": ({"byok_extra_models": [{"model": "x/y"}]}, "provider"),
+    "catalog entry of an unknown family": ({"byok_catalog": [{"id": "x/y", "display_name": "X", "family": "mistral"}], "byok_models": ["x/y"]}, "byok_catalog"),
 }
 
 
@@ -63,6 +49,7 @@ def test_bad_input_on_a_fresh_home_creates_nothing(sandbox):
 
 
 # -- preflight -----------------------------------------------------------------------------------
+
 
 def _preflight(sandbox, url, **extra):
     sandbox.factory.mkdir(mode=0o700, exist_ok=True)
@@ -95,8 +82,7 @@ def test_preflight_bad_key_is_invalid_or_unauthorized(sandbox, standin_factory):
 def test_preflight_connection_refused_is_unable_to_connect(sandbox, closed_port):
     run, before = _preflight(sandbox, "http://127.0.0.1:%d" % closed_port)
     assert run.rc != 0
-    assert "Unable to connect to API: GET http://127.0.0.1:%d/v1/models failed (connection refused)" % closed_port \
-        in run.output
+    assert "Unable to connect to API: GET http://127.0.0.1:%d/v1/models failed (connection refused)" % closed_port in run.output
     assert "Check byok_llmcloud_url" in run.output
     assert sandbox.snapshot() == before
 

@@ -6,14 +6,20 @@ import shutil
 import subprocess
 
 import yaml
-
 from conftest import CATALOG_IDS, KEY, ROOT, ansible_env
 
 
 def _playbook(inventory, home, *args):
-    done = subprocess.run(["ansible-playbook", "-i", str(inventory), str(ROOT / "playbooks" / "onboard.yml"), *args],
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env=ansible_env({"HOME": str(home)}), timeout=300, check=False)
+    done = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), str(ROOT / "playbooks" / "onboard.yml"), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ansible_env({"HOME": str(home)}),
+        timeout=300,
+        check=False,
+    )
     assert KEY not in done.stdout
     return done
 
@@ -43,9 +49,14 @@ def test_demo_vault_opens_with_the_shipped_demo_password_and_holds_a_fake_key():
     demo = ROOT / "inventories" / "demo"
     encrypted = (demo / "group_vars" / "all" / "vault.yml").read_text()
     assert encrypted.startswith("$ANSIBLE_VAULT;1.2;AES256;demo")
-    done = subprocess.run(["ansible-vault", "view", "--vault-id", "demo@%s" % (demo / "vault-password.DEMO-ONLY.txt"),
-                           str(demo / "group_vars" / "all" / "vault.yml")], stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, env=ansible_env(), check=True)
+    done = subprocess.run(
+        ["ansible-vault", "view", "--vault-id", "demo@%s" % (demo / "vault-password.DEMO-ONLY.txt"), str(demo / "group_vars" / "all" / "vault.yml")],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=ansible_env(),
+        check=True,
+    )
     key = yaml.safe_load(done.stdout)["vault_llmcloud_api_key"]
     assert key.endswith("not-a-real-key")
     home = yaml.safe_load((demo / "group_vars" / "all" / "vars.yml").read_text())["byok_users"][0]["home"]
@@ -62,6 +73,7 @@ def test_fleet_example_keeps_secrets_in_its_vault_only():
         for line in text.splitlines():
             if "api_key" in line and ":" in line and not line.strip().startswith("#"):
                 assert "{{ vault_" in line, "%s: a key that does not come from the vault: %s" % (path, line)
-    graph = subprocess.run(["ansible-inventory", "-i", str(fleet), "--graph"], stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, env=ansible_env(), check=True).stdout
+    graph = subprocess.run(
+        ["ansible-inventory", "-i", str(fleet), "--graph"], stdin=subprocess.DEVNULL, capture_output=True, text=True, env=ansible_env(), check=True
+    ).stdout
     assert "@engineering" in graph and "@contractors" in graph

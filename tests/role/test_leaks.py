@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from _other_user import nobody_home  # noqa: F401 pylint: disable=unused-import - a fixture
+from _other_user import nobody_home  # a fixture  # noqa: F401  # pylint: disable=unused-import
 from conftest import KEY, OTHER_KEY, needs_root
 
 
@@ -24,16 +24,13 @@ def test_check_diff_on_a_fresh_home_tells_the_truth_and_writes_nothing(sandbox):
 def test_check_diff_of_a_change_to_an_existing_file(sandbox):
     sandbox.play()
     before = sandbox.snapshot()
-    run = sandbox.play({"byok_models": ["anthropic/claude-haiku-4.5"],
-                        "byok_api_key": "{{ vault_llmcloud_other_key }}"}, "--check", "--diff")
+    run = sandbox.play({"byok_models": ["anthropic/claude-haiku-4.5"], "byok_api_key": "{{ vault_llmcloud_other_key }}"}, "--check", "--diff")
     assert run.changed == 1 and sandbox.snapshot() == before
-    assert "-      \"model\": \"anthropic/claude-opus-4.6\"" in run.output
+    assert '-      "model": "anthropic/claude-opus-4.6"' in run.output
     assert "********" in run.output
     # check mode predicted a change; the real run makes it, and then there is none left
-    assert sandbox.play({"byok_models": ["anthropic/claude-haiku-4.5"],
-                         "byok_api_key": "{{ vault_llmcloud_other_key }}"}).changed == 1
-    assert sandbox.play({"byok_models": ["anthropic/claude-haiku-4.5"],
-                         "byok_api_key": "{{ vault_llmcloud_other_key }}"}, "--check", "--diff").changed == 0
+    assert sandbox.play({"byok_models": ["anthropic/claude-haiku-4.5"], "byok_api_key": "{{ vault_llmcloud_other_key }}"}).changed == 1
+    assert sandbox.play({"byok_models": ["anthropic/claude-haiku-4.5"], "byok_api_key": "{{ vault_llmcloud_other_key }}"}, "--check", "--diff").changed == 0
 
 
 def test_vvv_first_run_and_rerun(sandbox):
@@ -46,8 +43,7 @@ def test_vvv_first_run_and_rerun(sandbox):
 
 @needs_root
 def test_vvv_with_per_user_keys_and_legacy_file(sandbox, nobody_home):  # noqa: F811 - the imported fixture
-    users = [sandbox.user(api_key="{{ vault_llmcloud_other_key }}"),
-             {"name": "nobody", "home": str(nobody_home)}]
+    users = [sandbox.user(api_key="{{ vault_llmcloud_other_key }}"), {"name": "nobody", "home": str(nobody_home)}]
     run = sandbox.play({"byok_users": users, "byok_format": "both"}, "-vvv", "--diff")
     assert run.changed == 1  # one json_merge task: both files of both users
 
@@ -58,12 +54,12 @@ def test_vvv_failing_runs(sandbox, standin_factory):
     assert bad_key.rc != 0 and "API key invalid or unauthorized" in bad_key.output
     bad_input = sandbox.play({"byok_models": ["nope/nope"]}, "-vvv", check=False)
     assert bad_input.rc != 0 and "byok_models: unknown model id" in bad_input.output
-    missing_user = sandbox.play({"byok_users": [{"name": "byok-no-such-user", "api_key": "{{ vault_llmcloud_other_key }}"}]},
-                                "-vvv", check=False)
+    missing_user = sandbox.play({"byok_users": [{"name": "byok-no-such-user", "api_key": "{{ vault_llmcloud_other_key }}"}]}, "-vvv", check=False)
     assert missing_user.rc != 0 and "byok-no-such-user" in missing_user.output
 
 
 # -- red-team findings (issue 11) ----------------------------------------------------------------
+
 
 class _Redirector:
     """A loopback server on its own port that answers every request with a redirect to `target`
@@ -99,14 +95,14 @@ class _Redirector:
 def test_preflight_never_follows_a_redirect_to_another_origin(sandbox, standin_factory):
     """Red team: a 302 from byok_llmcloud_url to another host carried `Authorization: Bearer <key>`
     there and the preflight passed. The key goes to the configured origin only."""
-    elsewhere = standin_factory(keys=[KEY])          # would accept the key: a pass would prove the leak
+    elsewhere = standin_factory(keys=[KEY])  # would accept the key: a pass would prove the leak
     for status in (302, 307):
         redirector = _Redirector(elsewhere.url, status)
         try:
             run = sandbox.play({"byok_llmcloud_url": redirector.url, "byok_preflight": True}, check=False)
         finally:
             redirector.stop()
-        assert redirector.authorizations == ["Bearer %s" % KEY]     # the configured origin got the key
+        assert redirector.authorizations == ["Bearer %s" % KEY]  # the configured origin got the key
         sent = sum(1 for r in elsewhere.requests() if KEY in json.dumps(r))
         assert sent == 0, "HTTP %d: the key was sent %d times to the redirect target %s" % (status, sent, elsewhere.url)
         assert run.rc != 0, "HTTP %d: the preflight passed through a redirect to another origin" % status
@@ -122,7 +118,6 @@ def test_plain_http_to_another_host_is_refused_unless_allowed(sandbox):
     extra = [{"model": "corp/model", "provider": "openai", "base_url": "http://gateway.example.internal/v1"}]
     refused = sandbox.play({"byok_extra_models": extra}, check=False)
     assert refused.rc != 0 and "byok_extra_models[0].base_url is plain http://" in refused.output
-    allowed = sandbox.play({"byok_llmcloud_url": "http://llmcloud.example.internal", "byok_extra_models": extra,
-                            "byok_allow_insecure_http": True})
+    allowed = sandbox.play({"byok_llmcloud_url": "http://llmcloud.example.internal", "byok_extra_models": extra, "byok_allow_insecure_http": True})
     assert allowed.changed == 1
     assert '"baseUrl": "http://llmcloud.example.internal"' in sandbox.settings_path.read_text()

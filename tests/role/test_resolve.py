@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import KEY, OTHER_KEY, Droid, _install, strip_comments
 
 VERSIONS = ("0.109.3", "0.117.0", "0.215.0", "0.225.2")
@@ -31,11 +30,7 @@ def exec_(droid, home, *args):
 
 
 def posts_since(server, count):
-    return [
-        (r["path"], r["api_key"], r["model"])
-        for r in server.requests()[count:]
-        if r["method"] == "POST"
-    ]
+    return [(r["path"], r["api_key"], r["model"]) for r in server.requests()[count:] if r["method"] == "POST"]
 
 
 def write(path, document):
@@ -48,15 +43,11 @@ def load(path):
     return json.loads(strip_comments(path.read_text()))
 
 
-def test_default_names_the_role_s_entry_despite_twins_stored_ids_and_renames(
-    sandbox, droids, standin_factory
-):
+def test_default_names_the_role_s_entry_despite_twins_stored_ids_and_renames(sandbox, droids, standin_factory):
     """10.1: the developer's own "Claude Sonnet 4.5" comes first; the role's entry written by an
     earlier release (no id) is migrated in place; the default and -m reach LLMCloud's entry."""
     llmcloud = standin_factory()
-    own = standin_factory(
-        keys=("developer-own-key",), models=("claude-sonnet-4-5-20250929",)
-    )
+    own = standin_factory(keys=("developer-own-key",), models=("claude-sonnet-4-5-20250929",))
     twin = {
         "model": "claude-sonnet-4-5-20250929",
         "displayName": "Claude Sonnet 4.5",
@@ -85,15 +76,11 @@ def test_default_names_the_role_s_entry_despite_twins_stored_ids_and_renames(
     }
     assert sandbox.play(variables).changed == 1
     models = load(sandbox.settings_path)["customModels"]
-    assert [m["model"] for m in models] == [twin["model"], SONNET], (
-        "migrated in place, not duplicated"
-    )
+    assert [m["model"] for m in models] == [twin["model"], SONNET], "migrated in place, not duplicated"
     assert models[0] == twin and models[1]["id"] == SONNET_ID
     assert load(sandbox.settings_path)["sessionDefaultSettings"] == {"model": SONNET_ID}
     for droid in droids:
-        assert (SONNET_ID, "Claude Sonnet 4.5") in droid.models(sandbox.home), (
-            droid.version
-        )
+        assert (SONNET_ID, "Claude Sonnet 4.5") in droid.models(sandbox.home), droid.version
         for args in (("hi",), ("-m", SONNET_ID, "hi")):
             before = len(llmcloud.requests())
             exec_(droid, sandbox.home, *args)
@@ -108,9 +95,7 @@ def test_default_names_the_role_s_entry_despite_twins_stored_ids_and_renames(
     # developer renamed the role's entry: the role's id and name come back, droid's index stays
     document = load(sandbox.settings_path)
     document["customModels"][0].update(id="custom:Claude-Sonnet-4.5-0", index=0)
-    document["customModels"][1].update(
-        id="custom:Claude-Sonnet-4.5-1", index=1, displayName="Renamed"
-    )
+    document["customModels"][1].update(id="custom:Claude-Sonnet-4.5-1", index=1, displayName="Renamed")
     write(sandbox.settings_path, document)
     assert sandbox.play(variables).changed == 1
     models = load(sandbox.settings_path)["customModels"]
@@ -132,9 +117,7 @@ LOCAL_QWEN = {
 }
 
 
-def test_local_settings_with_custom_models_get_the_llmcloud_entries_too(
-    sandbox, droids, standin
-):
+def test_local_settings_with_custom_models_get_the_llmcloud_entries_too(sandbox, droids, standin):
     """10.2: settings.local.json's customModels replace settings.json's in every version."""
     local = sandbox.factory / "settings.local.json"
     write(local, {"customModels": [LOCAL_QWEN]})
@@ -146,9 +129,7 @@ def test_local_settings_with_custom_models_get_the_llmcloud_entries_too(
     assert sandbox.play(variables).changed == 1
     merged = load(local)
     assert [m["model"] for m in merged["customModels"]] == [LOCAL_QWEN["model"], SONNET]
-    assert merged["customModels"][0] == LOCAL_QWEN and merged[
-        "sessionDefaultSettings"
-    ] == {"model": SONNET_ID}
+    assert merged["customModels"][0] == LOCAL_QWEN and merged["sessionDefaultSettings"] == {"model": SONNET_ID}
     assert oct(local.stat().st_mode & 0o777) == "0o600"
     for droid in droids:
         listed = droid.models(sandbox.home)
@@ -158,9 +139,7 @@ def test_local_settings_with_custom_models_get_the_llmcloud_entries_too(
         )
         before = len(standin.requests())
         exec_(droid, sandbox.home, "hi")
-        assert posts_since(standin, before) == [("/v1/messages", KEY, SONNET)], (
-            droid.version
-        )
+        assert posts_since(standin, before) == [("/v1/messages", KEY, SONNET)], droid.version
     assert sandbox.play(variables).changed == 0
 
 
@@ -174,30 +153,21 @@ def test_local_session_defaults_get_the_default_model(sandbox, droids, standin):
         "byok_llmcloud_url": standin.url,
     }
     assert sandbox.play(variables).changed == 1
-    assert load(local) == {
-        "sessionDefaultSettings": {"reasoningEffort": "high", "model": SONNET_ID}
-    }
+    assert load(local) == {"sessionDefaultSettings": {"reasoningEffort": "high", "model": SONNET_ID}}
     for droid in (droids[0], droids[-1]):
         before = len(standin.requests())
         exec_(droid, sandbox.home, "hi")
-        assert posts_since(standin, before) == [("/v1/messages", KEY, SONNET)], (
-            droid.version
-        )
+        assert posts_since(standin, before) == [("/v1/messages", KEY, SONNET)], droid.version
     assert sandbox.play(variables).changed == 0
 
 
 @pytest.mark.parametrize("mode", ["fail", "warn"])
-def test_local_settings_warn_or_fail_names_the_file_and_changes_nothing_there(
-    sandbox, mode
-):
+def test_local_settings_warn_or_fail_names_the_file_and_changes_nothing_there(sandbox, mode):
     local = sandbox.factory / "settings.local.json"
     write(local, {"customModels": []})
     before = local.read_bytes()
     run = sandbox.play({"byok_local_settings": mode}, check=False)
-    assert (
-        "%s holds customModels, which replace the list in settings.json" % local
-        in run.output
-    ), run.output
+    assert "%s holds customModels, which replace the list in settings.json" % local in run.output, run.output
     assert local.read_bytes() == before
     assert (run.rc != 0) == (mode == "fail")
     assert sandbox.settings_path.exists()  # settings.json is still written
@@ -213,9 +183,7 @@ def test_local_settings_ignore_does_not_look_at_the_file(sandbox):
 
 
 @pytest.mark.parametrize("key_mode", ["env", "inline"])
-def test_the_guide_s_dead_block_loses_its_llmcloud_entries_and_key(
-    sandbox, droids, key_mode
-):
+def test_the_guide_s_dead_block_loses_its_llmcloud_entries_and_key(sandbox, droids, key_mode):
     """10.3: the guide's snake_case custom_models inside settings.json (droid ignores it)."""
     mine = {
         "model": "llama3",
@@ -246,9 +214,7 @@ def test_the_guide_s_dead_block_loses_its_llmcloud_entries_and_key(
     )
     run = sandbox.play({"byok_key_mode": key_mode}, "--diff", "-v")
     assert run.changed == 1 and GUIDE_KEY not in run.output
-    assert (
-        "/custom_models/0" in run.output and "/custom_models/2" in run.output
-    )  # reported as operations
+    assert "/custom_models/0" in run.output and "/custom_models/2" in run.output  # reported as operations
     document = load(sandbox.settings_path)
     assert document["custom_models"] == [mine] and document["theme"] == "dark"
     assert sandbox.files_containing(GUIDE_KEY) == []
@@ -283,19 +249,13 @@ def test_fields_the_role_stops_wanting_go_away(sandbox, droids):
     }
     assert sandbox.play(first).changed == 1
     models = load(sandbox.settings_path)["customModels"]
-    assert (
-        models[0]["maxOutputTokens"] == 4096 and models[1]["reasoningEffort"] == "high"
-    )
+    assert models[0]["maxOutputTokens"] == 4096 and models[1]["reasoningEffort"] == "high"
     # the client numbers the entries itself (index); that field stays
     document = load(sandbox.settings_path)
     for index, entry in enumerate(document["customModels"]):
         entry["index"] = index
     write(sandbox.settings_path, document)
-    bare = dict(
-        (k, v)
-        for k, v in extra.items()
-        if k not in ("reasoning_effort", "max_output_tokens", "extra_headers")
-    )
+    bare = dict((k, v) for k, v in extra.items() if k not in ("reasoning_effort", "max_output_tokens", "extra_headers"))
     second = {
         "byok_models": ["anthropic/claude-haiku-4.5"],
         "byok_extra_models": [bare],
@@ -366,23 +326,13 @@ def test_verify_fails_naming_the_user_and_the_file(sandbox, droids):
     }
     run = sandbox.play(variables, check=False)
     assert run.rc != 0
-    assert "user %s: droid does not list" % sandbox.user()["name"] in run.output, (
-        run.output
-    )
+    assert "user %s: droid does not list" % sandbox.user()["name"] in run.output, run.output
     assert "The file to fix: %s" % local in run.output
-    assert (
-        "droid's default model resolves to custom:Local-Qwen-0, not %s" % SONNET_ID
-        in run.output
-    )
+    assert "droid's default model resolves to custom:Local-Qwen-0, not %s" % SONNET_ID in run.output
     assert OTHER_KEY not in run.output
     # auto skips users without droid; never (the default) runs nothing
     local.unlink()
-    assert (
-        sandbox.play(
-            {"byok_verify": "auto", "byok_verify_command": "/nonexistent/droid"}
-        ).rc
-        == 0
-    )
+    assert sandbox.play({"byok_verify": "auto", "byok_verify_command": "/nonexistent/droid"}).rc == 0
     failed = sandbox.play(
         {"byok_verify": "always", "byok_verify_command": "/nonexistent/droid"},
         check=False,

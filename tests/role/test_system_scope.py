@@ -18,9 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import (CATALOG, CATALOG_IDS, KEY, OTHER_KEY, ROOT, Run, _install, ansible_env, needs_root,
-                      strip_comments)
+from conftest import CATALOG, CATALOG_IDS, KEY, OTHER_KEY, ROOT, Run, _install, ansible_env, needs_root, strip_comments
 
 NS = ROOT / "tests" / "support" / "private-etc-factory.sh"
 pytestmark = needs_root
@@ -53,11 +51,29 @@ class Machine:
         variables.setdefault("byok_users", [self.box.user()])
         variables.setdefault("byok_api_key", "{{ vault_llmcloud_api_key }}")
         (self.box.inventory / "group_vars" / "all" / "vars.yml").write_text(json.dumps(variables))
-        command = [str(NS), str(self.scratch), "ansible-playbook", "-i", str(self.box.inventory / "hosts.yml"),
-                   "--vault-id", self.box.vault.vault_id, str(ROOT / "playbooks" / "onboard.yml"), *args]
+        command = [
+            str(NS),
+            str(self.scratch),
+            "ansible-playbook",
+            "-i",
+            str(self.box.inventory / "hosts.yml"),
+            "--vault-id",
+            self.box.vault.vault_id,
+            str(ROOT / "playbooks" / "onboard.yml"),
+            *args,
+        ]
         start = time.monotonic()
-        done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, env=ansible_env(), cwd=str(self.box.base), timeout=600, check=False)
+        done = subprocess.run(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=ansible_env(),
+            cwd=str(self.box.base),
+            timeout=600,
+            check=False,
+        )
         run = Run(done.returncode, done.stdout, time.monotonic() - start)
         assert KEY not in run.output and OTHER_KEY not in run.output, "the key leaked into Ansible's output"
         if check:
@@ -70,10 +86,17 @@ class Machine:
         if key:
             env["LLMCLOUD_API_KEY"] = key
         if (droid or self.droid).split("/droid/")[-1].startswith(("0.109.", "0.117.")):
-            env["FACTORY_API_KEY"] = "offline-test"   # old clients refuse exec without it (sends nothing)
-        return subprocess.run([str(NS), str(self.scratch), droid or self.droid, *args], stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, env=env, cwd=str(self.box.home), timeout=timeout,
-                              check=False)
+            env["FACTORY_API_KEY"] = "offline-test"  # old clients refuse exec without it (sends nothing)
+        return subprocess.run(
+            [str(NS), str(self.scratch), droid or self.droid, *args],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=str(self.box.home),
+            timeout=timeout,
+            check=False,
+        )
 
     def models(self, droid=None):
         done = self.client("exec", "--list-tools", "-m", "custom:does-not-exist", droid=droid)
@@ -92,6 +115,7 @@ def machine_factory(sandbox, tmp_path, clients):
         scratch = tmp_path / "scratch"
         scratch.mkdir(exist_ok=True)
         return Machine(sandbox, scratch, clients[version])
+
     return make
 
 
@@ -107,16 +131,19 @@ OWN_SETTINGS = """{
 
 
 @pytest.mark.parametrize("version", ["0.215.0", "0.225.2"])
-def test_system_scope_serves_the_models_and_the_policy_refuses_other_urls(machine_factory, standin_factory,
-                                                                          version):
+def test_system_scope_serves_the_models_and_the_policy_refuses_other_urls(machine_factory, standin_factory, version):
     machine = machine_factory(version)
     llmcloud, elsewhere = standin_factory(), standin_factory(keys=("own-key",))
     machine.box.factory.mkdir(mode=0o700)
     machine.box.settings_path.write_text(OWN_SETTINGS % elsewhere.url)
     own_before = machine.box.settings_path.read_bytes()
-    variables = {"byok_scope": "system", "byok_llmcloud_url": llmcloud.url,
-                 "byok_default_model": "anthropic/claude-sonnet-4.5",
-                 "byok_org_allow_other_custom_models": False, "byok_org_allow_factory_models": False}
+    variables = {
+        "byok_scope": "system",
+        "byok_llmcloud_url": llmcloud.url,
+        "byok_default_model": "anthropic/claude-sonnet-4.5",
+        "byok_org_allow_other_custom_models": False,
+        "byok_org_allow_factory_models": False,
+    }
     first = machine.play(variables)
     assert first.changed >= 1
     assert "judged by %s" % machine.droid in first.output
@@ -172,8 +199,11 @@ def test_scope_both_lists_each_model_once_and_the_org_entry_wins(machine_factory
     user_ids = [e.get("id") for e in machine.box.settings()["customModels"]]
     assert user_ids == [None] + SYSTEM_IDS
     assert [e["id"] for e in machine.system()["customModels"]] == SYSTEM_IDS
-    assert machine.system()["sessionDefaultSettings"] == machine.box.settings()["sessionDefaultSettings"] == {
-        "model": "custom:llmcloud-anthropic-claude-haiku-4.5"}
+    assert (
+        machine.system()["sessionDefaultSettings"]
+        == machine.box.settings()["sessionDefaultSettings"]
+        == {"model": "custom:llmcloud-anthropic-claude-haiku-4.5"}
+    )
     listed = machine.models()
     assert [entry[0] for entry in listed] == SYSTEM_IDS + ["custom:Own-Model-0"]
     # on an equal id the org entry is used: point the user's twin elsewhere, the request still goes to the org's
@@ -249,9 +279,18 @@ def _client_rewrite(path: Path, key: str):
         name = re.sub(r"\s+", "-", entry.get("displayName") or entry["model"])
         counts[name] = counts.get(name, -1) + 1
         api_key = entry.get("apiKey", "").replace("${LLMCLOUD_API_KEY}", key)
-        rewritten.append({"model": entry["model"], "id": "custom:%s-%d" % (name, counts[name]), "index": index,
-                          "baseUrl": entry["baseUrl"], "apiKey": api_key, "displayName": entry.get("displayName"),
-                          "noImageSupport": False, "provider": entry["provider"]})
+        rewritten.append(
+            {
+                "model": entry["model"],
+                "id": "custom:%s-%d" % (name, counts[name]),
+                "index": index,
+                "baseUrl": entry["baseUrl"],
+                "apiKey": api_key,
+                "displayName": entry.get("displayName"),
+                "noImageSupport": False,
+                "provider": entry["provider"],
+            }
+        )
     doc["customModels"] = rewritten
     doc["logoAnimation"] = "off"
     path.write_text(json.dumps(doc, indent=2))
@@ -259,7 +298,7 @@ def _client_rewrite(path: Path, key: str):
 
 def test_the_clients_rewrite_of_the_key_is_detected_and_repaired(machine_factory):
     machine = machine_factory("0.225.2")
-    machine.play({})                     # user scope, env key mode
+    machine.play({})  # user scope, env key mode
     _client_rewrite(machine.box.settings_path, KEY)
     assert machine.box.files_containing(KEY) == [str(machine.box.settings_path)]
     repair = machine.play({})
@@ -278,9 +317,15 @@ def test_the_real_tui_rewrite_is_repaired(machine_factory):
     machine.play({})
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMCLOUD_", "FACTORY_"))}
     env.update({"HOME": str(machine.box.home), "TERM": "xterm-256color", "LLMCLOUD_API_KEY": KEY})
-    tui = subprocess.Popen(["script", "-qfec", "%s %s %s" % (NS, machine.scratch, machine.droid), "/dev/null"],
-                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                           cwd=str(machine.box.home), start_new_session=True)
+    tui = subprocess.Popen(
+        ["script", "-qfec", "%s %s %s" % (NS, machine.scratch, machine.droid), "/dev/null"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=str(machine.box.home),
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and KEY.encode() not in machine.box.settings_path.read_bytes():
@@ -303,28 +348,50 @@ def test_offboarding_removes_everything_of_the_role_and_nothing_else(machine_fac
     machine.box.settings_path.write_text(own)
     local = machine.box.factory / "settings.local.json"
     machine.system_file.write_text('{\n  // the administrator\'s own\n  "commandDenylist": ["rm -rf /"]\n}\n')
-    variables = {"byok_scope": "both", "byok_llmcloud_url": standin.url,
-                 "byok_default_model": "anthropic/claude-haiku-4.5", "byok_org_allow_other_custom_models": False}
+    variables = {
+        "byok_scope": "both",
+        "byok_llmcloud_url": standin.url,
+        "byok_default_model": "anthropic/claude-haiku-4.5",
+        "byok_org_allow_other_custom_models": False,
+    }
     machine.play(variables)
     # an LLMCloud entry in the developer's settings.local.json too (the only entry there), with a default
     # naming the role's id; and a legacy config.json from an earlier byok_format both run, next to their own
-    local.write_text(json.dumps({"customModels": [{"model": "anthropic/claude-haiku-4.5", "baseUrl": standin.url,
-                                                   "provider": "anthropic", "apiKey": "${LLMCLOUD_API_KEY}"}],
-                                 "sessionDefaultSettings": {"model": "custom:llmcloud-anthropic-claude-haiku-4.5"},
-                                 "theme": "light"}))
-    own_legacy = {"model_display_name": "Own Legacy", "model": "own/legacy", "base_url": "http://127.0.0.1:9",
-                  "api_key": "own-key", "provider": "anthropic"}
+    local.write_text(
+        json.dumps(
+            {
+                "customModels": [{"model": "anthropic/claude-haiku-4.5", "baseUrl": standin.url, "provider": "anthropic", "apiKey": "${LLMCLOUD_API_KEY}"}],
+                "sessionDefaultSettings": {"model": "custom:llmcloud-anthropic-claude-haiku-4.5"},
+                "theme": "light",
+            }
+        )
+    )
+    own_legacy = {"model_display_name": "Own Legacy", "model": "own/legacy", "base_url": "http://127.0.0.1:9", "api_key": "own-key", "provider": "anthropic"}
     config = machine.box.factory / "config.json"
-    config.write_text(json.dumps({"custom_models": [
-        own_legacy, {"model_display_name": "Claude Haiku 4.5", "model": "anthropic/claude-haiku-4.5",
-                     "base_url": standin.url, "api_key": "llmc-old-inline", "provider": "anthropic"}]}))
+    config.write_text(
+        json.dumps(
+            {
+                "custom_models": [
+                    own_legacy,
+                    {
+                        "model_display_name": "Claude Haiku 4.5",
+                        "model": "anthropic/claude-haiku-4.5",
+                        "base_url": standin.url,
+                        "api_key": "llmc-old-inline",
+                        "provider": "anthropic",
+                    },
+                ]
+            }
+        )
+    )
     assert len(machine.box.settings()["customModels"]) == 1 + len(CATALOG)
 
     gone = machine.play(dict(variables, byok_state="absent"))
     assert gone.changed >= 2
     user = machine.box.settings()
-    assert user["customModels"] == [{"model": "own/model", "displayName": "Own Model", "baseUrl": "http://127.0.0.1:9",
-                                     "apiKey": "own-key", "provider": "anthropic"}]
+    assert user["customModels"] == [
+        {"model": "own/model", "displayName": "Own Model", "baseUrl": "http://127.0.0.1:9", "apiKey": "own-key", "provider": "anthropic"}
+    ]
     assert user["sessionDefaultSettings"] == {"autonomyMode": "auto-low"}
     assert "// the developer's own file" in machine.box.settings_path.read_text()
     assert json.loads(local.read_text()) == {"theme": "light"}
@@ -348,13 +415,11 @@ def test_key_rotation_reaches_every_place_in_one_run(machine_factory, standin_fa
     server = standin_factory(keys=(KEY, OTHER_KEY))
     both = {"byok_scope": "user", "byok_key_mode": "inline", "byok_format": "both", "byok_llmcloud_url": server.url}
     machine.play(both)
-    assert sorted(machine.box.files_containing(KEY)) == sorted(
-        [str(machine.box.settings_path), str(machine.box.factory / "config.json")])
+    assert sorted(machine.box.files_containing(KEY)) == sorted([str(machine.box.settings_path), str(machine.box.factory / "config.json")])
     rotated = machine.play(dict(both, byok_api_key="{{ vault_llmcloud_other_key }}"))
-    assert rotated.changed == 1      # one json_merge task (a loop over byok_plan) changed both files
+    assert rotated.changed == 1  # one json_merge task (a loop over byok_plan) changed both files
     assert machine.box.files_containing(KEY) == []
-    assert sorted(machine.box.files_containing(OTHER_KEY)) == sorted(
-        [str(machine.box.settings_path), str(machine.box.factory / "config.json")])
+    assert sorted(machine.box.files_containing(OTHER_KEY)) == sorted([str(machine.box.settings_path), str(machine.box.factory / "config.json")])
     machine.client("exec", "-m", "custom:llmcloud-anthropic-claude-sonnet-4.5", "hi", key=None)
     keys = {r["api_key"] for r in server.requests() if r["method"] == "POST"}
     assert keys == {OTHER_KEY}
@@ -362,8 +427,7 @@ def test_key_rotation_reaches_every_place_in_one_run(machine_factory, standin_fa
 
 def _as_user(home, *command, timeout=120):
     env = {"HOME": str(home), "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TERM": "dumb"}
-    return subprocess.run(list(command), stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
-                          cwd=str(home), timeout=timeout, check=False)
+    return subprocess.run(list(command), stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, cwd=str(home), timeout=timeout, check=False)
 
 
 @pytest.mark.skipif(not all(shutil.which(t) for t in ("pass", "gpg", "bash")), reason="needs pass, gpg and bash")
@@ -374,17 +438,15 @@ def test_keychain_system_scope_rotation_and_offboarding(machine_factory, standin
     machine = machine_factory("0.225.2")
     home = machine.box.home
     server = standin_factory(keys=(KEY, OTHER_KEY))
-    assert _as_user(home, "gpg", "--batch", "--passphrase", "", "--quick-gen-key", "byok <byok@test.invalid>",
-                    "default", "default", "never").returncode == 0
+    assert _as_user(home, "gpg", "--batch", "--passphrase", "", "--quick-gen-key", "byok <byok@test.invalid>", "default", "default", "never").returncode == 0
     assert _as_user(home, "pass", "init", "byok@test.invalid").returncode == 0
     (home / ".bashrc").write_text("# my own line\nalias ll='ls -l'\n")
-    variables = {"byok_scope": "system", "byok_key_mode": "keychain", "byok_llmcloud_url": server.url,
-                 "byok_keychain_shells": ["bash"]}
+    variables = {"byok_scope": "system", "byok_key_mode": "keychain", "byok_llmcloud_url": server.url, "byok_keychain_shells": ["bash"]}
     try:
         machine.play(variables)
         assert _as_user(home, "pass", "show", "llmcloud/factory-droid-api-key").stdout.strip() == KEY
         assert "LLMCLOUD_API_KEY" in (home / ".bashrc").read_text()
-        assert not machine.box.settings_path.exists()          # the models are in the system file only
+        assert not machine.box.settings_path.exists()  # the models are in the system file only
         assert machine.box.files_containing(KEY) == []
         # rotation: a new key in the vault reaches the store in one run; the files do not change
         system_before = machine.system_file.read_bytes()
@@ -395,8 +457,7 @@ def test_keychain_system_scope_rotation_and_offboarding(machine_factory, standin
         # a developer's login shell gets the new key from the store, and droid sends it
         shell = _as_user(home, "bash", "-lc", 'printf %s "$LLMCLOUD_API_KEY"')
         assert shell.stdout == OTHER_KEY
-        login = _as_user(home, str(NS), str(machine.scratch), "bash", "-lc",
-                         "%s exec -m custom:llmcloud-anthropic-claude-haiku-4.5 hi" % machine.droid)
+        login = _as_user(home, str(NS), str(machine.scratch), "bash", "-lc", "%s exec -m custom:llmcloud-anthropic-claude-haiku-4.5 hi" % machine.droid)
         keys = {r["api_key"] for r in server.requests() if r["method"] == "POST"}
         assert keys == {OTHER_KEY}, login.stderr
         # offboarding

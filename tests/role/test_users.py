@@ -7,7 +7,7 @@ import json
 import os
 import pwd
 
-from _other_user import nobody_home  # noqa: F401 pylint: disable=unused-import - a fixture
+from _other_user import nobody_home  # a fixture  # noqa: F401  # pylint: disable=unused-import
 from conftest import CATALOG_IDS, KEY, ME, OTHER_KEY, needs_root
 
 

@@ -170,23 +170,45 @@ class Handler(BaseHTTPRequestHandler):
         message_id = "msg_" + uuid.uuid4().hex[:24]
         usage = {"input_tokens": 10, "output_tokens": 5}
         if not stream:
-            self._send_json(200, {"id": message_id, "type": "message", "role": "assistant", "model": model,
-                                  "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
-                                  "stop_sequence": None, "usage": usage})
+            self._send_json(
+                200,
+                {
+                    "id": message_id,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [{"type": "text", "text": text}],
+                    "stop_reason": "end_turn",
+                    "stop_sequence": None,
+                    "usage": usage,
+                },
+            )
             return 200
-        self._send_sse([
-            ("message_start", {"type": "message_start", "message": {
-                "id": message_id, "type": "message", "role": "assistant", "model": model, "content": [],
-                "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 1}}}),
-            ("content_block_start", {"type": "content_block_start", "index": 0,
-                                     "content_block": {"type": "text", "text": ""}}),
-            ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                     "delta": {"type": "text_delta", "text": text}}),
-            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-            ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                               "usage": {"output_tokens": 5}}),
-            ("message_stop", {"type": "message_stop"}),
-        ])
+        self._send_sse(
+            [
+                (
+                    "message_start",
+                    {
+                        "type": "message_start",
+                        "message": {
+                            "id": message_id,
+                            "type": "message",
+                            "role": "assistant",
+                            "model": model,
+                            "content": [],
+                            "stop_reason": None,
+                            "stop_sequence": None,
+                            "usage": {"input_tokens": 10, "output_tokens": 1},
+                        },
+                    },
+                ),
+                ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+                ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
+                ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 5}}),
+                ("message_stop", {"type": "message_stop"}),
+            ]
+        )
         return 200
 
     def _responses(self, model, stream):
@@ -196,13 +218,26 @@ class Handler(BaseHTTPRequestHandler):
         created = int(time.time())
         part = {"type": "output_text", "text": text, "annotations": []}
         item = {"id": item_id, "type": "message", "status": "completed", "role": "assistant", "content": [part]}
-        usage = {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5,
-                 "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15}
+        usage = {
+            "input_tokens": 10,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": 5,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": 15,
+        }
 
         def response(status, output):
-            return {"id": response_id, "object": "response", "created_at": created, "status": status,
-                    "model": model, "output": output, "usage": usage if status == "completed" else None,
-                    "error": None, "incomplete_details": None}
+            return {
+                "id": response_id,
+                "object": "response",
+                "created_at": created,
+                "status": status,
+                "model": model,
+                "output": output,
+                "usage": usage if status == "completed" else None,
+                "error": None,
+                "incomplete_details": None,
+            }
 
         if not stream:
             self._send_json(200, response("completed", [item]))
@@ -212,14 +247,16 @@ class Handler(BaseHTTPRequestHandler):
             {"type": "response.created", "response": response("in_progress", [])},
             {"type": "response.in_progress", "response": response("in_progress", [])},
             {"type": "response.output_item.added", "output_index": 0, "item": empty_item},
-            {"type": "response.content_part.added", "item_id": item_id, "output_index": 0, "content_index": 0,
-             "part": {"type": "output_text", "text": "", "annotations": []}},
-            {"type": "response.output_text.delta", "item_id": item_id, "output_index": 0, "content_index": 0,
-             "delta": text},
-            {"type": "response.output_text.done", "item_id": item_id, "output_index": 0, "content_index": 0,
-             "text": text},
-            {"type": "response.content_part.done", "item_id": item_id, "output_index": 0, "content_index": 0,
-             "part": part},
+            {
+                "type": "response.content_part.added",
+                "item_id": item_id,
+                "output_index": 0,
+                "content_index": 0,
+                "part": {"type": "output_text", "text": "", "annotations": []},
+            },
+            {"type": "response.output_text.delta", "item_id": item_id, "output_index": 0, "content_index": 0, "delta": text},
+            {"type": "response.output_text.done", "item_id": item_id, "output_index": 0, "content_index": 0, "text": text},
+            {"type": "response.content_part.done", "item_id": item_id, "output_index": 0, "content_index": 0, "part": part},
             {"type": "response.output_item.done", "output_index": 0, "item": item},
             {"type": "response.completed", "response": response("completed", [item])},
         ]
@@ -233,19 +270,33 @@ class Handler(BaseHTTPRequestHandler):
         chat_id = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
         if not stream:
-            self._send_json(200, {"id": chat_id, "object": "chat.completion", "created": created, "model": model,
-                                  "choices": [{"index": 0, "finish_reason": "stop",
-                                               "message": {"role": "assistant", "content": text}}],
-                                  "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+            self._send_json(
+                200,
+                {
+                    "id": chat_id,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                },
+            )
             return 200
         base = {"id": chat_id, "object": "chat.completion.chunk", "created": created, "model": model}
-        self._send_sse([
-            (None, dict(base, choices=[{"index": 0, "delta": {"role": "assistant", "content": text},
-                                        "finish_reason": None}])),
-            (None, dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                        usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15})),
-            (None, "[DONE]"),
-        ])
+        self._send_sse(
+            [
+                (None, dict(base, choices=[{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}])),
+                (
+                    None,
+                    dict(
+                        base,
+                        choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                        usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                    ),
+                ),
+                (None, "[DONE]"),
+            ]
+        )
         return 200
 
     def do_GET(self):  # noqa: N802 - name fixed by the base class

@@ -40,17 +40,19 @@ def ansible_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     wherever it runs; ``extra`` adds or overrides.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update({
-        "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", ""),
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-        "ANSIBLE_FORCE_COLOR": "false",
-        "ANSIBLE_NOCOLOR": "true",
-        "ANSIBLE_RETRY_FILES_ENABLED": "false",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    })
+    env.update(
+        {
+            "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", ""),
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+            "ANSIBLE_FORCE_COLOR": "false",
+            "ANSIBLE_NOCOLOR": "true",
+            "ANSIBLE_RETRY_FILES_ENABLED": "false",
+            "ANSIBLE_LOCALHOST_WARNING": "false",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
     if extra:
         env.update(extra)
     return env
@@ -67,8 +69,7 @@ class PlaybookRun:
     @property
     def recap(self) -> dict[str, int]:
         """The PLAY RECAP counters of the first host listed (fails the test when there is none)."""
-        match = re.search(r"^\S+\s*: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)",
-                          self.output, re.MULTILINE)
+        match = re.search(r"^\S+\s*: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", self.output, re.MULTILINE)
         assert match, "no PLAY RECAP in:\n" + self.output
         return dict(zip(("ok", "changed", "unreachable", "failed", "skipped"), map(int, match.groups())))
 
@@ -94,12 +95,20 @@ def _umask_fn(umask: int | None):
 
     def fn() -> None:
         os.umask(umask)
+
     return fn
 
 
-def run_playbook(playbook: Path | str, *args: str, env: dict[str, str] | None = None, timeout: float = 300,
-                 log: Path | None = None, prefix: list[str] | None = None, umask: int | None = None,
-                 cwd: Path | str | None = None) -> PlaybookRun:
+def run_playbook(
+    playbook: Path | str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    log: Path | None = None,
+    prefix: list[str] | None = None,
+    umask: int | None = None,
+    cwd: Path | str | None = None,
+) -> PlaybookRun:
     """ansible-playbook with stdin from /dev/null (Ansible refuses non-blocking stdio).
 
     The output goes through a file, not a pipe, so that a run that leaves children behind
@@ -108,8 +117,17 @@ def run_playbook(playbook: Path | str, *args: str, env: dict[str, str] | None = 
     cmd = list(prefix or []) + [str(BIN / "ansible-playbook"), str(playbook), *args]
     started = time.monotonic()
     with tempfile.TemporaryFile() as out, open(os.devnull, "rb") as devnull:
-        proc = subprocess.run(cmd, stdin=devnull, stdout=out, stderr=subprocess.STDOUT, env=ansible_env(env),
-                              timeout=timeout, cwd=str(cwd or ROOT), preexec_fn=_umask_fn(umask), check=False)
+        proc = subprocess.run(
+            cmd,
+            stdin=devnull,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=ansible_env(env),
+            timeout=timeout,
+            cwd=str(cwd or ROOT),
+            preexec_fn=_umask_fn(umask),
+            check=False,
+        )
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
     if log is not None:
@@ -120,8 +138,15 @@ def run_playbook(playbook: Path | str, *args: str, env: dict[str, str] | None = 
 def encrypt_vault(path: Path, password_file: Path, vault_id: str | None = None) -> None:
     """Encrypt a vars file in place with the real ansible-vault."""
     secret = ("--vault-id", "%s@%s" % (vault_id, password_file)) if vault_id else ("--vault-password-file", str(password_file))
-    done = subprocess.run([str(BIN / "ansible-vault"), "encrypt", *secret, str(path)], stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ansible_env(), check=False)
+    done = subprocess.run(
+        [str(BIN / "ansible-vault"), "encrypt", *secret, str(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ansible_env(),
+        check=False,
+    )
     assert done.returncode == 0, done.stdout
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 import sys
 
-_COLLECTIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'build', 'collections')
-if os.path.isdir(os.path.join(_COLLECTIONS, 'ansible_collections', 'llmcloud', 'factory_droid')):
+_COLLECTIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "collections")
+if os.path.isdir(os.path.join(_COLLECTIONS, "ansible_collections", "llmcloud", "factory_droid")):
     _COLLECTIONS = os.path.normpath(_COLLECTIONS)
     if _COLLECTIONS not in sys.path:
         sys.path.insert(0, _COLLECTIONS)

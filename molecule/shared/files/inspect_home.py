@@ -91,10 +91,8 @@ def cmd_stat(paths):
         except FileNotFoundError:
             result.append({"path": path, "exists": False})
             continue
-        kind = "dir" if stat.S_ISDIR(st.st_mode) else "file" if stat.S_ISREG(st.st_mode) else \
-            "link" if stat.S_ISLNK(st.st_mode) else "other"
-        result.append({"path": path, "exists": True, "type": kind, "mode": "%04o" % stat.S_IMODE(st.st_mode),
-                       "uid": st.st_uid, "gid": st.st_gid})
+        kind = "dir" if stat.S_ISDIR(st.st_mode) else "file" if stat.S_ISREG(st.st_mode) else "link" if stat.S_ISLNK(st.st_mode) else "other"
+        result.append({"path": path, "exists": True, "type": kind, "mode": "%04o" % stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid})
     print(json.dumps(result, indent=1))
 
 
@@ -127,8 +125,7 @@ def cmd_fingerprint(roots):
                 digest = hashlib.sha256(handle.read()).hexdigest()
         elif stat.S_ISLNK(st.st_mode):
             digest = "-> " + os.readlink(path)
-        print("%s %s %d:%d %d %d %s" % (
-            path, stat.filemode(st.st_mode), st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns, digest))
+        print("%s %s %d:%d %d %d %s" % (path, stat.filemode(st.st_mode), st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns, digest))
 
 
 def cmd_find_secret(roots):
@@ -158,14 +155,16 @@ def cmd_requests(path):
                     continue
                 entry = json.loads(line)
                 key = entry.get("api_key")
-                requests.append({
-                    "method": entry.get("method"),
-                    "path": entry.get("path"),
-                    "auth": entry.get("auth"),
-                    "model": entry.get("model"),
-                    "status": entry.get("status"),
-                    "api_key_sha256": hashlib.sha256(key.encode()).hexdigest() if key else None,
-                })
+                requests.append(
+                    {
+                        "method": entry.get("method"),
+                        "path": entry.get("path"),
+                        "auth": entry.get("auth"),
+                        "model": entry.get("model"),
+                        "status": entry.get("status"),
+                        "api_key_sha256": hashlib.sha256(key.encode()).hexdigest() if key else None,
+                    }
+                )
         open(path, "w").close()
     print(json.dumps(requests, indent=1))
 

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # byok_verify: run as the user whose settings these are. Prints what the real droid client loads
 # (its list of custom models: ids and names, no keys) and the settings files it reads, between
 # markers, for the role's byok_client_problems filter to judge on the controller. The task that

@@ -5,6 +5,7 @@ stdout) and merges like the real module for the simple values the kill test send
 writes the file in place (truncate, then write in chunks), the way a naive tool does. A kill
 -9 during that write leaves a torn or empty file, which the harness must notice.
 """
+
 import json
 import sys
 
@@ -27,6 +28,6 @@ for key, val in value.items():
 text = json.dumps(doc, indent=2)
 with open(path, "w") as fh:  # truncates first: the unsafe part
     for i in range(0, len(text), 65536):
-        fh.write(text[i:i + 65536])
+        fh.write(text[i : i + 65536])
         fh.flush()
 print(json.dumps({"changed": True}))

@@ -38,23 +38,41 @@ def test_every_filter_is_documented_in_its_own_file():
 
 
 def test_defaults_give_all_eight_catalog_models():
-    entries = FILTERS["byok_custom_models"](DEFAULTS["byok_catalog"], models=DEFAULTS["byok_models"],
-                                            url=DEFAULTS["byok_llmcloud_url"], api_key=KEY, key_mode="inline")
+    entries = FILTERS["byok_custom_models"](
+        DEFAULTS["byok_catalog"], models=DEFAULTS["byok_models"], url=DEFAULTS["byok_llmcloud_url"], api_key=KEY, key_mode="inline"
+    )
     assert len(entries) == 8
     assert [e["displayName"] for e in entries] == [
-        "Claude Opus 4.6", "Claude Opus 4.5 Thinking", "Claude Sonnet 4.6", "Claude Sonnet 4.5",
-        "Claude Sonnet 4.5 Thinking", "Claude Haiku 4.5", "Gemini 3 Flash Preview", "Gemini 3 Pro Preview",
+        "Claude Opus 4.6",
+        "Claude Opus 4.5 Thinking",
+        "Claude Sonnet 4.6",
+        "Claude Sonnet 4.5",
+        "Claude Sonnet 4.5 Thinking",
+        "Claude Haiku 4.5",
+        "Gemini 3 Flash Preview",
+        "Gemini 3 Pro Preview",
     ]
     assert FILTERS["byok_model_id"](entries, "anthropic/claude-sonnet-4.5") == "custom:llmcloud-anthropic-claude-sonnet-4.5"
 
 
 def test_defaults_have_no_problems():
-    assert FILTERS["byok_problems"](
-        DEFAULTS["byok_catalog"], models=DEFAULTS["byok_models"], extra_models=DEFAULTS["byok_extra_models"],
-        url=DEFAULTS["byok_llmcloud_url"], api_key=KEY, key_mode=DEFAULTS["byok_key_mode"],
-        openai_provider=DEFAULTS["byok_openai_family_provider"], file_format=DEFAULTS["byok_format"],
-        default_model=DEFAULTS["byok_default_model"], users=DEFAULTS["byok_users"],
-        preflight=DEFAULTS["byok_preflight"], prune=DEFAULTS["byok_prune"]) == []
+    assert (
+        FILTERS["byok_problems"](
+            DEFAULTS["byok_catalog"],
+            models=DEFAULTS["byok_models"],
+            extra_models=DEFAULTS["byok_extra_models"],
+            url=DEFAULTS["byok_llmcloud_url"],
+            api_key=KEY,
+            key_mode=DEFAULTS["byok_key_mode"],
+            openai_provider=DEFAULTS["byok_openai_family_provider"],
+            file_format=DEFAULTS["byok_format"],
+            default_model=DEFAULTS["byok_default_model"],
+            users=DEFAULTS["byok_users"],
+            preflight=DEFAULTS["byok_preflight"],
+            prune=DEFAULTS["byok_prune"],
+        )
+        == []
+    )
 
 
 def test_errors_become_filter_errors_without_the_key():
@@ -66,8 +84,7 @@ def test_errors_become_filter_errors_without_the_key():
 
 
 def test_legacy_and_prune_and_targets_filters():
-    entries = FILTERS["byok_custom_models"](DEFAULTS["byok_catalog"], models=["google/gemini-3-pro-preview"],
-                                            url="http://127.0.0.1:9", key_mode="env")
+    entries = FILTERS["byok_custom_models"](DEFAULTS["byok_catalog"], models=["google/gemini-3-pro-preview"], url="http://127.0.0.1:9", key_mode="env")
     assert FILTERS["byok_legacy_models"](entries)[0]["base_url"] == "http://127.0.0.1:9/v1"
     assert FILTERS["byok_prune_pattern"]("http://127.0.0.1:9") == r"^(?:http://127\.0\.0\.1:9|http://127\.0\.0\.1:9/v1)$"
     assert FILTERS["byok_targets"]([])[0]["factory_dir"] == "~/.factory"

@@ -17,14 +17,14 @@ import random
 
 from hypothesis import strategies as st
 
-KEY_CHARS = st.sampled_from(list('abcdefgxyzAB_-~/ 01') + ['\u00e9', '\u4e2d', '"', '\\'])
+KEY_CHARS = st.sampled_from(list("abcdefgxyzAB_-~/ 01") + ["\u00e9", "\u4e2d", '"', "\\"])
 keys = st.text(KEY_CHARS, min_size=0, max_size=6)
 scalars = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(min_value=-10 ** 12, max_value=10 ** 12),
+    st.integers(min_value=-(10**12), max_value=10**12),
     st.floats(allow_nan=False, allow_infinity=False, width=64),
-    st.text(st.characters(blacklist_categories=('Cs',)), max_size=12),
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=12),
 )
 values = st.recursive(
     scalars,
@@ -42,18 +42,18 @@ object_documents = st.dictionaries(keys, object_values, max_size=6)
 
 
 def escape(token):
-    return str(token).replace('~', '~0').replace('/', '~1')
+    return str(token).replace("~", "~0").replace("/", "~1")
 
 
 class Rendered(object):
     def __init__(self):
-        self.text = ''
-        self.comments = []      # (marker, pointer of the member, 'before' | 'after' | 'inside')
+        self.text = ""
+        self.comments = []  # (marker, pointer of the member, 'before' | 'after' | 'inside')
         self.counter = 0
 
     def marker(self, pointer, where):
         self.counter += 1
-        mark = 'c%dz' % self.counter
+        mark = "c%dz" % self.counter
         self.comments.append((mark, pointer, where))
         return mark
 
@@ -62,16 +62,16 @@ def render(doc, seed, comment_rate=0.3, crlf=None, unit=None, inline_rate=0.15):
     """JSONC text of ``doc`` with random layout and marked comments (deterministic for a seed)."""
     rnd = random.Random(seed)
     out = Rendered()
-    newline = ('\r\n' if rnd.random() < 0.3 else '\n') if crlf is None else ('\r\n' if crlf else '\n')
+    newline = ("\r\n" if rnd.random() < 0.3 else "\n") if crlf is None else ("\r\n" if crlf else "\n")
     if unit is None:
-        unit = rnd.choice(['  ', '    ', '\t', ' '])
+        unit = rnd.choice(["  ", "    ", "\t", " "])
     parts = []
     if rnd.random() < comment_rate:
-        parts.append('// %s file header%s' % (out.marker('', 'inside'), newline))
-    parts.append(_render(doc, '', 0, rnd, out, newline, unit, comment_rate, inline_rate, top=True))
+        parts.append("// %s file header%s" % (out.marker("", "inside"), newline))
+    parts.append(_render(doc, "", 0, rnd, out, newline, unit, comment_rate, inline_rate, top=True))
     if rnd.random() < 0.8:
         parts.append(newline)
-    out.text = ''.join(parts)
+    out.text = "".join(parts)
     return out
 
 
@@ -83,42 +83,42 @@ def _render(value, pointer, depth, rnd, out, newline, unit, rate, inline_rate, t
     if not isinstance(value, (dict, list)):
         return _scalar(value, rnd)
     is_object = isinstance(value, dict)
-    opener, closer = ('{', '}') if is_object else ('[', ']')
+    opener, closer = ("{", "}") if is_object else ("[", "]")
     items = list(value.items()) if is_object else list(enumerate(value))
     if not items:
         if rnd.random() < rate:
-            return '%s /* %s */ %s' % (opener, out.marker(pointer, 'inside'), closer)
+            return "%s /* %s */ %s" % (opener, out.marker(pointer, "inside"), closer)
         return opener + closer
     inline = not top and rnd.random() < inline_rate
     pieces = []
     for position, (key, item) in enumerate(items):
-        path = '%s/%s' % (pointer, escape(key))
+        path = "%s/%s" % (pointer, escape(key))
         body = _render(item, path, depth + 1, rnd, out, newline, unit, rate, inline_rate)
         if is_object:
-            body = json.dumps(key, ensure_ascii=rnd.random() < 0.5) + ':' + rnd.choice([' ', '', '  ']) + body
+            body = json.dumps(key, ensure_ascii=rnd.random() < 0.5) + ":" + rnd.choice([" ", "", "  "]) + body
         last = position == len(items) - 1
         if inline:
             if rnd.random() < rate / 2:
-                body = '/* %s */ %s' % (out.marker(path, 'before'), body)
-            pieces.append(body + ('' if last else ', '))
+                body = "/* %s */ %s" % (out.marker(path, "before"), body)
+            pieces.append(body + ("" if last else ", "))
             continue
         line = unit * (depth + 1)
-        lead = ''
+        lead = ""
         if rnd.random() < rate:
-            lead = line + '// %s note%s' % (out.marker(path, 'before'), newline)
+            lead = line + "// %s note%s" % (out.marker(path, "before"), newline)
         elif rnd.random() < rate / 3:
-            lead = line + '/* %s%s   block */%s' % (out.marker(path, 'before'), newline, newline)
-        trail = ''
+            lead = line + "/* %s%s   block */%s" % (out.marker(path, "before"), newline, newline)
+        trail = ""
         if rnd.random() < rate:
-            trail = ' // %s' % out.marker(path, 'after')
+            trail = " // %s" % out.marker(path, "after")
         elif rnd.random() < rate / 3:
-            trail = ' /* %s */' % out.marker(path, 'after')
+            trail = " /* %s */" % out.marker(path, "after")
         if rnd.random() < 0.1:
-            lead += newline             # a blank line between members
-        pieces.append(lead + line + body + ('' if last else ',') + trail + newline)
+            lead += newline  # a blank line between members
+        pieces.append(lead + line + body + ("" if last else ",") + trail + newline)
     if inline:
-        return opener + ''.join(pieces) + closer
-    return opener + newline + ''.join(pieces) + unit * depth + closer
+        return opener + "".join(pieces) + closer
+    return opener + newline + "".join(pieces) + unit * depth + closer
 
 
 def mutate(doc, seed, add_rate=0.3, keep_rate=0.6):
@@ -130,10 +130,10 @@ def mutate(doc, seed, add_rate=0.3, keep_rate=0.6):
 def _random_value(rnd, depth):
     kind = rnd.random()
     if depth < 3 and kind < 0.2:
-        return dict(('n%d' % i, _random_value(rnd, depth + 1)) for i in range(rnd.randint(0, 3)))
+        return dict(("n%d" % i, _random_value(rnd, depth + 1)) for i in range(rnd.randint(0, 3)))
     if depth < 3 and kind < 0.3:
         return [_random_value(rnd, depth + 1) for dummy in range(rnd.randint(0, 3))]
-    return rnd.choice([None, True, False, 0, 1, -2.5, 'x', 'new value', '\u00e9t\u00e9'])
+    return rnd.choice([None, True, False, 0, 1, -2.5, "x", "new value", "\u00e9t\u00e9"])
 
 
 def _mutate(doc, rnd, add_rate, keep_rate, depth):
@@ -145,9 +145,9 @@ def _mutate(doc, rnd, add_rate, keep_rate, depth):
         if isinstance(value, dict) and choice < 0.6:
             result[key] = _mutate(value, rnd, add_rate, keep_rate, depth + 1)
         elif choice < 0.8:
-            result[key] = value                                 # named again, unchanged
+            result[key] = value  # named again, unchanged
         else:
             result[key] = _random_value(rnd, depth)
     for index in range(rnd.randint(0, 2) if rnd.random() < add_rate else 0):
-        result['added%d' % index] = _random_value(rnd, depth)
+        result["added%d" % index] = _random_value(rnd, depth)
     return result

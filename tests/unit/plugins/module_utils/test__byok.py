@@ -19,7 +19,8 @@ except ImportError:  # plain pytest from the checkout: `make collection` links i
     sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "build" / "collections"))
     from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 KEY = "llmc-unit-0123456789abcdef"
 URL = "https://llmcloud.studio"
@@ -44,22 +45,26 @@ def problems(**overrides):
 
 # -- custom_models --------------------------------------------------------------------------
 
+
 def test_catalog_family_decides_provider_and_url():
     entries = _byok.custom_models(CATALOG, ALL, [], URL, KEY, "inline")
     assert [e["model"] for e in entries] == ALL
     by_model = {e["model"]: e for e in entries}
     assert by_model["anthropic/claude-sonnet-4.5"] == {
-        "model": "anthropic/claude-sonnet-4.5", "id": "custom:llmcloud-anthropic-claude-sonnet-4.5",
-        "displayName": "Claude Sonnet 4.5", "baseUrl": "https://llmcloud.studio", "apiKey": KEY,
-        "provider": "anthropic", "noImageSupport": False,
+        "model": "anthropic/claude-sonnet-4.5",
+        "id": "custom:llmcloud-anthropic-claude-sonnet-4.5",
+        "displayName": "Claude Sonnet 4.5",
+        "baseUrl": "https://llmcloud.studio",
+        "apiKey": KEY,
+        "provider": "anthropic",
+        "noImageSupport": False,
     }
     assert by_model["google/gemini-3-pro-preview"]["baseUrl"] == "https://llmcloud.studio/v1"
     assert by_model["google/gemini-3-pro-preview"]["provider"] == "openai"
 
 
 def test_openai_family_provider_is_configurable():
-    entries = _byok.custom_models(CATALOG, ["google/gemini-3-flash-preview"], [], URL, KEY, "inline",
-                                  openai_provider="generic-chat-completion-api")
+    entries = _byok.custom_models(CATALOG, ["google/gemini-3-flash-preview"], [], URL, KEY, "inline", openai_provider="generic-chat-completion-api")
     assert entries[0]["provider"] == "generic-chat-completion-api"
     assert entries[0]["baseUrl"] == URL + "/v1"
 
@@ -87,11 +92,19 @@ def test_inline_mode_without_key_raises_naming_the_variable():
 
 
 def test_extra_models_follow_with_optional_fields_in_camel_case():
-    extra = [{
-        "model": "deepseek/deepseek-v3.2", "provider": "generic-chat-completion-api", "display_name": "DeepSeek",
-        "max_output_tokens": "8192", "no_image_support": True, "extra_headers": {"X-Team": "platform"},
-        "reasoning_effort": "high", "enable_thinking": "yes",
-    }, {"model": "mine/claude", "provider": "anthropic"}]
+    extra = [
+        {
+            "model": "deepseek/deepseek-v3.2",
+            "provider": "generic-chat-completion-api",
+            "display_name": "DeepSeek",
+            "max_output_tokens": "8192",
+            "no_image_support": True,
+            "extra_headers": {"X-Team": "platform"},
+            "reasoning_effort": "high",
+            "enable_thinking": "yes",
+        },
+        {"model": "mine/claude", "provider": "anthropic"},
+    ]
     entries = _byok.custom_models(CATALOG, ALL[:1], extra, URL, KEY, "inline")
     assert [e["model"] for e in entries] == [ALL[0], "deepseek/deepseek-v3.2", "mine/claude"]
     deepseek = entries[1]
@@ -114,17 +127,20 @@ def test_custom_models_does_not_modify_its_input():
     assert (catalog, extra) == before
 
 
-@pytest.mark.parametrize("entry, message", [
-    ({"model": "", "provider": "anthropic", "baseUrl": URL}, "model is required"),
-    ({"model": "m", "provider": "anthropic"}, "baseUrl is required"),
-    ({"model": "m", "provider": "mistral", "baseUrl": URL}, "provider must be one of"),
-    ({"model": "m", "provider": "openai", "baseUrl": "file:///etc"}, "baseUrl must be an http"),
-    ({"model": "m", "provider": "openai", "baseUrl": URL, "maxOutputTokens": "8"}, "maxOutputTokens must be of type int"),
-    ({"model": "m", "provider": "openai", "baseUrl": URL, "noImageSupport": 1}, "noImageSupport must be of type bool"),
-    ({"model": "m", "provider": "openai", "baseUrl": URL, "reasoningEffort": "extreme"}, "reasoningEffort must be one of"),
-    ({"model": "m", "provider": "openai", "baseUrl": URL, "apiKey": "YOUR_API_KEY"}, "placeholder"),
-    ({"model": "m", "provider": "openai", "baseUrl": URL, "api_key": "k"}, "unknown field api_key"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"model": "", "provider": "anthropic", "baseUrl": URL}, "model is required"),
+        ({"model": "m", "provider": "anthropic"}, "baseUrl is required"),
+        ({"model": "m", "provider": "mistral", "baseUrl": URL}, "provider must be one of"),
+        ({"model": "m", "provider": "openai", "baseUrl": "file:///etc"}, "baseUrl must be an http"),
+        ({"model": "m", "provider": "openai", "baseUrl": URL, "maxOutputTokens": "8"}, "maxOutputTokens must be of type int"),
+        ({"model": "m", "provider": "openai", "baseUrl": URL, "noImageSupport": 1}, "noImageSupport must be of type bool"),
+        ({"model": "m", "provider": "openai", "baseUrl": URL, "reasoningEffort": "extreme"}, "reasoningEffort must be one of"),
+        ({"model": "m", "provider": "openai", "baseUrl": URL, "apiKey": "YOUR_API_KEY"}, "placeholder"),
+        ({"model": "m", "provider": "openai", "baseUrl": URL, "api_key": "k"}, "unknown field api_key"),
+    ],
+)
 def test_entries_are_checked_against_the_client_schema(entry, message):
     with pytest.raises(_byok.ByokError, match=re.escape(message)):
         _byok.check_entries([entry])
@@ -132,52 +148,57 @@ def test_entries_are_checked_against_the_client_schema(entry, message):
 
 # -- problems -------------------------------------------------------------------------------
 
+
 def test_good_input_has_no_problems():
     assert problems() == []
     assert problems(key_mode="env", api_key="") == []
-    assert problems(users=[{"name": "alice", "api_key": "k1"}, {"name": "bob", "home": "/srv/bob", "api_key": "k2"}],
-                    api_key="") == []
+    assert problems(users=[{"name": "alice", "api_key": "k1"}, {"name": "bob", "home": "/srv/bob", "api_key": "k2"}], api_key="") == []
 
 
-@pytest.mark.parametrize("overrides, variable", [
-    ({"models": ["anthropic/claude-opus-9"]}, "byok_models: unknown model id 'anthropic/claude-opus-9'"),
-    ({"models": ALL[:1] * 2}, "byok_models lists"),
-    ({"api_key": ""}, "byok_api_key is empty but byok_key_mode is inline"),
-    ({"api_key": None}, "byok_api_key is empty"),
-    ({"api_key": KEY + "\n"}, "byok_api_key has leading or trailing whitespace"),
-    ({"api_key": "YOUR_API_KEY"}, "byok_api_key is the guide's placeholder"),
-    ({"extra_models": [{"model": "m", "provider": "mistral"}]}, "byok_extra_models[0].provider 'mistral'"),
-    ({"extra_models": [{"model": "m", "provider": "bedrock-converse"}]}, "byok_extra_models[0].provider"),
-    ({"extra_models": [{"provider": "openai"}]}, "byok_extra_models[0].model"),
-    ({"extra_models": [{"model": "m", "provider": "openai", "max_output_tokens": "lots"}]},
-     "byok_extra_models[0].max_output_tokens must be a whole number"),
-    ({"extra_models": [{"model": "m", "provider": "openai", "base_url": "ftp://x"}]}, "byok_extra_models[0].base_url"),
-    ({"extra_models": [{"model": "m", "provider": "openai", "colour": "red"}]}, "unknown field(s) colour"),
-    ({"url": "ftp://llmcloud.studio"}, "byok_llmcloud_url must be an http"),
-    ({"url": "llmcloud.studio"}, "byok_llmcloud_url must be an http"),
-    ({"url": "https://llmcloud.studio/v1"}, "without /v1"),
-    ({"url": None}, "byok_llmcloud_url"),
-    ({"key_mode": "plain"}, "byok_key_mode must be one of"),
-    ({"openai_provider": "google"}, "byok_openai_family_provider"),
-    ({"fmt": "xml"}, "byok_format must be one of"),
-    ({"key_mode": "env", "fmt": "legacy"}, "byok_key_mode env cannot be combined with byok_format legacy"),
-    ({"key_mode": "env", "fmt": "both"}, "byok_format both"),
-    ({"default_model": "anthropic/claude-opus-9"}, "byok_default_model 'anthropic/claude-opus-9'"),
-    ({"default_model": ALL[0], "fmt": "legacy"}, "byok_default_model needs byok_format current or both"),
-    ({"users": [{"home": "/home/x"}]}, "byok_users[0].name"),
-    ({"users": [{"name": "a"}, {"name": "a"}]}, "byok_users lists user a twice"),
-    ({"users": [{"name": "a", "home": "relative/path"}]}, "byok_users[0].home must be an absolute path"),
-    ({"users": [{"name": "a", "apikey": "k"}]}, "byok_users[0] has unknown field(s) apikey"),
-    ({"users": [{"name": "a", "api_key": " k"}]}, "byok_users[0].api_key has leading"),
-    ({"users": "alice"}, "byok_users must be a list"),
-    ({"users": [{"name": "a", "api_key": "k"}, {"name": "b"}], "api_key": ""}, "byok_api_key is empty"),
-    ({"key_mode": "env", "api_key": "", "preflight": True}, "byok_api_key is empty but byok_preflight is true"),
-    ({"catalog": [{"id": "x", "display_name": "X", "family": "mistral"}], "models": ["x"]}, "byok_catalog[0].family"),
-    ({"catalog": CATALOG + [CATALOG[0]]}, "byok_catalog lists model anthropic/claude-opus-4.6 twice"),
-    ({"catalog": "nope", "models": []}, "byok_catalog must be a list"),
-    ({"prune": "sometimes"}, "byok_prune must be true or false"),
-    ({"preflight": [True]}, "byok_preflight must be true or false"),
-])
+@pytest.mark.parametrize(
+    "overrides, variable",
+    [
+        ({"models": ["anthropic/claude-opus-9"]}, "byok_models: unknown model id 'anthropic/claude-opus-9'"),
+        ({"models": ALL[:1] * 2}, "byok_models lists"),
+        ({"api_key": ""}, "byok_api_key is empty but byok_key_mode is inline"),
+        ({"api_key": None}, "byok_api_key is empty"),
+        ({"api_key": KEY + "\n"}, "byok_api_key has leading or trailing whitespace"),
+        ({"api_key": "YOUR_API_KEY"}, "byok_api_key is the guide's placeholder"),
+        ({"extra_models": [{"model": "m", "provider": "mistral"}]}, "byok_extra_models[0].provider 'mistral'"),
+        ({"extra_models": [{"model": "m", "provider": "bedrock-converse"}]}, "byok_extra_models[0].provider"),
+        ({"extra_models": [{"provider": "openai"}]}, "byok_extra_models[0].model"),
+        (
+            {"extra_models": [{"model": "m", "provider": "openai", "max_output_tokens": "lots"}]},
+            "byok_extra_models[0].max_output_tokens must be a whole number",
+        ),
+        ({"extra_models": [{"model": "m", "provider": "openai", "base_url": "ftp://x"}]}, "byok_extra_models[0].base_url"),
+        ({"extra_models": [{"model": "m", "provider": "openai", "colour": "red"}]}, "unknown field(s) colour"),
+        ({"url": "ftp://llmcloud.studio"}, "byok_llmcloud_url must be an http"),
+        ({"url": "llmcloud.studio"}, "byok_llmcloud_url must be an http"),
+        ({"url": "https://llmcloud.studio/v1"}, "without /v1"),
+        ({"url": None}, "byok_llmcloud_url"),
+        ({"key_mode": "plain"}, "byok_key_mode must be one of"),
+        ({"openai_provider": "google"}, "byok_openai_family_provider"),
+        ({"fmt": "xml"}, "byok_format must be one of"),
+        ({"key_mode": "env", "fmt": "legacy"}, "byok_key_mode env cannot be combined with byok_format legacy"),
+        ({"key_mode": "env", "fmt": "both"}, "byok_format both"),
+        ({"default_model": "anthropic/claude-opus-9"}, "byok_default_model 'anthropic/claude-opus-9'"),
+        ({"default_model": ALL[0], "fmt": "legacy"}, "byok_default_model needs byok_format current or both"),
+        ({"users": [{"home": "/home/x"}]}, "byok_users[0].name"),
+        ({"users": [{"name": "a"}, {"name": "a"}]}, "byok_users lists user a twice"),
+        ({"users": [{"name": "a", "home": "relative/path"}]}, "byok_users[0].home must be an absolute path"),
+        ({"users": [{"name": "a", "apikey": "k"}]}, "byok_users[0] has unknown field(s) apikey"),
+        ({"users": [{"name": "a", "api_key": " k"}]}, "byok_users[0].api_key has leading"),
+        ({"users": "alice"}, "byok_users must be a list"),
+        ({"users": [{"name": "a", "api_key": "k"}, {"name": "b"}], "api_key": ""}, "byok_api_key is empty"),
+        ({"key_mode": "env", "api_key": "", "preflight": True}, "byok_api_key is empty but byok_preflight is true"),
+        ({"catalog": [{"id": "x", "display_name": "X", "family": "mistral"}], "models": ["x"]}, "byok_catalog[0].family"),
+        ({"catalog": CATALOG + [CATALOG[0]]}, "byok_catalog lists model anthropic/claude-opus-4.6 twice"),
+        ({"catalog": "nope", "models": []}, "byok_catalog must be a list"),
+        ({"prune": "sometimes"}, "byok_prune must be true or false"),
+        ({"preflight": [True]}, "byok_preflight must be true or false"),
+    ],
+)
 def test_bad_input_is_named(overrides, variable):
     found = problems(**overrides)
     assert any(variable in sentence for sentence in found), found
@@ -188,29 +209,30 @@ def test_every_problem_is_reported_at_once():
     assert len(found) == 4
 
 
-@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=12, max_size=40),
-       st.sampled_from(["inline", "env", "keyring"]), st.sampled_from(["current", "legacy", "json"]))
+@given(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=12, max_size=40),
+    st.sampled_from(["inline", "env", "keyring"]),
+    st.sampled_from(["current", "legacy", "json"]),
+)
 def test_no_problem_sentence_ever_contains_the_key(secret, key_mode, fmt):
     key = "llmc-" + secret
     for api_key, user_key in ((key, key + " "), (" " + key, key), (key + "\n", None)):
         users = [{"name": "a", "api_key": user_key}] if user_key else [{"name": "a"}]
-        found = problems(api_key=api_key, models=["nope"], url="ftp://x", users=users, key_mode=key_mode,
-                         fmt=fmt, default_model="zz")
+        found = problems(api_key=api_key, models=["nope"], url="ftp://x", users=users, key_mode=key_mode, fmt=fmt, default_model="zz")
         assert found
         assert all(key not in sentence for sentence in found)
 
 
 # -- legacy, ids, prune ----------------------------------------------------------------------
 
+
 def test_legacy_shape():
-    entries = _byok.custom_models(CATALOG, ["anthropic/claude-sonnet-4.5"],
-                                  [{"model": "m", "provider": "openai", "max_output_tokens": 10,
-                                    "no_image_support": True}], URL, KEY, "inline")
+    entries = _byok.custom_models(
+        CATALOG, ["anthropic/claude-sonnet-4.5"], [{"model": "m", "provider": "openai", "max_output_tokens": 10, "no_image_support": True}], URL, KEY, "inline"
+    )
     assert _byok.legacy_models(entries) == [
-        {"model_display_name": "Claude Sonnet 4.5", "model": "anthropic/claude-sonnet-4.5", "base_url": URL,
-         "api_key": KEY, "provider": "anthropic"},
-        {"model_display_name": "m", "model": "m", "base_url": URL + "/v1", "api_key": KEY, "provider": "openai",
-         "max_tokens": 10, "supports_images": False},
+        {"model_display_name": "Claude Sonnet 4.5", "model": "anthropic/claude-sonnet-4.5", "base_url": URL, "api_key": KEY, "provider": "anthropic"},
+        {"model_display_name": "m", "model": "m", "base_url": URL + "/v1", "api_key": KEY, "provider": "openai", "max_tokens": 10, "supports_images": False},
     ]
 
 
@@ -222,24 +244,30 @@ def test_model_ids_follow_the_client():
         {"model": "d", "model_display_name": "Legacy Name"},
     ]
     assert _byok.model_ids(entries) == [
-        "custom:Claude-Sonnet-4.5-0", "custom:Claude-Sonnet-4.5-1", "custom:c-0", "custom:Legacy-Name-0",
+        "custom:Claude-Sonnet-4.5-0",
+        "custom:Claude-Sonnet-4.5-1",
+        "custom:c-0",
+        "custom:Legacy-Name-0",
     ]
     assert _byok.model_id(entries, "b") == "custom:Claude-Sonnet-4.5-1"
     with pytest.raises(_byok.ByokError, match="byok_default_model"):
         _byok.model_id(entries, "zzz")
 
 
-@pytest.mark.parametrize("candidate, matches", [
-    ("https://llmcloud.studio", True),
-    ("https://llmcloud.studio/v1", True),
-    ("https://llmcloud.studio/", False),
-    ("https://llmcloud.studio/v1/", False),
-    ("https://llmcloudXstudio", False),
-    ("https://llmcloud.studio.evil.example", False),
-    ("http://llmcloud.studio", False),
-    ("https://llmcloud.studio/v2", False),
-    ("xhttps://llmcloud.studio", False),
-])
+@pytest.mark.parametrize(
+    "candidate, matches",
+    [
+        ("https://llmcloud.studio", True),
+        ("https://llmcloud.studio/v1", True),
+        ("https://llmcloud.studio/", False),
+        ("https://llmcloud.studio/v1/", False),
+        ("https://llmcloudXstudio", False),
+        ("https://llmcloud.studio.evil.example", False),
+        ("http://llmcloud.studio", False),
+        ("https://llmcloud.studio/v2", False),
+        ("xhttps://llmcloud.studio", False),
+    ],
+)
 def test_prune_pattern_matches_only_the_two_urls(candidate, matches):
     pattern = _byok.prune_pattern("https://llmcloud.studio/")
     assert bool(re.search(pattern, candidate)) is matches
@@ -247,9 +275,9 @@ def test_prune_pattern_matches_only_the_two_urls(candidate, matches):
 
 # -- targets ----------------------------------------------------------------------------------
 
+
 def test_targets_default_to_the_connecting_user():
-    assert _byok.targets([]) == [{"name": None, "index": None, "home": None, "factory_dir": "~/.factory",
-                                  "home_ref": "~"}]
+    assert _byok.targets([]) == [{"name": None, "index": None, "home": None, "factory_dir": "~/.factory", "home_ref": "~"}]
 
 
 def test_targets_leave_the_home_to_the_host_unless_given():
@@ -264,13 +292,18 @@ def test_targets_leave_the_home_to_the_host_unless_given():
 
 # -- explicit ids, the merge plan and its options ------------------------------------------------
 
+
 def test_every_entry_gets_a_stable_unique_id_and_an_explicit_image_flag():
-    extra = [{"model": "Vendor/Qwen2.5-Coder:7B", "provider": "anthropic"},
-             {"model": "anthropic/claude-haiku-4.5", "provider": "anthropic", "base_url": "https://proxy.example"}]
+    extra = [
+        {"model": "Vendor/Qwen2.5-Coder:7B", "provider": "anthropic"},
+        {"model": "anthropic/claude-haiku-4.5", "provider": "anthropic", "base_url": "https://proxy.example"},
+    ]
     entries = _byok.custom_models(CATALOG, ["anthropic/claude-haiku-4.5"], extra, URL, KEY, "env")
-    assert [e["id"] for e in entries] == ["custom:llmcloud-anthropic-claude-haiku-4.5",
-                                          "custom:llmcloud-vendor-qwen2.5-coder-7b",
-                                          "custom:llmcloud-anthropic-claude-haiku-4.5-2"]
+    assert [e["id"] for e in entries] == [
+        "custom:llmcloud-anthropic-claude-haiku-4.5",
+        "custom:llmcloud-vendor-qwen2.5-coder-7b",
+        "custom:llmcloud-anthropic-claude-haiku-4.5-2",
+    ]
     assert [list(e)[:2] for e in entries] == [["model", "id"]] * 3
     assert {e["noImageSupport"] for e in entries} == {False}
     # the default names the entry's own id, whatever display names the file holds
@@ -286,7 +319,8 @@ def test_the_merge_plan_covers_settings_local_and_legacy_files():
         ("settings", "~/.factory/settings.json", [], False),
         ("local", "~/.factory/settings.local.json", ["/customModels"], False),
         ("local-default", "~/.factory/settings.local.json", ["/sessionDefaultSettings"], False),
-        ("legacy", "~/.factory/config.json", [], False)]
+        ("legacy", "~/.factory/config.json", [], False),
+    ]
     assert [p["kind"] for p in _byok.merge_plan(_byok.targets([]), "current", "warn", "")] == ["settings", "local"]
     assert all(p["check"] for p in _byok.merge_plan(_byok.targets([]), "current", "fail", "")[1:])
     assert [p["kind"] for p in _byok.merge_plan(_byok.targets([]), "legacy", "merge", "")] == ["legacy"]
@@ -303,7 +337,8 @@ def test_the_offboarding_plan_names_every_file_the_role_may_have_written():
             ("alice", "legacy", "~/.factory/config.json", [], False),
             ("bob", "settings", "/srv/bob/.factory/settings.json", [], False),
             ("bob", "local", "/srv/bob/.factory/settings.local.json", [], False),
-            ("bob", "legacy", "/srv/bob/.factory/config.json", [], False)]
+            ("bob", "legacy", "/srv/bob/.factory/config.json", [], False),
+        ]
 
 
 def test_merge_args_own_entries_exactly_and_clear_the_guide_s_dead_block():
@@ -312,16 +347,16 @@ def test_merge_args_own_entries_exactly_and_clear_the_guide_s_dead_block():
     assert args["value"]["sessionDefaultSettings"] == {"model": "custom:llmcloud-anthropic-claude-haiku-4.5"}
     assert args["exact_items"] == {"/customModels": ["id", "index"]}
     dead = re.compile(args["prune"]["/custom_models"]["base_url"])
-    assert all(dead.match(u) for u in ("https://llmcloud.studio", "https://llmcloud.studio/v1/",
-                                       "https://llmcloud.studio/"))
-    assert not any(dead.match(u) for u in ("https://llmcloud.studio.evil.example", "https://llmcloud.studio/v2",
-                                           "http://localhost:11434/v1"))
+    assert all(dead.match(u) for u in ("https://llmcloud.studio", "https://llmcloud.studio/v1/", "https://llmcloud.studio/"))
+    assert not any(dead.match(u) for u in ("https://llmcloud.studio.evil.example", "https://llmcloud.studio/v2", "http://localhost:11434/v1"))
     assert _byok.merge_args("local-default", entries, URL, "anthropic/claude-haiku-4.5")["value"] == {
-        "sessionDefaultSettings": {"model": "custom:llmcloud-anthropic-claude-haiku-4.5"}}
+        "sessionDefaultSettings": {"model": "custom:llmcloud-anthropic-claude-haiku-4.5"}
+    }
     assert _byok.merge_args("local", entries, URL, "", False)["prune"] == {}
 
 
-CHECK_OUTPUT = """byok-check: droid=/usr/local/bin/droid
+CHECK_OUTPUT = (
+    """byok-check: droid=/usr/local/bin/droid
 byok-check: version=0.225.2
 byok-check: listing
 Available custom models:
@@ -336,7 +371,9 @@ byok-check: file /etc/factory/settings.json
 {"modelPolicy": {"allowedBaseUrls": ["https://other.example/"], "allowCustomModels": false},
  "customModels": [{"apiKey": "%s"}]}
 byok-check: end
-""" % KEY
+"""
+    % KEY
+)
 
 
 def test_client_problems_name_the_user_and_the_file_and_never_a_value():
@@ -352,25 +389,34 @@ def test_client_problems_name_the_user_and_the_file_and_never_a_value():
     old = {"results": [{"item": {"name": "alice"}, "stdout": CHECK_OUTPUT.replace("0.225.2", "0.109.3")}]}
     assert _byok.client_problems(old, [], entries, "anthropic/claude-haiku-4.5", "merge", "always")["problems"] == []
     hidden = CHECK_OUTPUT.replace("custom:llmcloud-anthropic-claude-haiku-4.5 (Claude Haiku 4.5), ", "") + (
-        "byok-check: file /home/a/.factory/settings.local.json\n{\"customModels\": [], \"sessionDefaultSettings\": {}}\n")
-    report = _byok.client_problems({"results": [{"item": {"name": "alice"}, "stdout": hidden}]}, [], entries,
-                                   "anthropic/claude-haiku-4.5", "merge", "auto")
+        'byok-check: file /home/a/.factory/settings.local.json\n{"customModels": [], "sessionDefaultSettings": {}}\n'
+    )
+    report = _byok.client_problems({"results": [{"item": {"name": "alice"}, "stdout": hidden}]}, [], entries, "anthropic/claude-haiku-4.5", "merge", "auto")
     text = " ".join(report["problems"])
     assert "user alice: droid does not list custom:llmcloud-anthropic-claude-haiku-4.5" in text
     assert "The file to fix: /home/a/.factory/settings.local.json" in text
     assert "resolves to no model" in text
     missing = {"results": [{"item": {"name": None}, "stdout": "byok-check: droid=missing\n"}]}
     assert _byok.client_problems(missing, [], entries, "", "merge", "auto") == {"problems": [], "warnings": []}
-    assert "the connecting user: droid was not found" in _byok.client_problems(
-        missing, [], entries, "", "merge", "always")["problems"][0]
-    merged = {"results": [{"item": {"name": "bob", "kind": "local", "path": "~/.factory/settings.local.json"},
-                           "applied": True, "changed": True, "path": "/home/bob/.factory/settings.local.json"}]}
-    assert "user bob: /home/bob/.factory/settings.local.json holds customModels" in _byok.client_problems(
-        {}, merged, entries, "", "fail", "never")["problems"][0]
+    assert "the connecting user: droid was not found" in _byok.client_problems(missing, [], entries, "", "merge", "always")["problems"][0]
+    merged = {
+        "results": [
+            {
+                "item": {"name": "bob", "kind": "local", "path": "~/.factory/settings.local.json"},
+                "applied": True,
+                "changed": True,
+                "path": "/home/bob/.factory/settings.local.json",
+            }
+        ]
+    }
+    assert (
+        "user bob: /home/bob/.factory/settings.local.json holds customModels" in _byok.client_problems({}, merged, entries, "", "fail", "never")["problems"][0]
+    )
     assert _byok.client_problems({}, merged, entries, "", "warn", "never")["problems"] == []
 
 
 # -- preflight ---------------------------------------------------------------------------------
+
 
 def _answer(status, json=None, msg="", user=None):
     result = {"status": status, "msg": msg, "item": {"name": user, "index": 0 if user else None}}
@@ -384,42 +430,50 @@ def test_preflight_all_good():
     assert _byok.preflight_problems({"results": [answer]}, ALL, URL) == []
 
 
-@pytest.mark.parametrize("answer, words", [
-    (_answer(401), "API key invalid or unauthorized"),
-    (_answer(403, user="alice"), "key of byok_users entry alice"),
-    (_answer(-1, msg="Status code was -1 and not [200]: Request failed: <urlopen error [Errno 111] Connection refused>"),
-     "Unable to connect to API: GET https://llmcloud.studio/v1/models failed (connection refused). Check byok_llmcloud_url"),
-    (_answer(-1, msg="Request failed: <urlopen error [Errno -2] Name or service not known>"), "DNS lookup failed"),
-    (_answer(-1, msg="Request failed: <urlopen error [SSL: CERTIFICATE_VERIFY_FAILED]>"), "TLS failure"),
-    (_answer(200, {"data": [{"id": m} for m in ALL[1:]]}), "Model not found: anthropic/claude-opus-4.6 not in"),
-    (_answer(200, {"unexpected": True}), "did not return a model list"),
-    (_answer(502), "LLMCloud answered HTTP 502"),
-])
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (_answer(401), "API key invalid or unauthorized"),
+        (_answer(403, user="alice"), "key of byok_users entry alice"),
+        (
+            _answer(-1, msg="Status code was -1 and not [200]: Request failed: <urlopen error [Errno 111] Connection refused>"),
+            "Unable to connect to API: GET https://llmcloud.studio/v1/models failed (connection refused). Check byok_llmcloud_url",
+        ),
+        (_answer(-1, msg="Request failed: <urlopen error [Errno -2] Name or service not known>"), "DNS lookup failed"),
+        (_answer(-1, msg="Request failed: <urlopen error [SSL: CERTIFICATE_VERIFY_FAILED]>"), "TLS failure"),
+        (_answer(200, {"data": [{"id": m} for m in ALL[1:]]}), "Model not found: anthropic/claude-opus-4.6 not in"),
+        (_answer(200, {"unexpected": True}), "did not return a model list"),
+        (_answer(502), "LLMCloud answered HTTP 502"),
+    ],
+)
 def test_preflight_failures_speak_the_guide(answer, words):
     found = _byok.preflight_problems([answer], ALL, URL)
     assert len(found) == 1 and words in found[0], found
 
 
 def test_preflight_wanted_entries_only_at_llmcloud():
-    entries = [{"model": "a", "baseUrl": URL}, {"model": "b", "baseUrl": URL + "/v1"},
-               {"model": "c", "baseUrl": "https://elsewhere.example"}]
+    entries = [{"model": "a", "baseUrl": URL}, {"model": "b", "baseUrl": URL + "/v1"}, {"model": "c", "baseUrl": "https://elsewhere.example"}]
     assert _byok.llmcloud_models(entries, URL) == ["a", "b"]
 
 
 # -- issue 11: the key never travels in clear, never follows a redirect ------------------------
 
-@pytest.mark.parametrize("url, refused", [
-    ("http://llmcloud.studio", True),
-    ("HTTP://proxy.example.internal:8080", True),
-    ("http://10.0.0.5", True),
-    ("http://127.0.0.1:8080", False),
-    ("http://127.8.9.10", False),
-    ("http://[::1]:9000", False),
-    ("http://localhost:11434", False),
-    ("http://LOCALHOST.", False),
-    ("http://proxy.localhost", False),
-    ("https://llmcloud.studio", False),
-])
+
+@pytest.mark.parametrize(
+    "url, refused",
+    [
+        ("http://llmcloud.studio", True),
+        ("HTTP://proxy.example.internal:8080", True),
+        ("http://10.0.0.5", True),
+        ("http://127.0.0.1:8080", False),
+        ("http://127.8.9.10", False),
+        ("http://[::1]:9000", False),
+        ("http://localhost:11434", False),
+        ("http://LOCALHOST.", False),
+        ("http://proxy.localhost", False),
+        ("https://llmcloud.studio", False),
+    ],
+)
 def test_plain_http_is_refused_except_to_loopback(url, refused):
     sentence = "is plain http:// to"
     found = problems(url=url)
@@ -427,16 +481,18 @@ def test_plain_http_is_refused_except_to_loopback(url, refused):
     extra = problems(extra_models=[{"model": "m", "provider": "openai", "base_url": url}])
     assert any(sentence in p and "byok_extra_models[0].base_url" in p for p in extra) is refused
     assert problems(url=url, allow_insecure_http=True) == []
-    assert problems(extra_models=[{"model": "m", "provider": "openai", "base_url": url}],
-                    allow_insecure_http="true") == []
+    assert problems(extra_models=[{"model": "m", "provider": "openai", "base_url": url}], allow_insecure_http="true") == []
 
 
-@pytest.mark.parametrize("location, shown", [
-    ("http://127.0.0.1:9999/v1/models", "a redirect to http://127.0.0.1:9999/v1/models"),
-    ("https://user:pw@elsewhere.example/v1/models?key=abc", "a redirect to https://elsewhere.example/v1/models."),
-    ("/v2/models?x=1", "a redirect to https://llmcloud.studio/v2/models."),
-    (None, "a redirect to an address it did not name"),
-])
+@pytest.mark.parametrize(
+    "location, shown",
+    [
+        ("http://127.0.0.1:9999/v1/models", "a redirect to http://127.0.0.1:9999/v1/models"),
+        ("https://user:pw@elsewhere.example/v1/models?key=abc", "a redirect to https://elsewhere.example/v1/models."),
+        ("/v2/models?x=1", "a redirect to https://llmcloud.studio/v2/models."),
+        (None, "a redirect to an address it did not name"),
+    ],
+)
 def test_preflight_reports_a_redirect_and_where_without_credentials(location, shown):
     answer = _answer(302)
     if location is not None:

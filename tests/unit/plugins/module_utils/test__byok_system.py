@@ -15,12 +15,15 @@ from pathlib import Path
 import pytest
 
 try:
-    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok, _byok_system as system
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok_system as system
 except ImportError:  # plain pytest from the checkout: `make collection` links it under build/
     sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "build" / "collections"))
-    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok, _byok_system as system
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok_system as system
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 URL = "https://llmcloud.studio"
 CATALOG = [
@@ -32,8 +35,7 @@ ENTRIES = _byok.custom_models(CATALOG, [c["id"] for c in CATALOG], [], URL, None
 
 
 # ------------------------------------------------------------------ plan
-@pytest.mark.parametrize("uname, path", [("Linux", "/etc/factory/settings.json"),
-                                         ("Darwin", "/Library/Application Support/Factory/settings.json")])
+@pytest.mark.parametrize("uname, path", [("Linux", "/etc/factory/settings.json"), ("Darwin", "/Library/Application Support/Factory/settings.json")])
 def test_the_path_follows_the_os_and_the_newest_client_judges(uname, path):
     probe = "os=%s\ndroid=/a/droid version=0.215.0\ndroid=/b/droid version=0.225.2\ndroid=/a/droid version=0.215.0" % uname
     found = system.plan(probe)
@@ -75,11 +77,13 @@ def test_version_tuple():
 def test_system_document_ids_slashes_reference_and_policy():
     before = copy.deepcopy(ENTRIES)
     doc = system.system_document(ENTRIES, URL, "anthropic/claude-haiku-4.5", False, False)
-    assert ENTRIES == before                                   # the input is not changed
+    assert ENTRIES == before  # the input is not changed
     # the same explicit ids as the user files' entries (_byok.stable_id): droid lists each model once
-    assert [e["id"] for e in doc["customModels"]] == [e["id"] for e in ENTRIES] == [
-        "custom:llmcloud-anthropic-claude-sonnet-4.5", "custom:llmcloud-anthropic-claude-haiku-4.5",
-        "custom:llmcloud-google-gemini-3-pro-preview"]
+    assert (
+        [e["id"] for e in doc["customModels"]]
+        == [e["id"] for e in ENTRIES]
+        == ["custom:llmcloud-anthropic-claude-sonnet-4.5", "custom:llmcloud-anthropic-claude-haiku-4.5", "custom:llmcloud-google-gemini-3-pro-preview"]
+    )
     assert [e["baseUrl"] for e in doc["customModels"]] == [URL + "/", URL + "/", URL + "/v1/"]
     assert {e["apiKey"] for e in doc["customModels"]} == {"${LLMCLOUD_API_KEY}"}
     assert doc["sessionDefaultSettings"] == {"model": "custom:llmcloud-anthropic-claude-haiku-4.5"}
@@ -90,38 +94,47 @@ def test_system_document_ids_slashes_reference_and_policy():
 
 def test_ids_stay_unique_and_outside_urls_are_allowed():
     entries = _byok.custom_models(
-        CATALOG, [c["id"] for c in CATALOG],
-        [{"model": "other/claude-haiku-4.5", "provider": "anthropic", "base_url": "https://proxy.example"},
-         {"model": "anthropic/claude-haiku-4.5", "provider": "anthropic", "base_url": "https://proxy.example"}],
-        URL, None, "env")
+        CATALOG,
+        [c["id"] for c in CATALOG],
+        [
+            {"model": "other/claude-haiku-4.5", "provider": "anthropic", "base_url": "https://proxy.example"},
+            {"model": "anthropic/claude-haiku-4.5", "provider": "anthropic", "base_url": "https://proxy.example"},
+        ],
+        URL,
+        None,
+        "env",
+    )
     doc = system.system_document(entries, URL, allow_other_custom_models=False)
     ids = [e["id"] for e in doc["customModels"]]
     assert ids == [e["id"] for e in entries]
     assert "custom:llmcloud-anthropic-claude-haiku-4.5" in ids and "custom:llmcloud-other-claude-haiku-4.5" in ids
-    assert "custom:llmcloud-anthropic-claude-haiku-4.5-2" in ids              # the same model at a second URL
+    assert "custom:llmcloud-anthropic-claude-haiku-4.5-2" in ids  # the same model at a second URL
     assert len(set(ids)) == len(ids)
     assert doc["modelPolicy"]["allowedBaseUrls"] == [URL + "/", "https://proxy.example/"]
 
 
-@pytest.mark.parametrize("mutate, words", [
-    (lambda d: d["customModels"][0].update(apiKey="llmc-a-real-key"), "never a key"),
-    (lambda d: d["customModels"][0].update(apiKey="pre-${LLMCLOUD_API_KEY}"), "never a key"),
-    (lambda d: d["customModels"][1].update(id=d["customModels"][0]["id"]), "used twice"),
-    (lambda d: d["customModels"][0].update(id="llmcloud-x"), "id must start with custom:"),
-    (lambda d: d["customModels"][0].pop("provider"), "provider is required"),
-    (lambda d: d["customModels"][0].update(provider="bedrock"), "provider must be one of"),
-    (lambda d: d["customModels"][0].update(maxOutputTokens="8k"), "maxOutputTokens must be of type int"),
-    (lambda d: d.update(modelPolicy={"allowedBaseUrls": "https://llmcloud.studio/"}), "must be of type array"),
-    (lambda d: d.update(modelPolicy={"allowAllFactoryModels": "no"}), "must be of type boolean"),
-    (lambda d: d.update(sessionDefaultSettings={"model": 3}), "sessionDefaultSettings.model"),
-])
+@pytest.mark.parametrize(
+    "mutate, words",
+    [
+        (lambda d: d["customModels"][0].update(apiKey="llmc-a-real-key"), "never a key"),
+        (lambda d: d["customModels"][0].update(apiKey="pre-${LLMCLOUD_API_KEY}"), "never a key"),
+        (lambda d: d["customModels"][1].update(id=d["customModels"][0]["id"]), "used twice"),
+        (lambda d: d["customModels"][0].update(id="llmcloud-x"), "id must start with custom:"),
+        (lambda d: d["customModels"][0].pop("provider"), "provider is required"),
+        (lambda d: d["customModels"][0].update(provider="bedrock"), "provider must be one of"),
+        (lambda d: d["customModels"][0].update(maxOutputTokens="8k"), "maxOutputTokens must be of type int"),
+        (lambda d: d.update(modelPolicy={"allowedBaseUrls": "https://llmcloud.studio/"}), "must be of type array"),
+        (lambda d: d.update(modelPolicy={"allowAllFactoryModels": "no"}), "must be of type boolean"),
+        (lambda d: d.update(sessionDefaultSettings={"model": 3}), "sessionDefaultSettings.model"),
+    ],
+)
 def test_problems_the_client_would_drop_the_org_level_for(mutate, words):
     doc = system.system_document(ENTRIES, URL)
     assert system.problems(doc) == []
     mutate(doc)
     found = system.problems(doc)
     assert found and any(words in line for line in found), found
-    assert not any("llmc-a-real-key" in line for line in found)       # a key is never repeated
+    assert not any("llmc-a-real-key" in line for line in found)  # a key is never repeated
 
 
 def test_an_entry_with_a_bad_id_fails_the_document():
@@ -129,8 +142,7 @@ def test_an_entry_with_a_bad_id_fails_the_document():
         system.system_document([dict(ENTRIES[0], id="llmcloud-x")] + ENTRIES[1:], URL)
 
 
-@given(st.sampled_from(["https://llmcloud.studio", "https://llmcloud.studio/", "http://127.0.0.1:8080",
-                        "https://proxy.example.com/llm"]))
+@given(st.sampled_from(["https://llmcloud.studio", "https://llmcloud.studio/", "http://127.0.0.1:8080", "https://proxy.example.com/llm"]))
 def test_url_pattern_matches_the_forms_the_role_writes_and_nothing_nearby(url):
     pattern = re.compile(system.url_pattern(url))
     base = url.rstrip("/")
@@ -149,29 +161,29 @@ IDENTITIES = [{"model": e["model"], "baseUrl": e["baseUrl"]} for e in ENTRIES]
 
 
 def test_offboard_a_user_file_keeps_the_developers_own_default_and_models():
-    own = {"model": "claude-sonnet-4-5", "displayName": "Claude Sonnet 4.5", "baseUrl": "https://api.anthropic.com",
-           "provider": "anthropic", "apiKey": "theirs"}
+    own = {
+        "model": "claude-sonnet-4-5",
+        "displayName": "Claude Sonnet 4.5",
+        "baseUrl": "https://api.anthropic.com",
+        "provider": "anthropic",
+        "apiKey": "theirs",
+    }
     # an entry of a role version before explicit ids: the developer's own twin comes first, so droid
     # calls it custom:Claude-Sonnet-4.5-0 and ours -1
     old = dict(ENTRIES[0], apiKey="llmc-plain")
     old.pop("id")
-    text = _text({"customModels": [own, old], "sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.5-0",
-                                                                         "autonomyMode": "auto-low"}})
+    text = _text({"customModels": [own, old], "sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.5-0", "autonomyMode": "auto-low"}})
     found = system.offboard(text, URL, entries=ENTRIES)
     assert found["value"] == {"customModels": IDENTITIES} and found["models"] == 1
-    text = _text({"customModels": [own, old], "sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.5-1",
-                                                                         "autonomyMode": "auto-low"}})
-    assert system.offboard(text, URL, entries=ENTRIES)["value"] == {
-        "customModels": IDENTITIES, "sessionDefaultSettings": {"model": None}}
+    text = _text({"customModels": [own, old], "sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.5-1", "autonomyMode": "auto-low"}})
+    assert system.offboard(text, URL, entries=ENTRIES)["value"] == {"customModels": IDENTITIES, "sessionDefaultSettings": {"model": None}}
     # the role's entries carry its explicit id: that is what the role's default names
     ours = dict(ENTRIES[0], apiKey="${LLMCLOUD_API_KEY}")
     text = _text({"customModels": [own, ours], "sessionDefaultSettings": {"model": ours["id"]}})
-    assert system.offboard(text, URL, entries=ENTRIES)["value"] == {
-        "customModels": IDENTITIES, "sessionDefaultSettings": None}
+    assert system.offboard(text, URL, entries=ENTRIES)["value"] == {"customModels": IDENTITIES, "sessionDefaultSettings": None}
     # a role id as the default with the entry already gone (a settings.local.json default) goes too
     text = _text({"theme": "light", "sessionDefaultSettings": {"model": ENTRIES[2]["id"]}})
-    assert system.offboard(text, URL, entries=ENTRIES, kind="local")["value"] == {
-        "customModels": IDENTITIES, "sessionDefaultSettings": None}
+    assert system.offboard(text, URL, entries=ENTRIES, kind="local")["value"] == {"customModels": IDENTITIES, "sessionDefaultSettings": None}
     # the developer's own default stays even when it names a custom: id
     text = _text({"customModels": [own, ours], "sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.5-0"}})
     assert "sessionDefaultSettings" not in system.offboard(text, URL, entries=ENTRIES)["value"]
@@ -181,8 +193,7 @@ def test_offboard_a_user_file_keeps_the_developers_own_default_and_models():
 
 
 def test_offboard_options_follow_the_onboarding_identity_per_kind():
-    extra = _byok.custom_models(CATALOG, [], [{"model": "x/y", "provider": "anthropic",
-                                               "base_url": "https://proxy.example"}], URL, None, "env")
+    extra = _byok.custom_models(CATALOG, [], [{"model": "x/y", "provider": "anthropic", "base_url": "https://proxy.example"}], URL, None, "env")
     entries = ENTRIES + extra
     theirs = {"model": "x/z", "baseUrl": "https://proxy.example", "provider": "anthropic"}
     text = _text({"customModels": [dict(extra[0]), theirs]})
@@ -191,7 +202,7 @@ def test_offboard_options_follow_the_onboarding_identity_per_kind():
     kept = {"model": "x/y", "baseUrl": "https://proxy.example"}
     assert found["models"] == 1 and found["value"]["customModels"][-1] == kept
     assert found["keyed_lists"] == {"/customModels": ["model", "baseUrl"], "/custom_models": ["model", "base_url"]}
-    assert set(found["prune"]) == {"/customModels", "/custom_models"}                # the guide's dead block too
+    assert set(found["prune"]) == {"/customModels", "/custom_models"}  # the guide's dead block too
     assert not re.match(found["prune"]["/customModels"]["baseUrl"], "https://proxy.example")
     local = system.offboard(text, URL, entries=entries, kind="local")
     assert set(local["keyed_lists"]) == {"/customModels"}
@@ -231,35 +242,49 @@ def test_offboard_an_absent_or_unreadable_file_removes_nothing_named(text):
 
 # ------------------------------------------------------------------ the client's rewrite
 def test_rewrites_name_the_files_where_an_api_key_was_replaced():
-    results = {"results": [
-        {"path": "/home/a/.factory/settings.json", "changed": True,
-         "operations": [{"op": "add", "path": "/customModels/3/apiKey"},
-                        {"op": "replace", "path": "/customModels/1/apiKey"}]},
-        {"path": "/home/b/.factory/settings.json", "changed": True,
-         "operations": [{"op": "replace", "path": "/customModels/1/displayName"}]},
-        {"skipped": True},
-    ]}
+    results = {
+        "results": [
+            {
+                "path": "/home/a/.factory/settings.json",
+                "changed": True,
+                "operations": [{"op": "add", "path": "/customModels/3/apiKey"}, {"op": "replace", "path": "/customModels/1/apiKey"}],
+            },
+            {"path": "/home/b/.factory/settings.json", "changed": True, "operations": [{"op": "replace", "path": "/customModels/1/displayName"}]},
+            {"skipped": True},
+        ]
+    }
     assert system.rewrites(results, URL) == ["/home/a/.factory/settings.json"]
     assert system.rewrites({"skipped": True}, URL) == []
 
 
 # ------------------------------------------------------------------ the variables
-GOOD = dict(scope="system", state="present", key_mode="keychain", settings_path="", fallback="user",
-            min_version="0.215.0", droid_paths=["droid"],
-            allow_other_custom_models=False, allow_factory_models=True)
+GOOD = dict(
+    scope="system",
+    state="present",
+    key_mode="keychain",
+    settings_path="",
+    fallback="user",
+    min_version="0.215.0",
+    droid_paths=["droid"],
+    allow_other_custom_models=False,
+    allow_factory_models=True,
+)
 
 
-@pytest.mark.parametrize("change, words", [
-    (dict(scope="machine"), "byok_scope must be one of"),
-    (dict(fallback="ignore"), "byok_system_fallback must be one of"),
-    (dict(settings_path="etc/factory/settings.json"), "byok_system_settings_path must be empty"),
-    (dict(settings_path=["a", "list"]), "byok_system_settings_path must be empty"),
-    (dict(min_version="0.215"), "byok_system_min_version must be a version"),
-    (dict(droid_paths=True), "byok_droid_paths must be a list"),
-    (dict(droid_paths=[{"a": 1}]), "byok_droid_paths must be a list"),
-    (dict(key_mode="inline"), "needs byok_key_mode env or keychain"),
-    (dict(scope="user"), "org policy"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (dict(scope="machine"), "byok_scope must be one of"),
+        (dict(fallback="ignore"), "byok_system_fallback must be one of"),
+        (dict(settings_path="etc/factory/settings.json"), "byok_system_settings_path must be empty"),
+        (dict(settings_path=["a", "list"]), "byok_system_settings_path must be empty"),
+        (dict(min_version="0.215"), "byok_system_min_version must be a version"),
+        (dict(droid_paths=True), "byok_droid_paths must be a list"),
+        (dict(droid_paths=[{"a": 1}]), "byok_droid_paths must be a list"),
+        (dict(key_mode="inline"), "needs byok_key_mode env or keychain"),
+        (dict(scope="user"), "org policy"),
+    ],
+)
 def test_variable_problems_name_the_variable(change, words):
     assert system.variable_problems(**GOOD) == []
     found = system.variable_problems(**dict(GOOD, **change))

@@ -11,7 +11,8 @@ import json
 import os
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _jsonc
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import (
@@ -21,7 +22,6 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc impo
     json_equal,
     parse,
 )
-
 from ansible_collections.llmcloud.factory_droid.tests.unit.plugins.module_utils.jsonc_helpers import (
     documents,
     mutate,
@@ -31,7 +31,7 @@ from ansible_collections.llmcloud.factory_droid.tests.unit.plugins.module_utils.
 )
 
 # JSONC_EXAMPLES raises the number of examples for a longer hunt (the default keeps `make units` quick)
-PROPERTY = settings(max_examples=int(os.environ.get('JSONC_EXAMPLES', '200')), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=int(os.environ.get("JSONC_EXAMPLES", "200")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def error_of(text):
@@ -42,10 +42,12 @@ def error_of(text):
 
 # ---------------------------------------------------------------- reading
 def test_reads_comments_of_every_kind():
-    text = ('// head\n{\n  /* block\n     over lines */\n  "a": 1, // after a\n  "b": /* inline */ [true, null],\n'
-            '  "url": "https://llmcloud.studio/v1", "c": "/* not a comment */"\n}\n')
+    text = (
+        '// head\n{\n  /* block\n     over lines */\n  "a": 1, // after a\n  "b": /* inline */ [true, null],\n'
+        '  "url": "https://llmcloud.studio/v1", "c": "/* not a comment */"\n}\n'
+    )
     doc = parse(text)
-    assert doc.value == {'a': 1, 'b': [True, None], 'url': 'https://llmcloud.studio/v1', 'c': '/* not a comment */'}
+    assert doc.value == {"a": 1, "b": [True, None], "url": "https://llmcloud.studio/v1", "c": "/* not a comment */"}
     assert doc.has_comments
     assert len(doc.blank) == len(doc.text)
 
@@ -53,155 +55,172 @@ def test_reads_comments_of_every_kind():
 def test_plain_json_has_no_comments_and_keeps_key_order():
     doc = parse('{"z": 1, "a": {"y": 2, "b": 3}}')
     assert not doc.has_comments
-    assert list(doc.value) == ['z', 'a'] and list(doc.value['a']) == ['y', 'b']
+    assert list(doc.value) == ["z", "a"] and list(doc.value["a"]) == ["y", "b"]
 
 
 def test_syntax_tree_carries_character_offsets():
     text = '{\n  "k\u00e9y": [1, {"x": "\u4e2d"}], // c\n  "b": null\n}'
     doc = parse(text)
     root = doc.root
-    assert (root.kind, root.start, root.end) == ('object', 0, len(text))
+    assert (root.kind, root.start, root.end) == ("object", 0, len(text))
     first, second = root.children
-    assert first.key == 'k\u00e9y' and text[first.start:first.start + 5] == '"k\u00e9y"'
-    assert first.value.kind == 'array' and text[first.value.start:first.value.end] == '[1, {"x": "\u4e2d"}]'
-    assert text[first.comma] == ',' and second.comma is None
-    assert [c.value.kind for c in first.value.children] == ['number', 'object']
-    assert doc.node(['k\u00e9y', 1, 'x']).kind == 'string'
-    assert doc.node(['missing']) is None and doc.node(['b', 0]) is None
+    assert first.key == "k\u00e9y" and text[first.start : first.start + 5] == '"k\u00e9y"'
+    assert first.value.kind == "array" and text[first.value.start : first.value.end] == '[1, {"x": "\u4e2d"}]'
+    assert text[first.comma] == "," and second.comma is None
+    assert [c.value.kind for c in first.value.children] == ["number", "object"]
+    assert doc.node(["k\u00e9y", 1, "x"]).kind == "string"
+    assert doc.node(["missing"]) is None and doc.node(["b", 0]) is None
 
 
-@pytest.mark.parametrize('text,line,column,words', [
-    ('{\n  "a": 1,\n}', 2, 9, ['trailing comma', 'PropertyNameExpected']),
-    ('{"a": [1, 2,]}', 1, 12, ['trailing comma', 'ValueExpected']),
-    ('{"a": 1 // droid ends a comment at a lone CR\r "b": 2}', 2, 2, ['expected ","']),
-    ('{"a": 1, \udce9}', 1, 10, ['not UTF-8 (0xe9)', 'InvalidSymbol', 'save the file as UTF-8']),
-    ('{"a": \udcff}', 1, 7, ['not UTF-8 (0xff)']),
-    ('{"a": 1}\udcc3', 1, 9, ['not UTF-8 (0xc3)']),
-    ('{"a": 1 /* never closed\n}', 1, 9, ['unclosed comment']),
-    ('{"a": "never closed\n}', 1, 7, ['unterminated string']),
-    ('{"a": NaN}', 1, 7, ['unexpected character']),
-    ('{"a": Infinity}', 1, 7, ['unexpected character']),
-    ("{'a': 1}", 1, 2, ['property name']),
-    ('{a: 1}', 1, 2, ['property name']),
-    ('{"a" 1}', 1, 6, ['":"']),
-    ('{"a": 1}\n{"b": 2}', 2, 1, ['after the end']),
-    ('{"a": "x\x01y"}', 1, 9, ['control character']),
-    ('{"a": 1}\x00', 1, 9, ['after the end']),
-    ('{"a": 01}', 1, 8, ['expected ","']),
-    ('{"a": [1 2]}', 1, 10, ['expected ","']),
-    ('{"a": "\\q"}', 1, 8, ['escape']),
-    ('{"a": 1', 1, 8, ['not closed', 'line 1, column 1']),
-    ('{"a": 1 / 2}', 1, 9, ['expected ","']),
-    ('', 1, 1, ['no JSON value']),
-    ('  // only a comment\n', 2, 1, ['no JSON value']),
-])
+@pytest.mark.parametrize(
+    "text,line,column,words",
+    [
+        ('{\n  "a": 1,\n}', 2, 9, ["trailing comma", "PropertyNameExpected"]),
+        ('{"a": [1, 2,]}', 1, 12, ["trailing comma", "ValueExpected"]),
+        ('{"a": 1 // droid ends a comment at a lone CR\r "b": 2}', 2, 2, ['expected ","']),
+        ('{"a": 1, \udce9}', 1, 10, ["not UTF-8 (0xe9)", "InvalidSymbol", "save the file as UTF-8"]),
+        ('{"a": \udcff}', 1, 7, ["not UTF-8 (0xff)"]),
+        ('{"a": 1}\udcc3', 1, 9, ["not UTF-8 (0xc3)"]),
+        ('{"a": 1 /* never closed\n}', 1, 9, ["unclosed comment"]),
+        ('{"a": "never closed\n}', 1, 7, ["unterminated string"]),
+        ('{"a": NaN}', 1, 7, ["unexpected character"]),
+        ('{"a": Infinity}', 1, 7, ["unexpected character"]),
+        ("{'a': 1}", 1, 2, ["property name"]),
+        ("{a: 1}", 1, 2, ["property name"]),
+        ('{"a" 1}', 1, 6, ['":"']),
+        ('{"a": 1}\n{"b": 2}', 2, 1, ["after the end"]),
+        ('{"a": "x\x01y"}', 1, 9, ["control character"]),
+        ('{"a": 1}\x00', 1, 9, ["after the end"]),
+        ('{"a": 01}', 1, 8, ['expected ","']),
+        ('{"a": [1 2]}', 1, 10, ['expected ","']),
+        ('{"a": "\\q"}', 1, 8, ["escape"]),
+        ('{"a": 1', 1, 8, ["not closed", "line 1, column 1"]),
+        ('{"a": 1 / 2}', 1, 9, ['expected ","']),
+        ("", 1, 1, ["no JSON value"]),
+        ("  // only a comment\n", 2, 1, ["no JSON value"]),
+    ],
+)
 def test_invalid_text_fails_with_line_and_column(text, line, column, words):
     err = error_of(text)
     assert (err.line, err.column) == (line, column), str(err)
-    assert str(err).startswith('line %d, column %d: ' % (line, column))
+    assert str(err).startswith("line %d, column %d: " % (line, column))
     for word in words:
         assert word in str(err)
 
 
-@pytest.mark.parametrize('text,found', [
-    ('[{"a": 1}]', 'an array'), ('"settings"', 'a string'), ('null', 'null'), ('  12', 'a number'), ('true', 'a boolean'),
-])
+@pytest.mark.parametrize(
+    "text,found",
+    [
+        ('[{"a": 1}]', "an array"),
+        ('"settings"', "a string"),
+        ("null", "null"),
+        ("  12", "a number"),
+        ("true", "a boolean"),
+    ],
+)
 def test_top_level_must_be_an_object(text, found):
     err = error_of(text)
-    assert 'must be an object' in str(err) and found in str(err)
+    assert "must be an object" in str(err) and found in str(err)
     assert err.column == len(text) - len(text.lstrip()) + 1
 
 
 def test_nesting_limit_is_a_clear_error_not_a_recursion_error():
-    assert parse('{"a": ' + '[' * 199 + ']' * 199 + '}').value['a'] is not None
+    assert parse('{"a": ' + "[" * 199 + "]" * 199 + "}").value["a"] is not None
     for depth in (200, 999, 100000):
-        err = error_of('{"a": ' + '[' * depth + ']' * depth + '}')
-        assert 'nesting deeper than 200 levels' in str(err) and err.column == 206
-    err = error_of('{"a": ' + '{"a": ' * 50000 + '1' + '}' * 50000 + '}')
-    assert 'nesting deeper' in str(err)
-    assert parse('{"a": 1}', max_depth=1).value == {'a': 1}
-    assert 'deeper than 1 ' in str(pytest.raises(JSONCError, parse, '{"a": {}}', max_depth=1).value)
+        err = error_of('{"a": ' + "[" * depth + "]" * depth + "}")
+        assert "nesting deeper than 200 levels" in str(err) and err.column == 206
+    err = error_of('{"a": ' + '{"a": ' * 50000 + "1" + "}" * 50000 + "}")
+    assert "nesting deeper" in str(err)
+    assert parse('{"a": 1}', max_depth=1).value == {"a": 1}
+    assert "deeper than 1 " in str(pytest.raises(JSONCError, parse, '{"a": {}}', max_depth=1).value)
 
 
 def test_byte_order_marks_are_refused():
     with pytest.raises(JSONCError) as info:
         decode_bytes(b'\xef\xbb\xbf{"a": 1}')
-    assert 'byte order mark' in str(info.value) and (info.value.line, info.value.column) == (1, 1)
-    assert 'InvalidSymbol' in str(info.value)
+    assert "byte order mark" in str(info.value) and (info.value.line, info.value.column) == (1, 1)
+    assert "InvalidSymbol" in str(info.value)
     with pytest.raises(JSONCError) as info:
-        decode_bytes(b'\xff\xfe{\x00}\x00')
-    assert 'UTF-16' in str(info.value)
-    assert decode_bytes('{"caf\u00e9": 1}'.encode('utf-8')) == '{"caf\u00e9": 1}'
+        decode_bytes(b"\xff\xfe{\x00}\x00")
+    assert "UTF-16" in str(info.value)
+    assert decode_bytes('{"caf\u00e9": 1}'.encode("utf-8")) == '{"caf\u00e9": 1}'
 
 
 def test_bytes_that_are_not_utf8_in_strings_and_comments_read_and_survive_byte_for_byte():
     """droid 0.225.2 loads a Latin-1 byte inside a string or a comment (as U+FFFD): so does the module."""
     data = b'{\n  // caf\xe9 au lait\n  "theme": "caf\xe9 \xc3\xa9 \xed\xa0\xbd",\n  "customModels": []\n}\n'
     doc = parse(decode_bytes(data))
-    assert doc.value['theme'] == 'caf\udce9 \u00e9 \udced\udca0\udcbd'
-    out = _jsonc.encode_text(doc.update(dict(doc.value, customModels=[{'model': 'm'}])))
+    assert doc.value["theme"] == "caf\udce9 \u00e9 \udced\udca0\udcbd"
+    out = _jsonc.encode_text(doc.update(dict(doc.value, customModels=[{"model": "m"}])))
     assert out == data.replace(b'"customModels": []', b'"customModels": [\n    {\n      "model": "m"\n    }\n  ]')
     assert _jsonc.encode_text(decode_bytes(data)) == data
 
 
 def test_duplicate_keys_read_as_droid_reads_them_the_last_one_wins():
     doc = parse('{\n  "a": 1,\n  "x": {"b": 1, "b": 2},\n  "a": 3\n}')
-    assert doc.value == {'a': 3, 'x': {'b': 2}}
-    assert list(doc.value) == ['a', 'x']
-    assert doc.node(['a']).start == doc.text.index('3')
+    assert doc.value == {"a": 3, "x": {"b": 2}}
+    assert list(doc.value) == ["a", "x"]
+    assert doc.node(["a"]).start == doc.text.index("3")
     assert _jsonc._parse_slow(doc.text, doc.blank, 200) == doc.value
 
 
 def test_duplicate_keys_edits_go_to_the_last_occurrence_and_a_removal_takes_all():
     text = '{\n  "a": 1,\n  "b": 2,\n  "a": 3\n}\n'
-    assert edit(text, {'a': 4, 'b': 2}) == '{\n  "a": 1,\n  "b": 2,\n  "a": 4\n}\n'
-    assert edit(text, {'b': 2}) == '{\n  "b": 2\n}\n'
-    assert edit(text, {'a': 3, 'b': 2, 'c': True}) == '{\n  "a": 1,\n  "b": 2,\n  "a": 3,\n  "c": true\n}\n'
+    assert edit(text, {"a": 4, "b": 2}) == '{\n  "a": 1,\n  "b": 2,\n  "a": 4\n}\n'
+    assert edit(text, {"b": 2}) == '{\n  "b": 2\n}\n'
+    assert edit(text, {"a": 3, "b": 2, "c": True}) == '{\n  "a": 1,\n  "b": 2,\n  "a": 3,\n  "c": true\n}\n'
     nested = '{"customModels": [], "customModels": [{"model": "x"}]}'
-    assert edit(nested, {'customModels': [{'model': 'x'}, {'model': 'y'}]}) == \
-        '{"customModels": [], "customModels": [{"model": "x"}, {"model": "y"}]}'
+    assert edit(nested, {"customModels": [{"model": "x"}, {"model": "y"}]}) == '{"customModels": [], "customModels": [{"model": "x"}, {"model": "y"}]}'
 
 
 def test_lone_and_paired_surrogate_escapes_read_as_droid_reads_them():
     """droid loads \\ud83d alone, \\ude00 alone and the pair: strings hold what the escapes say."""
     doc = parse('{"a": "\\ud83d", "b": "\\ude00x", "c": "\\ud83d\\ude00", "d": "\\\\ud800"}')
-    assert doc.value == {'a': '\ud83d', 'b': '\ude00x', 'c': '\U0001f600', 'd': '\\ud800'}
+    assert doc.value == {"a": "\ud83d", "b": "\ude00x", "c": "\U0001f600", "d": "\\ud800"}
     out = doc.update(dict(doc.value, e=1))
     assert out.startswith('{"a": "\\ud83d", "b": "\\ude00x", "c": "\\ud83d\\ude00", "d": "\\\\ud800", "e": 1}')
-    out.encode('utf-8')
+    out.encode("utf-8")
 
 
 def test_a_surrogate_escape_in_a_comment_is_only_a_comment():
     """Issue 12: droid loads this file; comments are not JSON, nothing in them makes a file unreadable."""
     text = '{\n  // pager \U0001f4df emoji: \\ud83d\n  "theme": "dark" /* \\udc00 \\x \\u12 */\n}\n'
     doc = parse(text)
-    assert doc.value == {'theme': 'dark'}
-    assert doc.update({'theme': 'dark', 'k': 1}) == text.replace('*/\n}', '*/,\n  "k": 1\n}').replace(
-        '"dark" /*', '"dark", /*').replace('*/,', '*/')
+    assert doc.value == {"theme": "dark"}
+    assert doc.update({"theme": "dark", "k": 1}) == text.replace("*/\n}", '*/,\n  "k": 1\n}').replace('"dark" /*', '"dark", /*').replace("*/,", "*/")
 
 
-@pytest.mark.parametrize('text,new,expected', [
-    ('{"customModels": [ // LLMCloud models go here\n  ]}', {'customModels': [{'model': 'm'}]},
-     '{"customModels": [ // LLMCloud models go here\n  {\n    "model": "m"\n  }\n  ]}'),
-    ('{\n  "customModels": [ // LLMCloud models go here\n  ]\n}\n', {'customModels': [{'model': 'm'}]},
-     '{\n  "customModels": [ // LLMCloud models go here\n    {\n      "model": "m"\n    }\n  ]\n}\n'),
-    ('{ // only comment\n}', {'k': 1}, '{ // only comment\n  "k": 1\n}'),
-    ('{ // only comment\r\n}\r\n', {'k': 1, 'l': [2]}, '{ // only comment\r\n  "k": 1,\r\n  "l": [\r\n    2\r\n  ]\r\n}\r\n'),
-    ('{ /* one */ /* two */\n}', {'k': 1}, '{ /* one */ /* two */\n  "k": 1\n}'),
-    ('{ /* spans\n lines */\n}', {'k': 1}, '{\n  "k": 1 /* spans\n lines */\n}'),
-    ('{"a": [ /* c */ ]}', {'a': [1]}, '{"a": [1 /* c */ ]}'),
-])
+@pytest.mark.parametrize(
+    "text,new,expected",
+    [
+        (
+            '{"customModels": [ // LLMCloud models go here\n  ]}',
+            {"customModels": [{"model": "m"}]},
+            '{"customModels": [ // LLMCloud models go here\n  {\n    "model": "m"\n  }\n  ]}',
+        ),
+        (
+            '{\n  "customModels": [ // LLMCloud models go here\n  ]\n}\n',
+            {"customModels": [{"model": "m"}]},
+            '{\n  "customModels": [ // LLMCloud models go here\n    {\n      "model": "m"\n    }\n  ]\n}\n',
+        ),
+        ("{ // only comment\n}", {"k": 1}, '{ // only comment\n  "k": 1\n}'),
+        ("{ // only comment\r\n}\r\n", {"k": 1, "l": [2]}, '{ // only comment\r\n  "k": 1,\r\n  "l": [\r\n    2\r\n  ]\r\n}\r\n'),
+        ("{ /* one */ /* two */\n}", {"k": 1}, '{ /* one */ /* two */\n  "k": 1\n}'),
+        ("{ /* spans\n lines */\n}", {"k": 1}, '{\n  "k": 1 /* spans\n lines */\n}'),
+        ('{"a": [ /* c */ ]}', {"a": [1]}, '{"a": [1 /* c */ ]}'),
+    ],
+)
 def test_insertion_after_a_comment_on_the_openers_line(text, new, expected):
     """Issue 12: the comment stays on the opener's line and the new items go on the lines after it."""
     assert edit(text, new) == expected
 
 
 def test_empty_text_is_an_empty_document_only_when_allowed():
-    doc = parse(' \n', allow_empty=True)
+    doc = parse(" \n", allow_empty=True)
     assert doc.empty and doc.value == {}
-    assert doc.update({'a': 1}) == '{\n  "a": 1\n}\n'
-    doc = parse('// just a note\n', allow_empty=True)
-    assert doc.update({'a': [1]}) == '// just a note\n{\n  "a": [\n    1\n  ]\n}\n'
+    assert doc.update({"a": 1}) == '{\n  "a": 1\n}\n'
+    doc = parse("// just a note\n", allow_empty=True)
+    assert doc.update({"a": [1]}) == '// just a note\n{\n  "a": [\n    1\n  ]\n}\n'
 
 
 def test_slow_parser_agrees_with_the_fast_one_on_a_sample():
@@ -210,7 +229,7 @@ def test_slow_parser_agrees_with_the_fast_one_on_a_sample():
 
 
 # ---------------------------------------------------------------- writing
-SAMPLE = '''{
+SAMPLE = """{
   // the user's theme
   "theme": "dark",
   "customModels": [
@@ -219,7 +238,7 @@ SAMPLE = '''{
   ], /* models */
   "last": true // trailing
 }
-'''
+"""
 
 
 def edit(text, new, **kwargs):
@@ -230,95 +249,95 @@ def edit(text, new, **kwargs):
 
 def test_replacing_a_scalar_touches_only_its_span():
     new = copy.deepcopy(parse(SAMPLE).value)
-    new['theme'] = 'light'
+    new["theme"] = "light"
     assert edit(SAMPLE, new) == SAMPLE.replace('"dark"', '"light"')
 
 
 def test_inserting_after_the_last_member_keeps_its_trailing_comment():
     new = copy.deepcopy(parse(SAMPLE).value)
-    new['sessionDefaultSettings'] = {'model': 'custom:a-0'}
+    new["sessionDefaultSettings"] = {"model": "custom:a-0"}
     out = edit(SAMPLE, new)
-    assert out == SAMPLE.replace('  "last": true // trailing\n', '  "last": true, // trailing\n'
-                                 '  "sessionDefaultSettings": {\n    "model": "custom:a-0"\n  }\n')
+    assert out == SAMPLE.replace('  "last": true // trailing\n', '  "last": true, // trailing\n  "sessionDefaultSettings": {\n    "model": "custom:a-0"\n  }\n')
 
 
 def test_appending_an_item_follows_the_style_of_its_siblings():
     new = copy.deepcopy(parse(SAMPLE).value)
-    new['customModels'].append({'model': 'b', 'baseUrl': 'https://llmcloud.studio'})
+    new["customModels"].append({"model": "b", "baseUrl": "https://llmcloud.studio"})
     out = edit(SAMPLE, new)
-    assert ('"apiKey": "sk-old"},\n    {"model": "b", "baseUrl": "https://llmcloud.studio"}\n  ], /* models */'
-            in out)
+    assert '"apiKey": "sk-old"},\n    {"model": "b", "baseUrl": "https://llmcloud.studio"}\n  ], /* models */' in out
 
 
 def test_removing_members_handles_commas_and_keeps_other_comments():
     value = parse(SAMPLE).value
-    new = {'customModels': value['customModels'], 'last': True}       # the first member goes
+    new = {"customModels": value["customModels"], "last": True}  # the first member goes
     out = edit(SAMPLE, new)
-    assert out == SAMPLE.replace('  "theme": "dark",\n', '')
-    new = {'theme': 'dark', 'customModels': value['customModels']}     # the last member goes
+    assert out == SAMPLE.replace('  "theme": "dark",\n', "")
+    new = {"theme": "dark", "customModels": value["customModels"]}  # the last member goes
     out = edit(SAMPLE, new)
-    assert out == SAMPLE.replace('], /* models */\n  "last": true // trailing\n', '] /* models */\n')
-    new = {'theme': 'dark', 'last': True}                              # a middle member goes
+    assert out == SAMPLE.replace('], /* models */\n  "last": true // trailing\n', "] /* models */\n")
+    new = {"theme": "dark", "last": True}  # a middle member goes
     out = edit(SAMPLE, new)
-    assert '"customModels"' not in out and 'my own' not in out
+    assert '"customModels"' not in out and "my own" not in out
     assert '// the user\'s theme\n  "theme": "dark",\n  "last": true // trailing\n}' in out
 
 
 def test_removing_array_items_in_the_middle_and_at_the_end():
     value = parse(SAMPLE).value
-    models = value['customModels']
+    models = value["customModels"]
     out = edit(SAMPLE, dict(value, customModels=[models[1]]), align=lambda p, o, n: [1])
-    assert '{"model": "mine"' not in out and '// my own' not in out
+    assert '{"model": "mine"' not in out and "// my own" not in out
     assert '  "customModels": [\n    {"model": "a", "baseUrl": "https://llmcloud.studio", "apiKey": "sk-old"}\n  ]' in out
     out = edit(SAMPLE, dict(value, customModels=[models[0]]), align=lambda p, o, n: [0])
     assert '"customModels": [\n    {"model": "mine", "baseUrl": "https://example.invalid"} // my own\n  ],' in out
 
 
-@pytest.mark.parametrize('text,new,expected', [
-    ('{"a": 1, "b": 2}', {'a': 1}, '{"a": 1}'),
-    ('{"a": 1, "b": 2}', {'b': 2}, '{"b": 2}'),
-    ('{"a": 1, "b": 2}', {'b': 2, 'c': [1, {'d': None}]}, '{"b": 2, "c": [1, {"d": null}]}'),
-    ('{"a": 1, "b": 2, "c": 3}', {'a': 1}, '{"a": 1}'),
-    ('{"a": 1, "b": 2, "c": 3}', {'a': 1, 'd': 4}, '{"a": 1, "d": 4}'),
-    ('{"a": 1, "b": 2}', {}, '{}'),
-    ('{"a": 1, "b": 2}', {'z': 0}, '{"z": 0}'),
-    ('{"a": [1, 2, 3]}', {'a': [1, 2]}, '{"a": [1, 2]}'),
-    ('{"a": [1, 2, 3]}', {'a': [1, 2, 3, 4]}, '{"a": [1, 2, 3, 4]}'),
-    ('{"a": [1, 2, 3]}', {'a': [9, 2, 3]}, '{"a": [9, 2, 3]}'),
-    ('{"a": [1, 2, 3]}', {'a': []}, '{"a": []}'),
-    ('{}', {'a': 1}, '{\n  "a": 1\n}'),
-    ('{"a": {}}', {'a': {'b': True}}, '{"a": {"b": true}}'),
-    ('{"a": {}, "l": []}', {'a': {}, 'l': [{'m': 1}]}, '{"a": {}, "l": [{"m": 1}]}'),
-    ('{\n  "a": {}\n}', {'a': {'b': True}}, '{\n  "a": {\n    "b": true\n  }\n}'),
-    ('{"a": 1}', {'a': {'b': [1]}}, '{"a": {"b": [1]}}'),
-    ('{\n\t"a": {\n\t\t"b": 1\n\t}\n}', {'a': {'b': 1, 'c': {'d': 2}}},
-     '{\n\t"a": {\n\t\t"b": 1,\n\t\t"c": {\n\t\t\t"d": 2\n\t\t}\n\t}\n}'),
-    ('{\r\n  "a": 1\r\n}\r\n', {'a': 1, 'b': [2]}, '{\r\n  "a": 1,\r\n  "b": [\r\n    2\r\n  ]\r\n}\r\n'),
-    ('{\r\n  "a": 1,\r\n  "b": 2\r\n}\r\n', {'a': 1}, '{\r\n  "a": 1\r\n}\r\n'),
-    ('{\n  "a": 1 /* one */, "b": 2\n}', {'a': 1}, '{\n  "a": 1 /* one */\n}'),
-    ('{\n  "a": {\n    // keep me\n    "x": 1\n  }\n}', {'a': {}}, '{\n  "a": {\n    // keep me\n  }\n}'),
-    ('{\n  "a": {\n    "x": 1\n  }\n}', {'a': {}}, '{\n  "a": {}\n}'),
-    ('{"x": "caf\u00e9"}', {'x': '\u4e2d\u6587'}, '{"x": "\u4e2d\u6587"}'),
-])
+@pytest.mark.parametrize(
+    "text,new,expected",
+    [
+        ('{"a": 1, "b": 2}', {"a": 1}, '{"a": 1}'),
+        ('{"a": 1, "b": 2}', {"b": 2}, '{"b": 2}'),
+        ('{"a": 1, "b": 2}', {"b": 2, "c": [1, {"d": None}]}, '{"b": 2, "c": [1, {"d": null}]}'),
+        ('{"a": 1, "b": 2, "c": 3}', {"a": 1}, '{"a": 1}'),
+        ('{"a": 1, "b": 2, "c": 3}', {"a": 1, "d": 4}, '{"a": 1, "d": 4}'),
+        ('{"a": 1, "b": 2}', {}, "{}"),
+        ('{"a": 1, "b": 2}', {"z": 0}, '{"z": 0}'),
+        ('{"a": [1, 2, 3]}', {"a": [1, 2]}, '{"a": [1, 2]}'),
+        ('{"a": [1, 2, 3]}', {"a": [1, 2, 3, 4]}, '{"a": [1, 2, 3, 4]}'),
+        ('{"a": [1, 2, 3]}', {"a": [9, 2, 3]}, '{"a": [9, 2, 3]}'),
+        ('{"a": [1, 2, 3]}', {"a": []}, '{"a": []}'),
+        ("{}", {"a": 1}, '{\n  "a": 1\n}'),
+        ('{"a": {}}', {"a": {"b": True}}, '{"a": {"b": true}}'),
+        ('{"a": {}, "l": []}', {"a": {}, "l": [{"m": 1}]}, '{"a": {}, "l": [{"m": 1}]}'),
+        ('{\n  "a": {}\n}', {"a": {"b": True}}, '{\n  "a": {\n    "b": true\n  }\n}'),
+        ('{"a": 1}', {"a": {"b": [1]}}, '{"a": {"b": [1]}}'),
+        ('{\n\t"a": {\n\t\t"b": 1\n\t}\n}', {"a": {"b": 1, "c": {"d": 2}}}, '{\n\t"a": {\n\t\t"b": 1,\n\t\t"c": {\n\t\t\t"d": 2\n\t\t}\n\t}\n}'),
+        ('{\r\n  "a": 1\r\n}\r\n', {"a": 1, "b": [2]}, '{\r\n  "a": 1,\r\n  "b": [\r\n    2\r\n  ]\r\n}\r\n'),
+        ('{\r\n  "a": 1,\r\n  "b": 2\r\n}\r\n', {"a": 1}, '{\r\n  "a": 1\r\n}\r\n'),
+        ('{\n  "a": 1 /* one */, "b": 2\n}', {"a": 1}, '{\n  "a": 1 /* one */\n}'),
+        ('{\n  "a": {\n    // keep me\n    "x": 1\n  }\n}', {"a": {}}, '{\n  "a": {\n    // keep me\n  }\n}'),
+        ('{\n  "a": {\n    "x": 1\n  }\n}', {"a": {}}, '{\n  "a": {}\n}'),
+        ('{"x": "caf\u00e9"}', {"x": "\u4e2d\u6587"}, '{"x": "\u4e2d\u6587"}'),
+    ],
+)
 def test_minimal_edits(text, new, expected):
     assert edit(text, new) == expected
 
 
 def test_explicit_indent_shapes_new_text_only():
     text = '{\n  "a": {\n    "b": 1\n  }\n}\n'
-    out = edit(text, {'a': {'b': 1}, 'c': {'d': [1]}}, indent=4)
+    out = edit(text, {"a": {"b": 1}, "c": {"d": [1]}}, indent=4)
     assert out == '{\n  "a": {\n    "b": 1\n  },\n  "c": {\n      "d": [\n          1\n      ]\n  }\n}\n'
-    out = edit(text, {'a': {'b': 1}, 'c': {'d': 1}}, indent='\t')
+    out = edit(text, {"a": {"b": 1}, "c": {"d": 1}}, indent="\t")
     assert out.endswith('  "c": {\n  \t"d": 1\n  }\n}\n')
-    assert parse('{\n    "a": 1\n}').indent_unit == '    '
-    assert parse('{\n\t"a": 1\n}').indent_unit == '\t'
-    assert parse('{"a": 1}').indent_unit == '  '
+    assert parse('{\n    "a": 1\n}').indent_unit == "    "
+    assert parse('{\n\t"a": 1\n}').indent_unit == "\t"
+    assert parse('{"a": 1}').indent_unit == "  "
 
 
 def test_plain_json_stays_plain_json():
-    text = json.dumps({'a': {'b': [1, 2]}, 'c': 'x'}, indent=4)
-    out = edit(text, {'a': {'b': [1, 2, 3], 'e': {}}, 'd': None})
-    assert json.loads(out) == {'a': {'b': [1, 2, 3], 'e': {}}, 'd': None}
+    text = json.dumps({"a": {"b": [1, 2]}, "c": "x"}, indent=4)
+    out = edit(text, {"a": {"b": [1, 2, 3], "e": {}}, "d": None})
+    assert json.loads(out) == {"a": {"b": [1, 2, 3], "e": {}}, "d": None}
     assert not parse(out).has_comments
 
 
@@ -329,57 +348,59 @@ def test_unchanged_document_returns_the_same_text():
 
 
 def test_lone_surrogates_are_written_as_escapes():
-    out = edit('{"a": 1}', {'a': 1, 'b': '\ud800x'})
-    assert '\\ud800' in out
-    out.encode('utf-8')
+    out = edit('{"a": 1}', {"a": 1, "b": "\ud800x"})
+    assert "\\ud800" in out
+    out.encode("utf-8")
 
 
 def test_new_document_dumps():
-    assert dumps({'a': [1, {'b': None}]}) == '{\n  "a": [\n    1,\n    {\n      "b": null\n    }\n  ]\n}\n'
-    assert dumps({}, indent='\t', newline='\r\n') == '{}\r\n'
+    assert dumps({"a": [1, {"b": None}]}) == '{\n  "a": [\n    1,\n    {\n      "b": null\n    }\n  ]\n}\n'
+    assert dumps({}, indent="\t", newline="\r\n") == "{}\r\n"
 
 
 def test_apply_edits_refuses_overlaps():
-    assert _jsonc.apply_edits('abcdef', [(1, 2, 'X'), (4, 4, 'Y')]) == 'aXcdYef'
+    assert _jsonc.apply_edits("abcdef", [(1, 2, "X"), (4, 4, "Y")]) == "aXcdYef"
     with pytest.raises(ValueError):
-        _jsonc.apply_edits('abcdef', [(1, 3, 'X'), (2, 4, 'Y')])
+        _jsonc.apply_edits("abcdef", [(1, 3, "X"), (2, 4, "Y")])
 
 
 # ---------------------------------------------------------------- redaction
 def test_redacted_text_masks_named_keys_secrets_and_commented_out_keys():
-    text = ('{\n  // "apiKey": "sk-commented-out",\n  "customModels": [{"model": "m", "APIKEY": "sk-live-123",'
-            ' "extraHeaders": {"X-Copy": "sk-live-123"}}],\n  "secret": {"token": "t0k3n-inner", "n": 5},\n'
-            '  "password": 12345\n}')
+    text = (
+        '{\n  // "apiKey": "sk-commented-out",\n  "customModels": [{"model": "m", "APIKEY": "sk-live-123",'
+        ' "extraHeaders": {"X-Copy": "sk-live-123"}}],\n  "secret": {"token": "t0k3n-inner", "n": 5},\n'
+        '  "password": 12345\n}'
+    )
     doc = parse(text)
-    out = doc.redacted_text(['apiKey', 'secret', 'password'], secrets={'sk-live-123'})
-    for leaked in ('sk-commented-out', 'sk-live-123', 't0k3n-inner', '12345'):
+    out = doc.redacted_text(["apiKey", "secret", "password"], secrets={"sk-live-123"})
+    for leaked in ("sk-commented-out", "sk-live-123", "t0k3n-inner", "12345"):
         assert leaked not in out
     assert out.count('"********"') == 5
     assert '"model": "m"' in out
-    assert doc.values_at_keys(['apikey']) == ['sk-live-123']
-    assert doc.has_keys(['Password']) and not doc.has_keys(['nothere'])
+    assert doc.values_at_keys(["apikey"]) == ["sk-live-123"]
+    assert doc.has_keys(["Password"]) and not doc.has_keys(["nothere"])
 
 
 def test_mask_secrets_covers_escaped_forms():
     secret = 'p\u00e4ss"w/ord'
-    text = json.dumps({'a': secret}) + json.dumps({'a': secret}, ensure_ascii=False) + secret
-    out = _jsonc.mask_secrets(text, {secret, ''})
-    assert 'ss' not in out and out.count('********') == 3
+    text = json.dumps({"a": secret}) + json.dumps({"a": secret}, ensure_ascii=False) + secret
+    out = _jsonc.mask_secrets(text, {secret, ""})
+    assert "ss" not in out and out.count("********") == 3
 
 
 # ---------------------------------------------------------------- equality
 def test_json_equal_separates_booleans_from_numbers():
-    assert json_equal({'a': [1, 2.0]}, {'a': [1.0, 2]})
-    assert not json_equal({'a': True}, {'a': 1})
+    assert json_equal({"a": [1, 2.0]}, {"a": [1.0, 2]})
+    assert not json_equal({"a": True}, {"a": 1})
     assert not json_equal([0], [False])
-    assert not json_equal({'a': None}, {'b': None})
-    assert not json_equal('1', 1)
+    assert not json_equal({"a": None}, {"b": None})
+    assert not json_equal("1", 1)
     assert not json_equal([1], (1,)) or json_equal([1], [1])
 
 
 # ---------------------------------------------------------------- properties
 @PROPERTY
-@given(documents, st.integers(0, 2 ** 32))
+@given(documents, st.integers(0, 2**32))
 def test_property_render_then_parse_gives_the_document(doc, seed):
     rendered = render(doc, seed)
     parsed = parse(rendered.text)
@@ -388,7 +409,7 @@ def test_property_render_then_parse_gives_the_document(doc, seed):
 
 
 @PROPERTY
-@given(documents, st.integers(0, 2 ** 32))
+@given(documents, st.integers(0, 2**32))
 def test_property_untouched_document_round_trips_byte_for_byte(doc, seed):
     text = render(doc, seed).text
     parsed = parse(text)
@@ -397,7 +418,7 @@ def test_property_untouched_document_round_trips_byte_for_byte(doc, seed):
 
 
 @PROPERTY
-@given(documents, documents, st.integers(0, 2 ** 32))
+@given(documents, documents, st.integers(0, 2**32))
 def test_property_writer_output_parses_back_to_the_intended_document(old, new, seed):
     text = render(old, seed).text
     out = parse(text).update(new)
@@ -405,7 +426,7 @@ def test_property_writer_output_parses_back_to_the_intended_document(old, new, s
 
 
 @PROPERTY
-@given(documents, st.integers(0, 2 ** 32), st.integers(0, 2 ** 32), st.sampled_from([None, 1, 3, '\t']))
+@given(documents, st.integers(0, 2**32), st.integers(0, 2**32), st.sampled_from([None, 1, 3, "\t"]))
 def test_property_writer_on_related_documents(old, seed, mutation_seed, indent):
     """The new document shares most of the old one, as merges produce: edits stay small and correct."""
     rendered = render(old, seed)
@@ -416,7 +437,7 @@ def test_property_writer_on_related_documents(old, seed, mutation_seed, indent):
 
 
 @PROPERTY
-@given(object_documents, st.integers(0, 2 ** 32), st.integers(0, 2 ** 32))
+@given(object_documents, st.integers(0, 2**32), st.integers(0, 2**32))
 def test_property_comments_survive_edits_that_keep_their_member(old, seed, mutation_seed):
     rendered = render(old, seed, comment_rate=0.5)
     value = mutate(old, mutation_seed)
@@ -438,13 +459,13 @@ def _deep_update(target, value):
 
 
 def _tokens(pointer):
-    return [t.replace('~1', '/').replace('~0', '~') for t in pointer.split('/')[1:]] if pointer else []
+    return [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]] if pointer else []
 
 
 def _kept_unchanged_container(old, new, pointer, where):
     """True when the comment's member (or container, for 'inside') is still there, below objects only."""
     tokens = _tokens(pointer)
-    path = tokens if where == 'inside' else tokens[:-1]
+    path = tokens if where == "inside" else tokens[:-1]
     node_old, node_new = old, new
     for token in path:
         if not (isinstance(node_old, dict) and isinstance(node_new, dict)) or token not in node_old or token not in node_new:
@@ -452,17 +473,22 @@ def _kept_unchanged_container(old, new, pointer, where):
         node_old, node_new = node_old[token], node_new[token]
     if not (isinstance(node_old, dict) and isinstance(node_new, dict)):
         return False
-    return where == 'inside' or tokens[-1] in node_new
+    return where == "inside" or tokens[-1] in node_new
 
 
 @PROPERTY
-@given(values, st.integers(0, 2 ** 32))
+@given(values, st.integers(0, 2**32))
 def test_property_reader_never_crashes_on_edited_text(value, seed):
     """Random damage to a valid text: a document or a JSONCError, never another exception."""
-    text = render({'k': value}, seed).text
+    text = render({"k": value}, seed).text
     rnd_pos = seed % (len(text) + 1)
-    for damaged in (text[:rnd_pos], text[:rnd_pos] + ',' + text[rnd_pos:], text[:rnd_pos] + text[rnd_pos + 1:],
-                    text[:rnd_pos] + '/*' + text[rnd_pos:], text[:rnd_pos] + '"' + text[rnd_pos:]):
+    for damaged in (
+        text[:rnd_pos],
+        text[:rnd_pos] + "," + text[rnd_pos:],
+        text[:rnd_pos] + text[rnd_pos + 1 :],
+        text[:rnd_pos] + "/*" + text[rnd_pos:],
+        text[:rnd_pos] + '"' + text[rnd_pos:],
+    ):
         try:
             parse(damaged)
         except JSONCError as err:
@@ -492,7 +518,7 @@ def test_insert_after_last_kept_member_when_the_next_members_are_removed():
 
 
 # ---------------------------------------------------------------- the differential corpus, without droid
-CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'differential', 'corpus.json')
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "differential", "corpus.json")
 with open(CORPUS) as _handle:
     RECORDED = json.load(_handle)
 
@@ -503,16 +529,16 @@ def _differential_compare():
     import importlib.util
     import sys
 
-    name = 'llmcloud_differential_compare'
+    name = "llmcloud_differential_compare"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, os.path.join(os.path.dirname(CORPUS), 'compare.py'))
+        spec = importlib.util.spec_from_file_location(name, os.path.join(os.path.dirname(CORPUS), "compare.py"))
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
 
 
-@pytest.mark.parametrize('name', sorted(RECORDED))
+@pytest.mark.parametrize("name", sorted(RECORDED))
 def test_corpus_agrees_with_droids_recorded_verdict(name):
     """tests/differential/corpus.json: droid 0.225.2's verdicts (recorded by tests/differential/run.sh --record).
 
@@ -522,16 +548,23 @@ def test_corpus_agrees_with_droids_recorded_verdict(name):
     compare = _differential_compare()
     check_recorded, corpus_bytes = compare.check_recorded, compare.corpus_bytes
 
-    outcome, problems = check_recorded(corpus_bytes(RECORDED[name]['text']), RECORDED[name])
+    outcome, problems = check_recorded(corpus_bytes(RECORDED[name]["text"]), RECORDED[name])
     assert not problems, problems
-    assert outcome in ('agree', 'blank file', 'nesting limit')
+    assert outcome in ("agree", "blank file", "nesting limit")
 
 
 def test_corpus_holds_the_issue_cases_and_every_class():
     names = set(RECORDED)
-    for needed in ('issue12-surrogate-in-comment', 'issue12-comment-after-array-opener', 'duplicate-key-last-wins',
-                   'lone-high-surrogate-escape', 'bom', 'empty', 'latin1-byte-in-string-and-comment',
-                   'deep-nesting-crashes-droid'):
+    for needed in (
+        "issue12-surrogate-in-comment",
+        "issue12-comment-after-array-opener",
+        "duplicate-key-last-wins",
+        "lone-high-surrogate-escape",
+        "bom",
+        "empty",
+        "latin1-byte-in-string-and-comment",
+        "deep-nesting-crashes-droid",
+    ):
         assert needed in names
-    assert RECORDED['issue12-surrogate-in-comment']['loaded'] is True
-    assert RECORDED['deep-nesting-crashes-droid']['crash'] is True
+    assert RECORDED["issue12-surrogate-in-comment"]["loaded"] is True
+    assert RECORDED["deep-nesting-crashes-droid"]["crash"] is True

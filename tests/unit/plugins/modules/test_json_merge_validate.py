@@ -23,7 +23,7 @@ from ansible_collections.llmcloud.factory_droid.tests.unit.plugins.modules.test_
 )
 
 # The judge: records what it saw (path, mode, content) and fails when the candidate holds "refuse".
-JUDGE = r'''
+JUDGE = r"""
 import json, os, stat, sys
 path = sys.argv[2]
 with open(sys.argv[1], "a") as log:
@@ -32,14 +32,14 @@ with open(sys.argv[1], "a") as log:
 if "refuse" in open(path).read():
     print("configuration.managed-settings: customModels.0.provider: Required")
     sys.exit(1)
-'''
+"""
 
 
 def judge(tmp_path):
-    script = tmp_path / 'judge.py'
+    script = tmp_path / "judge.py"
     script.write_text(JUDGE)
-    log = tmp_path / 'judged.jsonl'
-    return '%s %s %s %%s' % (sys.executable, script, log), log
+    log = tmp_path / "judged.jsonl"
+    return "%s %s %s %%s" % (sys.executable, script, log), log
 
 
 def judged(log):
@@ -47,45 +47,45 @@ def judged(log):
 
 
 def test_a_valid_candidate_is_judged_with_its_final_content_and_mode_then_swapped_in(run, tmp_path):  # noqa: F811 - the imported fixture
-    folder = tmp_path / 'Application Support' / 'Factory'   # macOS' folder has a space in it
+    folder = tmp_path / "Application Support" / "Factory"  # macOS' folder has a space in it
     folder.mkdir(parents=True)
-    path = folder / 'settings.json'
+    path = folder / "settings.json"
     command, log = judge(tmp_path)
-    value = {'modelPolicy': {'allowedBaseUrls': ['https://llmcloud.studio/']}}
-    first = run({'path': str(path), 'value': value, 'mode': '0644', 'validate': command})
-    assert not first.failed and first.result['changed'] is True, first.result
+    value = {"modelPolicy": {"allowedBaseUrls": ["https://llmcloud.studio/"]}}
+    first = run({"path": str(path), "value": value, "mode": "0644", "validate": command})
+    assert not first.failed and first.result["changed"] is True, first.result
     seen = judged(log)
     assert len(seen) == 1
-    assert seen[0]['path'] != str(path) and os.path.dirname(seen[0]['path']) == str(folder)
-    assert seen[0]['mode'] == 0o644 and json.loads(seen[0]['text']) == value
+    assert seen[0]["path"] != str(path) and os.path.dirname(seen[0]["path"]) == str(folder)
+    assert seen[0]["mode"] == 0o644 and json.loads(seen[0]["text"]) == value
     assert json.loads(path.read_text()) == value and stat.S_IMODE(path.stat().st_mode) == 0o644
-    assert sorted(os.listdir(str(folder))) == ['.settings.json.lock', 'settings.json']
+    assert sorted(os.listdir(str(folder))) == [".settings.json.lock", "settings.json"]
     # nothing to change: nothing is judged, nothing written
-    second = run({'path': str(path), 'value': value, 'mode': '0644', 'validate': command})
-    assert second.result['changed'] is False and len(judged(log)) == 1
+    second = run({"path": str(path), "value": value, "mode": "0644", "validate": command})
+    assert second.result["changed"] is False and len(judged(log)) == 1
     # check mode never runs the judge
-    third = run({'path': str(path), 'value': {'x': 1}, 'mode': '0644', 'validate': command}, check=True)
-    assert third.result['changed'] is True and len(judged(log)) == 1
+    third = run({"path": str(path), "value": {"x": 1}, "mode": "0644", "validate": command}, check=True)
+    assert third.result["changed"] is True and len(judged(log)) == 1
 
 
 def test_a_refused_candidate_is_never_swapped_in_and_the_judge_is_quoted(run, tmp_path):  # noqa: F811 - the imported fixture
     path = settings_file(tmp_path, '{\n  // the old file\n  "theme": "dark"\n}\n')
     before = snapshot(path)
     command, log = judge(tmp_path)
-    value = dict(VALUE, note='refuse')
-    outcome = run({'path': str(path), 'value': value, 'keyed_lists': KEYED, 'validate': command})
+    value = dict(VALUE, note="refuse")
+    outcome = run({"path": str(path), "value": value, "keyed_lists": KEYED, "validate": command})
     assert outcome.failed
-    assert 'validate failed' in outcome.msg and 'rc 1' in outcome.msg
-    assert 'customModels.0.provider: Required' in outcome.msg and 'left as it was' in outcome.msg
+    assert "validate failed" in outcome.msg and "rc 1" in outcome.msg
+    assert "customModels.0.provider: Required" in outcome.msg and "left as it was" in outcome.msg
     assert snapshot(path) == before
-    assert sorted(os.listdir(str(path.parent))) == ['.settings.json.lock', 'settings.json']   # no temp file left
-    assert len(judged(log)) == 1 and 'refuse' in judged(log)[0]['text'] and '// the old file' in judged(log)[0]['text']
+    assert sorted(os.listdir(str(path.parent))) == [".settings.json.lock", "settings.json"]  # no temp file left
+    assert len(judged(log)) == 1 and "refuse" in judged(log)[0]["text"] and "// the old file" in judged(log)[0]["text"]
     assert_no_canary(outcome)
 
 
 def test_validate_must_name_the_candidate(run, tmp_path):  # noqa: F811 - the imported fixture
-    path = settings_file(tmp_path, '{}\n')
+    path = settings_file(tmp_path, "{}\n")
     before = snapshot(path)
-    outcome = run({'path': str(path), 'value': {'a': 1}, 'validate': '/bin/true'})
-    assert outcome.failed and 'validate must contain %s' in outcome.msg
+    outcome = run({"path": str(path), "value": {"a": 1}, "validate": "/bin/true"})
+    assert outcome.failed and "validate must contain %s" in outcome.msg
     assert snapshot(path) == before
