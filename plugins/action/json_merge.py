@@ -223,16 +223,24 @@ class WindowsRun(object):
         found = pipeline()
         raw = dict(self.task.args)
         self.redaction = found.Redaction.of_raw_args(raw)  # mask the key even in argument errors
-        validation = ArgumentSpecValidator(found.argument_spec()).validate(raw)
+        validation = ArgumentSpecValidator(found.argument_spec(), **found.SPEC_RULES).validate(raw)
         if validation.error_messages:
             msg = validation.errors.msg  # the module's words for the first error
             if isinstance(validation.errors[0], UnsupportedError):
                 msg = "Unsupported parameters for (%s) module: %s" % (MODULE, msg)
             raise found.Failure(msg)
         params = validation.validated_parameters
-        redaction = found.Redaction(params["value"] or {}, params["redact"], params["redact_exclude"])
+        redaction = found.Redaction.of_params(params)
         redaction.secrets |= self.redaction.secrets
         self.params, self.redaction = params, redaction
+        tasks = found.file_params(params)
+        for task in tasks:
+            self._windows_options(task)
+        return tasks
+
+    def _windows_options(self, params):
+        """What a Windows target cannot do, refused before any file is read."""
+        found = pipeline()
         given = [name for name in found.POSIX_ONLY if params.get(name) is not None]
         if given:
             raise found.Failure(
@@ -250,7 +258,6 @@ class WindowsRun(object):
             raise found.Failure(
                 "validate is not available on Windows targets: the candidate file is judged on POSIX hosts only; leave it out for Windows hosts"
             )
-        return params, found.check_params(params)
 
     def _module(self, name, args, what):
         outcome = self.action._execute_module(module_name=name, module_args=args, task_vars=self.task_vars)
@@ -259,8 +266,35 @@ class WindowsRun(object):
         return outcome
 
     def _run(self):
+        tasks = self._validate()
+        if self.params.get("files") is None:
+            self._run_file(tasks[0], self.result)
+            return
+        # files: each file read, merged and written in turn; a failed file does not stop the others
+        results, diffs, failures = [], [], []
+        for number, task in enumerate(tasks):
+            one = {"changed": False, "operations": []}
+            try:
+                self._run_file(task, one)
+            except pipeline().USER_ERRORS as exc:
+                one.update(failed=True, msg=to_text(exc))
+                failures.append("files[%d] %s: %s" % (number, one.get("path") or task["path"], to_text(exc)))
+            diff = one.pop("diff", None)
+            if diff is not None and not task["check_only"]:
+                diffs.append(diff)
+            one["check_only"] = task["check_only"]
+            results.append(one)
+        self.result = {"changed": any(one["changed"] and not one["check_only"] for one in results), "results": results}
+        if diffs:
+            self.result["diff"] = diffs
+        if failures:
+            raise pipeline().Failure(" ".join(failures))
+
+    def _run_file(self, params, result):
+        """One file: read it, plan the merge, write it when it changes (not in check mode, not check_only)."""
         found = pipeline()
-        params, indent = self._validate()
+        self.result = result  # what a failure returns
+        indent = found.check_params(params)
         given = params["path"]
         path = windows_path(given)
         self.result["path"] = path
@@ -292,13 +326,13 @@ class WindowsRun(object):
             raise found.missing(given)
         outcome = found.plan(doc, params, self.redaction, indent, diff=bool(self.task.diff), header=given, file_secrets=True)
         self.redaction.secrets |= outcome.secrets
-        self.result["operations"] = outcome.operations
-        self.result["applied"] = outcome.applied
+        result["operations"] = outcome.operations
+        result["applied"] = outcome.applied
         if outcome.diff is not None:
-            self.result["diff"] = outcome.diff
-        if outcome.changed and not self.task.check_mode:
+            result["diff"] = outcome.diff
+        if outcome.changed and not (self.task.check_mode or params["check_only"]):
             self._write(path, data, outcome.new_text, params["backup"])
-        self.result["changed"] = outcome.changed
+        result["changed"] = outcome.changed
 
     def _write(self, path, data, new_text, backup):
         folder, name = ntpath.split(path)

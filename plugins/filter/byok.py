@@ -97,9 +97,39 @@ def byok_merge_options(kind, url=None, prune=True):
     return _guard(_byok.merge_options, kind, url, prune)
 
 
-def byok_client_problems(results, merges=None, entries=None, default_model="", local_settings="merge", verify="never"):
+def byok_client_problems(results, merges=None, entries=None, default_model="", local_settings="merge", verify="never", plan=None):
     """What the real client resolves, judged: {"problems": [...], "warnings": [...]} (no keys)."""
-    return _guard(_byok.client_problems, results, merges or [], entries or [], default_model, local_settings, verify)
+    return _guard(_byok.client_problems, results, merges or [], entries or [], default_model, local_settings, verify, plan)
+
+
+def byok_merge_files(
+    plan,
+    catalog=None,
+    models=None,
+    extra_models=None,
+    url=None,
+    api_key=None,
+    users=None,
+    key_mode="inline",
+    openai_provider="openai",
+    default_model="",
+    prune=True,
+):
+    """json_merge's ``files`` for a whole byok_merge_plan: one module call per host."""
+    return _guard(
+        _byok.merge_files,
+        plan,
+        catalog or [],
+        models or [],
+        extra_models or [],
+        url,
+        api_key,
+        users,
+        key_mode,
+        openai_provider=openai_provider,
+        default_model=default_model,
+        prune=prune,
+    )
 
 
 def byok_prune_pattern(url):
@@ -127,6 +157,7 @@ class FilterModule(object):
             "byok_targets": byok_targets,
             "byok_merge_plan": byok_merge_plan,
             "byok_merge_args": byok_merge_args,
+            "byok_merge_files": byok_merge_files,
             "byok_merge_options": byok_merge_options,
             "byok_client_problems": byok_client_problems,
             "byok_prune_pattern": byok_prune_pattern,

@@ -824,6 +824,35 @@ def merge_args(kind, entries, url, default_model="", prune=True):
     return dict(merge_options(kind, url, prune), value=merge_value(kind, entries, default_model))
 
 
+def merge_files(plan, catalog, models, extra_models, url, api_key, users=None, key_mode="inline", openai_provider="openai", default_model="", prune=True):
+    """json_merge's ``files`` for a whole plan: one module call per host instead of one per file.
+
+    Each item: path, user, value (with the user's key: their ``byok_users[].api_key``, else
+    ``api_key``), keyed_lists, prune, exact_items, only_if_keys and check_only (the plan's ``check``).
+    """
+    users = users or []
+    entries_of = {}
+    found = []
+    for item in plan:
+        index = item.get("index")
+        key = api_key
+        if index is not None and isinstance(users[index], dict) and users[index].get("api_key"):
+            key = users[index]["api_key"]
+        if key not in entries_of:
+            entries_of[key] = custom_models(catalog, models, extra_models, url, key, key_mode, openai_provider=openai_provider)
+        args = merge_args(item["kind"], entries_of[key], url, default_model, prune)
+        found.append(
+            dict(
+                args,
+                path=item["path"],
+                user=item.get("name") or None,
+                only_if_keys=list(item.get("only_if_keys") or []),
+                check_only=bool(item.get("check")),
+            )
+        )
+    return found
+
+
 # -- what the real client resolves (byok_verify), judged on the controller ----------------------
 SYSTEM_FILES = ("/etc/factory/settings.json", "/Library/Application Support/Factory/settings.json")
 _LISTED = re.compile(r"(custom:\S+) \(([^)]*)\)")
@@ -877,7 +906,7 @@ def _version_tuple(text):
     return tuple(int(part) for part in match.groups()) if match else None
 
 
-def client_problems(results, merges, entries, default_model="", local_settings="merge", verify="never"):
+def client_problems(results, merges, entries, default_model="", local_settings="merge", verify="never", plan=None):
     """Judge what droid resolves for each user: {"problems": [...], "warnings": [...]}.
 
     ``results`` is the registered loop of the post-check script (one per user; skipped when
@@ -889,7 +918,7 @@ def client_problems(results, merges, entries, default_model="", local_settings="
     wanted = [(entry["id"], entry["displayName"]) for entry in entries if entry.get("id")]
     default_id = model_id(entries, default_model) if default_model else None
 
-    for result in _results(merges):
+    for result in _results(merges, plan):
         item = result.get("item") or {}
         if item.get("kind") not in ("local", "local-default") or not result.get("applied") or not result.get("changed"):
             continue
@@ -990,10 +1019,15 @@ def _holds_id(doc, ids):
     return isinstance(models, list) and any(isinstance(m, dict) and m.get("id") in ids for m in models)
 
 
-def _results(registered):
+def _results(registered, plan=None):
+    """The results of a registered loop, or of a json_merge ``files`` task (then each gets its
+    ``item`` from ``plan``, the list the files were made from, in the same order)."""
     if isinstance(registered, dict):
         registered = registered.get("results", [])
-    return [r for r in registered or [] if isinstance(r, dict) and not r.get("skipped")]
+    found = [r for r in registered or [] if isinstance(r, dict) and not r.get("skipped")]
+    if plan and len(plan) == len(found) and not any("item" in r for r in found):
+        found = [dict(r, item=item) for r, item in zip(found, plan)]
+    return found
 
 
 def _who(item):

@@ -69,7 +69,8 @@ def argument_spec():
     ``%USERPROFILE%``; a controller-side expansion would use the controller's home.
     """
     spec = dict(
-        path=dict(type="str", required=True),
+        path=dict(type="str"),
+        files=dict(type="list", elements="dict", options=file_spec()),
         user=dict(type="str"),
         only_if_keys=dict(type="list", elements="str", default=[], no_log=False),
         value=dict(type="dict", default={}, no_log=True),
@@ -89,6 +90,45 @@ def argument_spec():
     for name in FILE_OPTIONS:
         spec[name] = copy.deepcopy(FILE_COMMON_ARGUMENTS[name])
     return spec
+
+
+# Options a ``files`` item may set for its own file; the task's option of the same name is the default.
+PER_FILE = ("path", "user", "value", "only_if_keys", "keyed_lists", "prune", "exact_items")
+
+# path and files: one of them, not both (AnsibleModule and ArgumentSpecValidator keywords).
+SPEC_RULES = dict(required_one_of=[["path", "files"]], mutually_exclusive=[["path", "files"]])
+
+
+def file_spec():
+    """The options of one ``files`` item: the per-file options (unset: the task's), and ``check_only``."""
+    return dict(
+        path=dict(type="str", required=True),
+        user=dict(type="str"),
+        value=dict(type="dict", no_log=True),
+        only_if_keys=dict(type="list", elements="str", no_log=False),
+        keyed_lists=dict(type="dict", no_log=False),
+        prune=dict(type="dict"),
+        exact_items=dict(type="dict"),
+        check_only=dict(type="bool", default=False),
+    )
+
+
+def file_params(params):
+    """One options dict per file: ``[params]`` for a one-file task; with ``files``, the task's
+    options overlaid with each item's (an item's unset option is the task's). Each has ``check_only``."""
+    if params.get("files") is None:
+        return [dict(params, check_only=False)]
+    found = []
+    for item in params["files"]:
+        one = dict(params)
+        one.pop("files")
+        for name, given in item.items():
+            if given is not None:
+                one[name] = given
+        found.append(one)
+    if not found:
+        raise Failure("files must list at least one file (path, and the options that differ from the task's), or give path instead")
+    return found
 
 
 def number(value):
@@ -217,6 +257,14 @@ class Redaction(object):
         self.secrets = self.masking.secrets(value) if isinstance(value, dict) else set()
 
     @classmethod
+    def of_params(cls, params):
+        """The secrets of a validated task: its ``value`` and every ``files`` item's."""
+        found = cls(params.get("value") or {}, params.get("redact"), params.get("redact_exclude"))
+        for item in params.get("files") or []:
+            found.secrets |= cls(item.get("value") or {}, params.get("redact"), params.get("redact_exclude")).secrets
+        return found
+
+    @classmethod
     def of_raw_args(cls, args):
         """Secrets of arguments not validated yet: the key is masked even in argument errors."""
 
@@ -224,14 +272,21 @@ class Redaction(object):
             given = args.get(option)
             return [name for name in given if isinstance(name, str)] if isinstance(given, list) else []
 
-        return cls(args.get("value"), names("redact"), names("redact_exclude"))
+        found = cls(args.get("value"), names("redact"), names("redact_exclude"))
+        for item in args.get("files") if isinstance(args.get("files"), list) else []:
+            if isinstance(item, dict):
+                found.secrets |= cls(item.get("value"), names("redact"), names("redact_exclude")).secrets
+        return found
 
     def invocation(self, params):
-        """``invocation`` as the module returns it: ``value`` hidden as Ansible hides a no_log option,
-        whatever the masking rule says of its parts (it is the whole desired document)."""
+        """``invocation`` as the module returns it: ``value`` (and each ``files`` item's) hidden as
+        Ansible hides a no_log option, whatever the masking rule says of its parts (it is the whole
+        desired document)."""
         args = dict(params)
         args["value"] = NO_LOG_VALUE
-        return {"module_args": args}
+        if isinstance(args.get("files"), list):
+            args["files"] = [dict(item, value=NO_LOG_VALUE) if isinstance(item, dict) and item.get("value") is not None else item for item in args["files"]]
+        return {"module_args": self.mask_all(args)}
 
     def holds_secrets(self, doc):
         """Does the parsed document hold a secret (backups 0600, mode warnings)?"""

@@ -56,8 +56,52 @@ options:
         happens on the target, from its passwd database (Python's C(pwd); no C(getent) needed).
       - When it is a symlink, its target is read and written and the link stays a link; the target must exist (a
         dangling link or a link loop fails, naming the target), and the lock file stays beside the link.
+      - Exactly one of O(path) and O(files) is required.
     type: str
-    required: true
+  files:
+    description:
+      - Several files in one task and one round trip to the host, instead of a loop (which runs the module once per
+        item). Each item names its O(files[].path) and the options that differ for that file; an option it leaves out
+        is the task's option of the same name. O(state), O(create), O(backup), O(redact), O(indent), O(lock_timeout),
+        O(max_size), O(validate) and the file attributes (O(mode), O(owner), ...) are the task's, for every file.
+      - Each file is merged, locked and written on its own, in the order given; a file that fails (a parse error, a
+        refused option) does not stop the others, and the task then fails naming each failed file (RV(results)
+        says which were written).
+      - The task's RV(diff) is the list of the files' diffs; RV(results) holds each file's own return values.
+    type: list
+    elements: dict
+    version_added: 0.2.0
+    suboptions:
+      path:
+        description: The file, as O(path).
+        type: str
+        required: true
+      user:
+        description: As O(user), for this file.
+        type: str
+      value:
+        description: As O(value), for this file. Never logged.
+        type: dict
+      only_if_keys:
+        description: As O(only_if_keys), for this file.
+        type: list
+        elements: str
+      keyed_lists:
+        description: As O(keyed_lists), for this file.
+        type: dict
+      prune:
+        description: As O(prune), for this file.
+        type: dict
+      exact_items:
+        description: As O(exact_items), for this file.
+        type: dict
+      check_only:
+        description:
+          - Look at this file only, as check mode would (its result says what would change), and never write it. It
+            does not count towards the task's C(changed) and shows no diff.
+          - For a file that is judged rather than managed, for example a user's C(settings.local.json).
+        type: bool
+        default: false
   user:
     description:
       - The account whose settings file this is, looked up on the target with Python's C(pwd) module (which macOS has
@@ -315,6 +359,23 @@ EXAMPLES = r"""
     keyed_lists:
       /customModels: [model, baseUrl]
 
+- name: Two users' settings files in one round trip; settings.local.json only looked at
+  llmcloud.factory_droid.json_merge:
+    files:
+      - path: ~/.factory/settings.json
+        user: alice
+        value: {sessionDefaultSettings: {model: custom:llmcloud-anthropic-claude-sonnet-4.6}}
+      - path: ~/.factory/settings.json
+        user: bob
+        value: {sessionDefaultSettings: {model: custom:llmcloud-google-gemini-3-pro-preview}}
+      - path: ~/.factory/settings.local.json
+        user: alice
+        only_if_keys: [/sessionDefaultSettings]
+        value: {sessionDefaultSettings: {model: custom:llmcloud-anthropic-claude-sonnet-4.6}}
+        check_only: true
+    mode: "0600"
+  register: merged
+
 - name: Remove one model and a top-level key
   llmcloud.factory_droid.json_merge:
     path: ~/.factory/settings.json
@@ -331,21 +392,21 @@ EXAMPLES = r"""
 RETURN = r"""
 path:
   description: The path as given, with C(~) expanded.
-  returned: always
+  returned: always, without O(files)
   type: str
   sample: /home/alice/.factory/settings.json
 applied:
   description:
     - V(false) when O(only_if_keys) named a key the file does not hold (or there is no file) and nothing was done;
       V(true) otherwise.
-  returned: success
+  returned: success, without O(files) (with it, in each of RV(results))
   type: bool
   sample: true
 operations:
   description:
     - What changed (or would change in check mode), as JSON pointer operations. Never holds values.
     - V(remove) paths point into the file as it was; V(add) and V(replace) paths into the file as it becomes.
-  returned: always
+  returned: always, without O(files) (with it, in each of RV(results))
   type: list
   elements: dict
   contains:
@@ -364,9 +425,19 @@ backup_file:
   returned: changed and O(backup=true) and the file existed
   type: str
   sample: /home/alice/.factory/settings.json.2345.2025-01-31@12:00:00~
+results:
+  description:
+    - With O(files), one item per file, in the order given, holding that file's return values (RV(path),
+      RV(applied), RV(operations), RV(backup_file), the file attributes), C(changed) (whether it would change, for a
+      O(files[].check_only) file), C(check_only), and C(failed) and C(msg) when that file failed.
+  returned: with O(files)
+  type: list
+  elements: dict
+  sample: [{path: /home/alice/.factory/settings.json, changed: true, applied: true, check_only: false, operations: []}]
 diff:
   description:
     - The file's text before and after, with secrets masked as C(********).
+    - With O(files), a list of these, one per file that changes (none for O(files[].check_only) files).
   returned: diff mode
   type: dict
   contains:
@@ -424,6 +495,7 @@ secontext:
   sample: unconfined_u:object_r:user_home_t:s0
 """
 
+import errno
 import gc
 import os
 import shlex
@@ -435,11 +507,13 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _file_layer as files
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import encode_text
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipeline import (
+    SPEC_RULES,
     USER_ERRORS,
     Failure,
     Redaction,
     argument_spec,
     check_params,
+    file_params,
     missing,
     numeric_mode,
     plan,
@@ -500,6 +574,15 @@ def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry, s
     if entry is not None and (strict_home or os.path.isabs(entry.pw_dir or "")):
         home = files.home_of(entry)
         if files.inside(path, home) and not os.path.isdir(home):
+            try:
+                os.stat(home)
+            except OSError as exc:
+                if exc.errno == errno.EACCES:
+                    raise Failure(
+                        "user %s cannot reach their home folder %s (%s on a folder above it): the module works "
+                        "as that user, so every folder above the home must let them through (at least o+x); "
+                        "fix the permissions and run again" % (entry.pw_name, home, exc.strerror)
+                    ) from exc
             raise Failure(
                 "the home folder %s of user %s does not exist; the module never creates a home or the "
                 "folders above it: create the home (for example useradd -m, or mkhomedir_helper %s) and "
@@ -598,37 +681,71 @@ def _apply(module, redaction, result, warnings, outcome, target, info):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    redaction = Redaction(module.params["value"] or {}, module.params["redact"], module.params["redact_exclude"])
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, **SPEC_RULES)
+    redaction = Redaction.of_params(module.params)
     # Ansible masks every leaf string of a no_log option in all output (so "anthropic" would
     # vanish from every diff); mask the real secrets instead, everywhere.
     module.no_log_values = set(redaction.secrets)
     invocation = redaction.invocation(module.params)
-    result = {"changed": False, "operations": []}
-    warnings = []
-
-    def fail(msg, **extra):
+    if module.params["files"] is None:
+        result, warnings, error = merge_one(module, redaction, dict(module.params, check_only=False))
         for warning in warnings:
             module.warn(redaction.mask(warning))
-        failed = dict(result, **extra)
-        failed["msg"] = redaction.mask(msg)
-        module.fail_json(invocation=invocation, **failed)
+        if error:
+            module.fail_json(invocation=invocation, **dict(result, **error))
+        module.exit_json(invocation=invocation, **result)
 
+    # files: one round trip for several files, each merged, locked and written on its own
+    try:
+        tasks = file_params(module.params)
+    except Failure as exc:
+        module.fail_json(msg=redaction.mask(str(exc)), invocation=invocation)
+    results, diffs, failures = [], [], []
+    for number, task in enumerate(tasks):
+        one, warnings, error = merge_one(module, redaction, task)
+        for warning in warnings:
+            module.warn(redaction.mask("files[%d] %s: %s" % (number, task["path"], warning)))
+        if error:
+            one.update(error, failed=True)
+            failures.append("files[%d] %s: %s" % (number, one.get("path") or task["path"], error["msg"]))
+        diff = one.pop("diff", None)
+        if diff is not None and not task["check_only"]:
+            diffs.append(diff)
+        one["check_only"] = task["check_only"]
+        results.append(one)
+    outcome = {
+        "changed": any(one["changed"] and not one["check_only"] for one in results),
+        "results": results,
+    }
+    if diffs:
+        outcome["diff"] = diffs
+    if failures:
+        module.fail_json(msg=" ".join(failures), invocation=invocation, **outcome)
+    module.exit_json(invocation=invocation, **outcome)
+
+
+def merge_one(module, redaction, params):
+    """One file: (its result, its warnings, None or the failure's msg/exception). ``module.params``
+    and ``module.check_mode`` are the file's while it runs (``check_only`` is check mode for it)."""
+    result = {"changed": False, "operations": []}
+    warnings = []
+    error = None
+    saved = module.params, module.check_mode
+    module.params, module.check_mode = params, module.check_mode or params["check_only"]
     # JSON data holds no reference cycles: pausing the cyclic collector keeps multi-MiB files linear
     collecting = gc.isenabled()
     gc.disable()
     try:
         merge_file(module, redaction, result, warnings)
     except USER_ERRORS as exc:
-        fail(str(exc))
+        error = {"msg": redaction.mask(str(exc))}
     except Exception as exc:  # pylint: disable=broad-except
-        fail("unexpected error: %s: %s" % (type(exc).__name__, to_native(exc)), exception=redaction.mask(traceback.format_exc()))
+        error = {"msg": redaction.mask("unexpected error: %s: %s" % (type(exc).__name__, to_native(exc))), "exception": redaction.mask(traceback.format_exc())}
     finally:
         if collecting:
             gc.enable()
-    for warning in warnings:
-        module.warn(warning)
-    module.exit_json(invocation=invocation, **result)
+        module.params, module.check_mode = saved
+    return result, warnings, error
 
 
 if __name__ == "__main__":

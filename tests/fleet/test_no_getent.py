@@ -19,6 +19,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,8 @@ REPO = Path(__file__).resolve().parents[2]
 USER, UID = "byoknogetent", 61234
 GETENT = shutil.which("getent")
 ROLE_TASKS = REPO / "roles" / "byok" / "tasks"
-# The role on this branch still looks users up with ansible.builtin.getent (users.yml); stream
-# role replaces that with the json_merge module's `user` option (pwd on the target). Until that
-# lands, this test is an expected failure; strict, so that it must pass once the role is fixed.
+# The role must not look users up with ansible.builtin.getent (json_merge's `user` option reads
+# pwd on the target instead).
 ROLE_USES_GETENT = any("ansible.builtin.getent" in p.read_text() for p in ROLE_TASKS.glob("*.yml"))
 RECAP = re.compile(r"^\S+\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
@@ -51,6 +51,12 @@ exec "$@"
 
 @pytest.fixture
 def sandbox(tmp_path):
+    # The module works as the user: every folder above the home must let them through, as /home
+    # does (pytest's own temporary root is 0700).
+    for folder in [tmp_path, *tmp_path.parents]:
+        if folder == Path(tempfile.gettempdir()):
+            break
+        os.chmod(folder, os.stat(folder).st_mode | 0o011)
     home = tmp_path / "home" / USER
     home.mkdir(parents=True)
     os.chown(home, UID, UID)
@@ -142,13 +148,11 @@ def test_the_namespace_hides_getent_and_knows_the_sandbox_user(sandbox):
     assert outside.returncode == 0, "getent is hidden outside the namespace too"
 
 
-@pytest.mark.xfail(
-    ROLE_USES_GETENT,
-    strict=True,
-    reason="roles/byok/tasks still call ansible.builtin.getent (users.yml): fleet mode fails with "
-    "'Failed to find required executable getent' on macOS; stream role's change "
-    "(users resolved by json_merge with pwd) makes this pass",
-)
+def test_the_role_runs_no_getent():
+    # macOS has no getent binary (ansible/ansible#86168): users are resolved by json_merge with pwd
+    assert not ROLE_USES_GETENT, "a task in roles/byok/tasks calls ansible.builtin.getent"
+
+
 def test_fleet_mode_converges_without_getent(sandbox):
     settings = sandbox["home"] / ".factory" / "settings.json"
     first = onboard(sandbox, "--diff")

@@ -658,3 +658,37 @@ def test_only_if_keys_on_windows_reads_and_changes_nothing(host):
     result = run({"path": "~/.factory/settings.json", "value": VALUE, "keyed_lists": KEYED, "only_if_keys": ["/customModels"]})
     assert result["changed"] is True and result["applied"] is True
     assert json.loads(host.get(SETTINGS)) == VALUE
+
+
+def test_files_on_windows_each_file_merged_check_only_read_and_a_bad_file_named(host):
+    local = PROFILE + "\\.factory\\settings.local.json"
+    broken = PROFILE + "\\.factory\\broken.json"
+    host.dirs.add(host.key(PROFILE + "\\.factory"))
+    host.put(local, '{"customModels": []}')
+    host.put(broken, '{"a": 1,}')
+    result = run(
+        {
+            "files": [
+                {"path": "~/.factory/settings.json"},
+                {"path": "~/.factory/settings.local.json", "only_if_keys": ["/customModels"], "check_only": True},
+                {"path": "~/.factory/broken.json"},
+            ],
+            "value": VALUE,
+            "keyed_lists": KEYED,
+        },
+        diff=True,
+    )
+    assert result["failed"] is True and result["msg"].startswith("files[2] ") and "broken.json: line 1, column 8" in result["msg"]
+    settings, looked, bad = result["results"]
+    assert settings["changed"] is True and json.loads(host.get(SETTINGS)) == VALUE
+    assert looked["changed"] is True and looked["check_only"] is True and host.get(local) == b'{"customModels": []}'
+    assert bad["failed"] is True and host.get(broken) == b'{"a": 1,}'
+    assert len(result["diff"]) == 1 and result["diff"][0]["after_header"] == "~/.factory/settings.json"
+    assert_no_key(result)
+
+
+def test_files_on_windows_refuse_user_in_an_item_before_any_read(host):
+    result = run({"files": [{"path": "~/.factory/settings.json", "user": "alice", "value": VALUE}]})
+    assert result["failed"] is True and "user cannot be set on Windows targets" in result["msg"]
+    assert host.calls == []
+    assert_no_key(result)

@@ -500,3 +500,36 @@ def test_preflight_reports_a_redirect_and_where_without_credentials(location, sh
     found = _byok.preflight_problems([answer], ALL, URL)
     assert len(found) == 1 and shown in found[0] and "byok_llmcloud_url" in found[0], found
     assert "pw" not in found[0] and "key=abc" not in found[0]
+
+
+def test_merge_files_is_the_plan_with_each_users_key_and_options():
+    users = [{"name": "alice", "api_key": "alice-own-key-000"}, {"name": "bob"}]
+    plan = _byok.merge_plan(_byok.targets(users), "current", "warn", "anthropic/claude-haiku-4.5")
+    files = _byok.merge_files(plan, CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, KEY, users, "inline", default_model="anthropic/claude-haiku-4.5")
+    assert [(f["path"], f["user"], f["check_only"]) for f in files] == [(p["path"], p["name"], p["check"]) for p in plan]
+    keys = [sorted(set(m["apiKey"] for m in f["value"].get("customModels", []))) for f in files]
+    assert keys == [["alice-own-key-000"], ["alice-own-key-000"], [], [KEY], [KEY], []]
+    for item, f in zip(plan, files):
+        expected = _byok.merge_args(
+            item["kind"],
+            _byok.custom_models(CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, f["value"].get("customModels", [{}])[0].get("apiKey", KEY), "inline"),
+            URL,
+            "anthropic/claude-haiku-4.5",
+        )
+        assert {k: f[k] for k in ("keyed_lists", "prune", "exact_items")} == {k: expected[k] for k in ("keyed_lists", "prune", "exact_items")}
+        assert f["only_if_keys"] == item["only_if_keys"]
+    # env mode: no key anywhere
+    env = _byok.merge_files(plan, CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, KEY, users, "env")
+    assert "alice-own-key-000" not in repr(env) and KEY not in repr(env)
+
+
+def test_client_problems_takes_the_items_of_a_files_task_from_the_plan():
+    plan = _byok.merge_plan(_byok.targets([{"name": "alice"}]), "current", "warn", "")
+    entries = _byok.custom_models(CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, KEY, "env")
+    merged = {
+        "results": [{"changed": False, "applied": True, "path": "/h/settings.json"}, {"changed": True, "applied": True, "path": "/h/settings.local.json"}]
+    }
+    report = _byok.client_problems([], merged, entries, "", "warn", "never", plan)
+    assert len(report["warnings"]) == 1 and report["warnings"][0].startswith("user alice: /h/settings.local.json holds customModels")
+    # without the plan the results name no file kind: nothing to say
+    assert _byok.client_problems([], merged, entries, "", "warn", "never")["warnings"] == []
