@@ -358,12 +358,6 @@ def test_become_unprivileged_without_setfacl_fails_and_writes_nothing(fleet, wit
     assert fleet.fingerprint()[host.name] == before, "a failed run changed the developers' homes"
 
 
-@pytest.mark.xfail(
-    reason="the role's keychain store task is no_log, so Ansible's own message (\"Failed to set "
-    "permissions on the temporary files Ansible needs to create when becoming an "
-    'unprivileged user") is censored; the role (stream role) must name the fix itself',
-    strict=False,
-)
 def test_become_unprivileged_failure_says_what_to_install_or_set(fleet, without_setfacl):
     host = without_setfacl
     run = fleet.playbook("become unprivileged, no setfacl, message", limit=host.name)
