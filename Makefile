@@ -24,7 +24,7 @@ export PY_COLORS := 0
 
 STAMP := $(VENV)/.installed
 # What `make test` runs, in this order (hacking/run-suites.sh times each one).
-SUITES ?= lint sanity units integration role-tests differential faults molecule ee-smoke build-check
+SUITES ?= lint sanity units integration role-tests differential faults molecule fleet ee-smoke build-check
 
 .PHONY: help venv collection droid demo docs test lint sanity units integration role-tests differential faults molecule fleet ee-smoke build-check bench ee clean
 

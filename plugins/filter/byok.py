@@ -114,8 +114,9 @@ def byok_merge_files(
     openai_provider="openai",
     default_model="",
     prune=True,
+    problems=None,
 ):
-    """json_merge's ``files`` for a whole byok_merge_plan: one module call per host."""
+    """json_merge's ``files`` for a whole byok_merge_plan: one module call per host (fails with ``problems``)."""
     return _guard(
         _byok.merge_files,
         plan,
@@ -129,6 +130,7 @@ def byok_merge_files(
         openai_provider=openai_provider,
         default_model=default_model,
         prune=prune,
+        problems=problems,
     )
 
 

@@ -824,12 +824,18 @@ def merge_args(kind, entries, url, default_model="", prune=True):
     return dict(merge_options(kind, url, prune), value=merge_value(kind, entries, default_model))
 
 
-def merge_files(plan, catalog, models, extra_models, url, api_key, users=None, key_mode="inline", openai_provider="openai", default_model="", prune=True):
+def merge_files(
+    plan, catalog, models, extra_models, url, api_key, users=None, key_mode="inline", openai_provider="openai", default_model="", prune=True, problems=None
+):
     """json_merge's ``files`` for a whole plan: one module call per host instead of one per file.
 
     Each item: path, user, value (with the user's key: their ``byok_users[].api_key``, else
     ``api_key``), keyed_lists, prune, exact_items, only_if_keys and check_only (the plan's ``check``).
+    ``problems`` (the role's input check, a list of sentences): when not empty, nothing is built and
+    ByokError carries every one of them (the merge task then fails before anything is touched).
     """
+    if problems:
+        raise ByokError(list(problems))
     users = users or []
     entries_of = {}
     found = []
