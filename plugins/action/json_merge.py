@@ -234,8 +234,13 @@ class WindowsRun(object):
         redaction.secrets |= self.redaction.secrets
         self.params, self.redaction = params, redaction
         tasks = found.file_params(params)
-        for task in tasks:
-            self._windows_options(task)
+        for number, task in enumerate(tasks):
+            try:
+                self._windows_options(task)
+            except found.Failure as exc:
+                if params.get("files") is None:
+                    raise
+                raise found.Failure(_files_message(number, task["path"], to_text(exc))) from exc
         return tasks
 
     def _windows_options(self, params):
@@ -278,7 +283,11 @@ class WindowsRun(object):
                 self._run_file(task, one)
             except pipeline().USER_ERRORS as exc:
                 one.update(failed=True, msg=to_text(exc))
-                failures.append("files[%d] %s: %s" % (number, one.get("path") or task["path"], to_text(exc)))
+            except Exception as exc:  # pylint: disable=broad-except
+                # a lost connection or a failing Windows module: this file failed, the others still run
+                one.update(failed=True, msg="unexpected error: %s: %s" % (type(exc).__name__, to_text(exc)), exception=traceback.format_exc())
+            if one.get("failed"):
+                failures.append(_files_message(number, one.get("path") or task["path"], one["msg"]))
             diff = one.pop("diff", None)
             if diff is not None and not task["check_only"]:
                 diffs.append(diff)
@@ -288,7 +297,7 @@ class WindowsRun(object):
         if diffs:
             self.result["diff"] = diffs
         if failures:
-            raise pipeline().Failure(" ".join(failures))
+            raise pipeline().Failure("; ".join(failures))
 
     def _run_file(self, params, result):
         """One file: read it, plan the merge, write it when it changes (not in check mode, not check_only)."""
@@ -357,6 +366,13 @@ class WindowsRun(object):
         self.result["path"] = answer.get("path") or path
         if answer.get("backup_file"):
             self.result["backup_file"] = answer["backup_file"]
+
+
+def _files_message(number, path, text):
+    """``files[N]``, then the path unless the text names it already, then the text (as the module)."""
+    if path and path in text:
+        return "files[%d]: %s" % (number, text)
+    return "files[%d] %s: %s" % (number, path or "(no path)", text)
 
 
 def _first_error(result):

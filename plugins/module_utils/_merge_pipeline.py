@@ -149,6 +149,8 @@ def parse_indent(value):
 
 def check_params(params):
     """Every error in the options, found before any file is touched. Returns the indent to use."""
+    if params["path"] is None:
+        raise Failure("give path (the file to merge into, e.g. ~/.factory/settings.json) or files (a list of them)")
     if not params["path"]:
         raise Failure("path must not be empty: give the file to merge into, e.g. ~/.factory/settings.json")
     indent = parse_indent(params["indent"])

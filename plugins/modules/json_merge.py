@@ -68,6 +68,9 @@ options:
         refused option) does not stop the others, and the task then fails naming each failed file (RV(results)
         says which were written).
       - The task's RV(diff) is the list of the files' diffs; RV(results) holds each file's own return values.
+      - List each file once per key it sets. Items naming the same file run in order, each on what the one before wrote;
+        two items that set the same key to different values leave the last one's value and change the file on every
+        run.
     type: list
     elements: dict
     version_added: 0.2.0
@@ -439,7 +442,7 @@ diff:
     - The file's text before and after, with secrets masked as C(********).
     - With O(files), a list of these, one per file that changes (none for O(files[].check_only) files).
   returned: diff mode
-  type: dict
+  type: raw
   contains:
     before:
       description: The text before the change (empty for a new file).
@@ -505,6 +508,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _file_layer as files
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import mask_text
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import encode_text
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipeline import (
     SPEC_RULES,
@@ -635,7 +639,7 @@ def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry, s
                             gid,
                             numeric_mode(params["mode"]),
                             before_rename,
-                            validator(module, params["validate"], path),
+                            validator(module, params["validate"], path, redaction, (doc, outcome.written)),
                         )
                         break
                     except files.Changed:
@@ -652,21 +656,44 @@ def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry, s
                 lock_folder.close()
 
 
-def validator(module, command, path):
-    """The ``validate`` option as a callable on the candidate's path (None when not given)."""
+def validator(module, command, path, redaction, docs):
+    """The ``validate`` option as a callable on the candidate's path (None when not given).
+
+    What the validator prints is masked with the task's secrets and those of the file as it was and
+    as it would become (``docs``): a validator may echo the candidate, which holds them.
+    """
     if command is None:
         return None
 
     def run(candidate):
-        rc, out, err = module.run_command(command.replace("%s", shlex.quote(candidate)))
+        saved = module.fail_json
+        module.fail_json = _command_failure  # a command that cannot run fails this file, not the whole task
+        try:
+            rc, out, err = module.run_command(command.replace("%s", shlex.quote(candidate)))
+        except _CommandFailure as exc:
+            raise Failure("validate could not run on the candidate for %s: %s; %s was left as it was" % (path, exc, path)) from exc
+        finally:
+            module.fail_json = saved
         if rc != 0:
             output = "\n".join(part.strip() for part in (out, err) if part and part.strip())
+            secrets = set(redaction.secrets)
+            for doc in docs:
+                if doc is not None:
+                    secrets |= redaction.masking.secrets(doc.value)
             raise Failure(
                 "validate failed on the candidate for %s (rc %d), so it was not swapped in and %s was left "
-                "as it was. The validator said: %s" % (path, rc, path, output or "(nothing)")
+                "as it was. The validator said: %s" % (path, rc, path, mask_text(output, secrets) or "(nothing)")
             )
 
     return run
+
+
+class _CommandFailure(Exception):
+    """run_command's fail_json, turned into an exception (the message only: never the arguments)."""
+
+
+def _command_failure(msg="", **_kwargs):
+    raise _CommandFailure(msg)
 
 
 def _apply(module, redaction, result, warnings, outcome, target, info):
@@ -704,14 +731,16 @@ def main():
     for number, task in enumerate(tasks):
         one, warnings, error = merge_one(module, redaction, task)
         for warning in warnings:
-            module.warn(redaction.mask("files[%d] %s: %s" % (number, task["path"], warning)))
+            module.warn(redaction.mask(files_message(number, one.get("path") or task["path"], warning)))
         if error:
             one.update(error, failed=True)
-            failures.append("files[%d] %s: %s" % (number, one.get("path") or task["path"], error["msg"]))
+            failures.append(files_message(number, one.get("path") or task["path"], error["msg"]))
         diff = one.pop("diff", None)
         if diff is not None and not task["check_only"]:
             diffs.append(diff)
         one["check_only"] = task["check_only"]
+        if one.get("path"):
+            module.add_path_info(one)  # owner, mode, size, ... of each file, as exit_json adds them for path
         results.append(one)
     outcome = {
         "changed": any(one["changed"] and not one["check_only"] for one in results),
@@ -720,8 +749,15 @@ def main():
     if diffs:
         outcome["diff"] = diffs
     if failures:
-        module.fail_json(msg=" ".join(failures), invocation=invocation, **outcome)
+        module.fail_json(msg="; ".join(failures), invocation=invocation, **outcome)
     module.exit_json(invocation=invocation, **outcome)
+
+
+def files_message(number, path, text):
+    """``files[N]``, then the path unless the text names it already, then the text."""
+    if path and path in text:
+        return "files[%d]: %s" % (number, text)
+    return "files[%d] %s: %s" % (number, path or "(no path)", text)
 
 
 def merge_one(module, redaction, params):

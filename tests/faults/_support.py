@@ -28,9 +28,22 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
 # The shared sandbox harness (tests/support/sandbox.py).
-# Re-exported: the tests import these from here.
-from sandbox import COLLECTIONS, PYTHON, PlaybookRun, SandboxHome, encrypt_vault, local_inventory, write_password  # noqa: E402  # noqa: E402,F401  # pylint: disable=unused-import
+from sandbox import (  # noqa: E402
+    COLLECTIONS,
+    PYTHON,
+    PlaybookRun,
+    SandboxHome,
+    ansible_env,
+    encrypt_vault,
+    local_inventory,
+    recap,
+    run_playbook,
+    write_password,
+)
 from sandbox import ROOT as REPO  # noqa: E402
+
+# Re-exported: the tests import these from here (listed, so that no linter drops them as unused).
+REEXPORTED = (ansible_env, recap, run_playbook)
 
 MODULE = "ansible_collections.llmcloud.factory_droid.plugins.modules.json_merge"
 METRICS = Path(os.environ.get("FAULTS_METRICS", REPO / "tests" / "output" / "faults" / "metrics.jsonl"))

@@ -692,3 +692,25 @@ def test_files_on_windows_refuse_user_in_an_item_before_any_read(host):
     assert result["failed"] is True and "user cannot be set on Windows targets" in result["msg"]
     assert host.calls == []
     assert_no_key(result)
+
+
+def test_files_on_windows_an_unexpected_error_fails_that_file_only(host, monkeypatch):
+    other = PROFILE + "\\.factory\\other.json"
+    host.dirs.add(host.key(PROFILE + "\\.factory"))
+    host.put(SETTINGS, "{}")
+    host.put(other, "{}")
+    real = host.module_slurp
+
+    def slurp(args):
+        if args["src"].lower().endswith("other.json"):
+            raise ConnectionError("the connection dropped")
+        return real(args)
+
+    monkeypatch.setattr(host, "module_slurp", slurp)
+    result = run({"files": [{"path": "~/.factory/settings.json"}, {"path": "~/.factory/other.json"}], "value": VALUE, "keyed_lists": KEYED})
+    assert result["failed"] is True and result["changed"] is True, result
+    assert result["msg"].startswith("files[1] ") and result["msg"].endswith("other.json: unexpected error: ConnectionError: the connection dropped")
+    first, second = result["results"]
+    assert first["changed"] is True and json.loads(host.get(SETTINGS)) == VALUE
+    assert second["failed"] is True and host.get(other) == b"{}"
+    assert_no_key(result)

@@ -101,7 +101,7 @@ def test_a_failed_file_does_not_stop_the_others_and_is_named(run, tmp_path):  # 
     before = (bad / "settings.json").read_bytes()
     out = run({"files": [{"path": str(bad / "settings.json"), "value": VALUE}, {"path": str(good / "settings.json"), "value": VALUE}], "keyed_lists": KEYED})
     assert out.failed
-    assert out.result["msg"].startswith("files[0] %s: " % (bad / "settings.json"))
+    assert out.result["msg"].startswith("files[0]: %s: " % (bad / "settings.json"))
     assert "line 1" in out.result["msg"]
     assert (bad / "settings.json").read_bytes() == before
     first, second = out.result["results"]
@@ -137,3 +137,34 @@ def test_a_bad_item_option_fails_before_any_file_is_touched(run, tmp_path):  # n
     assert out.failed
     # the item's own checks run per file: the first file is merged, the second named
     assert "files[1]" in out.result["msg"] and "only_if_keys" in out.result["msg"]
+
+
+def test_each_result_carries_the_file_attributes(run, tmp_path):  # noqa: F811 - the imported fixture
+    a = home(tmp_path, "a", "{}\n")
+    out = run({"files": [{"path": str(a / "settings.json"), "value": VALUE}], "mode": "0600"})
+    one = out.result["results"][0]
+    assert one["mode"] == "0600" and one["uid"] == os.getuid() and one["state"] == "file" and one["size"] > 2
+
+
+def test_a_validator_that_cannot_run_fails_its_file_only_and_logs_no_value(run, tmp_path):  # noqa: F811 - the imported fixture
+    a = home(tmp_path, "a", "{}\n")
+    b = home(tmp_path, "b", "{}\n")
+    args = {
+        "files": [{"path": str(a / "settings.json"), "value": VALUE}, {"path": str(b / "settings.json"), "value": {"theme": "dark"}}],
+        "validate": str(tmp_path / "no-such-validator") + " %s",
+    }
+    out = run(args)
+    assert out.failed and out.result["msg"].startswith("files[0]: validate could not run on the candidate for %s" % (a / "settings.json"))
+    assert "files[1]: validate could not run" in out.result["msg"]
+    assert (a / "settings.json").read_text() == "{}\n" and (b / "settings.json").read_text() == "{}\n"
+    assert [r["failed"] for r in out.result["results"]] == [True, True]
+    assert out.result["invocation"]["module_args"]["files"][1]["value"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    assert_no_canary(out)
+
+
+def test_the_validators_words_are_masked_with_the_files_own_secrets(run, tmp_path):  # noqa: F811 - the imported fixture
+    a = home(tmp_path, "a", '{"apiKey": "sk-already-in-the-file-0123456789", "token": "plainexistingtoken123"}\n')
+    out = run({"files": [{"path": str(a / "settings.json"), "value": {"theme": "dark"}}], "validate": "/bin/sh -c 'cat \"$0\"; exit 1' %s"})
+    assert out.failed and "The validator said:" in out.result["msg"]
+    assert "sk-already-in-the-file-0123456789" not in out.stdout and "plainexistingtoken123" not in out.stdout
+    assert '"theme": "dark"' in out.result["msg"]  # what is not secret is still shown
