@@ -33,7 +33,9 @@ export PATH="$VENV/bin:$PATH"
 export ANSIBLE_FORCE_COLOR=false ANSIBLE_NOCOLOR=true NO_COLOR=1 PY_COLORS=0
 WORK="$ROOT/build/build-check"
 DIST="$ROOT/build/galaxy"
-MAX_TARBALL_BYTES=$((384 * 1024))
+# The bound catches stray build output, venvs or images (megabytes), not the growth of the sources
+# and tests (0.1.0: 390 KB; 0.2.0: 400 KB after one formatter pass); the file list is checked too.
+MAX_TARBALL_BYTES=$((512 * 1024))
 ROLE="$ROOT/roles/byok"
 
 MODE=check

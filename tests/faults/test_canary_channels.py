@@ -230,9 +230,12 @@ def test_canary_per_channel_and_placement(tmp_path):
     ch.add("json callback (stdout)", run.output)
     report = json.loads(run.output[run.output.find("{") :])
     merges = [res for play in report["plays"] for task in play["tasks"] for res in task["hosts"].values() if str(res.get("action", "")).endswith("json_merge")]
+    # a loop returns one result per item (each with its invocation); a `files` task one invocation and a
+    # result per file
     results = [r for res in merges for r in (res.get("results") or [res]) if not r.get("skipped")]
-    assert results and all("operations" in r and "invocation" in r for r in results)
-    for result in results:
+    assert results and all("operations" in r for r in results)
+    assert all("invocation" in res or all("invocation" in r for r in res.get("results", [])) for res in merges if not res.get("skipped"))
+    for result in merges:
         ch.add("returned values of json_merge", json.dumps(result))
 
     # 4. failing run: settings.json no longer parses, right after the key

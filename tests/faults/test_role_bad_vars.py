@@ -120,7 +120,9 @@ def test_every_wrongly_typed_variable_is_refused(tmp_path):
         for task in play["tasks"]:
             for h, res in task["hosts"].items():
                 if "json_merge" in task["task"].get("name", "") or res.get("action", "").endswith("json_merge"):
-                    if not res.get("skipped"):
+                    # the module ran when it returned its invocation; a failure while templating the
+                    # task's arguments (the role's input check) happens before the module is sent
+                    if not res.get("skipped") and "invocation" in res:
                         merged[h] = True
                 if res.get("failed"):
                     failures[h].append(json.dumps(res))
