@@ -240,7 +240,7 @@ class WindowsRun(object):
             except found.Failure as exc:
                 if params.get("files") is None:
                     raise
-                raise found.Failure(_files_message(number, task["path"], to_text(exc))) from exc
+                raise found.Failure(pipeline().files_message(number, task["path"], to_text(exc))) from exc
         return tasks
 
     def _windows_options(self, params):
@@ -287,7 +287,7 @@ class WindowsRun(object):
                 # a lost connection or a failing Windows module: this file failed, the others still run
                 one.update(failed=True, msg="unexpected error: %s: %s" % (type(exc).__name__, to_text(exc)), exception=traceback.format_exc())
             if one.get("failed"):
-                failures.append(_files_message(number, one.get("path") or task["path"], one["msg"]))
+                failures.append(pipeline().files_message(number, one.get("path") or task["path"], one["msg"]))
             diff = one.pop("diff", None)
             if diff is not None and not task["check_only"]:
                 diffs.append(diff)
@@ -366,13 +366,6 @@ class WindowsRun(object):
         self.result["path"] = answer.get("path") or path
         if answer.get("backup_file"):
             self.result["backup_file"] = answer["backup_file"]
-
-
-def _files_message(number, path, text):
-    """``files[N]``, then the path unless the text names it already, then the text (as the module)."""
-    if path and path in text:
-        return "files[%d]: %s" % (number, text)
-    return "files[%d] %s: %s" % (number, path or "(no path)", text)
 
 
 def _first_error(result):

@@ -131,6 +131,13 @@ def file_params(params):
     return found
 
 
+def files_message(number, path, text):
+    """A message about ``files[number]``: the index, then the path unless the text names it already."""
+    if path and path in text:
+        return "files[%d]: %s" % (number, text)
+    return "files[%d] %s: %s" % (number, path or "(no path)", text)
+
+
 def number(value):
     """A float option as the user wrote it: 30 rather than 30.0."""
     return ("%d" % value) if float(value).is_integer() else ("%s" % value)

@@ -518,6 +518,7 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipe
     argument_spec,
     check_params,
     file_params,
+    files_message,
     missing,
     numeric_mode,
     plan,
@@ -751,13 +752,6 @@ def main():
     if failures:
         module.fail_json(msg="; ".join(failures), invocation=invocation, **outcome)
     module.exit_json(invocation=invocation, **outcome)
-
-
-def files_message(number, path, text):
-    """``files[N]``, then the path unless the text names it already, then the text."""
-    if path and path in text:
-        return "files[%d]: %s" % (number, text)
-    return "files[%d] %s: %s" % (number, path or "(no path)", text)
 
 
 def merge_one(module, redaction, params):
