@@ -26,6 +26,11 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+# -- what the supported droid clients load (measured with each of them; the conformance test
+# tests/role/test_conformance.py asks every pinned client again and fails when one disagrees) ---
+# The droid versions the role supports: every input the role accepts is loaded by each of them.
+SUPPORTED_CLIENTS = ("0.109.3", "0.117.0", "0.215.0", "0.225.2")
+# Every provider droid's settings schema knows (an entry with another one is invalid).
 PROVIDERS = (
     "anthropic",
     "openai",
@@ -36,6 +41,22 @@ PROVIDERS = (
     "voyage",
     "bedrock-converse",
 )
+# Providers some supported client cannot load, and which: one entry with such a provider makes
+# droid 0.215.0 and 0.225.2 drop the WHOLE customModels list (the developer's own models too).
+PROVIDERS_DROPPED_BY = {
+    "factory": ("0.215.0", "0.225.2"),
+    "google": ("0.215.0", "0.225.2"),
+    "xai": ("0.215.0", "0.225.2"),
+    "voyage": ("0.215.0", "0.225.2"),
+}
+# byok_format both (settings.json and config.json): the client versions that list every model twice
+# (settings.json's entry under its explicit id, config.json's under a generated custom:<Name>-<n>;
+# config.json's ``id`` is ignored), so the role refuses that format.
+BOTH_FORMAT_DOUBLED_BY = ("0.225.2",)
+# bedrock-converse needs a ``bedrock`` block instead of a base URL, which the role does not write.
+NEEDS_BLOCK_PROVIDERS = ("bedrock-converse",)
+# The providers the role accepts for byok_extra_models: those every supported client loads.
+ROLE_PROVIDERS = tuple(p for p in PROVIDERS if p not in PROVIDERS_DROPPED_BY and p not in NEEDS_BLOCK_PROVIDERS)
 FAMILIES = ("anthropic", "openai")
 OPENAI_FAMILY_PROVIDERS = ("openai", "generic-chat-completion-api")
 FORMATS = ("current", "legacy", "both")
@@ -265,8 +286,16 @@ def problems(
         found.append("byok_openai_family_provider must be one of %s." % ", ".join(OPENAI_FAMILY_PROVIDERS))
     if key_mode not in KEY_MODES:
         found.append("byok_key_mode must be one of %s." % ", ".join(KEY_MODES))
-    if fmt not in FORMATS:
-        found.append("byok_format must be one of %s." % ", ".join(FORMATS))
+    if fmt == "both":
+        found.append(
+            "byok_format both is refused: droid %s list%s every model twice when settings.json and config.json both "
+            "hold it (once under the role's id custom:llmcloud-..., once under a generated custom:<Name>-0). Every "
+            "supported droid (%s) loads settings.json: use byok_format current. Use byok_format legacy (config.json "
+            "only, which those clients load as well) only where droid older than %s must be served too."
+            % (" and ".join(BOTH_FORMAT_DOUBLED_BY), "" if len(BOTH_FORMAT_DOUBLED_BY) > 1 else "s", ", ".join(SUPPORTED_CLIENTS), SUPPORTED_CLIENTS[0])
+        )
+    elif fmt not in FORMATS:
+        found.append("byok_format must be one of %s." % ", ".join(f for f in FORMATS if f != "both"))
     if local_settings not in LOCAL_SETTINGS:
         found.append("byok_local_settings must be one of %s." % ", ".join(LOCAL_SETTINGS))
     if verify not in VERIFY:
@@ -282,7 +311,7 @@ def problems(
             flags[name] = False
     preflight = flags["byok_preflight"]
 
-    extra_ids = _check_extra_models(extra_models, found)
+    _check_extra_models(extra_models, found)
     if not _convert_or(allow_insecure_http, False):
         urls = [("byok_llmcloud_url", url)] + [
             ("byok_extra_models[%d].base_url" % index, item.get("base_url"))
@@ -291,12 +320,12 @@ def problems(
         ]
         found.extend(problem for problem in (insecure_http_problem(name, value) for name, value in urls) if problem)
 
-    configured = [m for m in models if _is_text(m)] + extra_ids
     if default_model not in (None, ""):
-        if not _is_text(default_model) or default_model not in configured:
+        problem = default_problem(_planned(known, models, extra_models), default_model) if _is_text(default_model) else None
+        if not _is_text(default_model) or problem:
             found.append(
-                "byok_default_model %r is not one of the configured models (byok_models and "
-                "byok_extra_models): %s." % (default_model, ", ".join(configured) or "none")
+                problem
+                or "byok_default_model %r is not one of the configured models (byok_models and byok_extra_models)." % (default_model,)
             )
         elif fmt == "legacy":
             found.append(
@@ -321,6 +350,22 @@ def problems(
             "byok_api_key at it, or give every entry of byok_users its own api_key." % reason
         )
     return found
+
+
+def _planned(known, models, extra_models):
+    """The role's entries as far as the default model needs them (model, displayName, id, where),
+    in the order ``custom_models`` writes them; input problems are left to ``problems``."""
+    planned = []
+    for model in models:
+        if _is_text(model) and model in known and isinstance(known[model], dict):
+            planned.append({"model": model, "displayName": known[model].get("display_name"), "where": "byok_models"})
+    for index, item in enumerate(extra_models if isinstance(extra_models, list) else []):
+        if isinstance(item, dict) and _is_text(item.get("model")) and item["model"].strip():
+            name = item.get("display_name") if _is_text(item.get("display_name")) and item["display_name"].strip() else item["model"]
+            planned.append({"model": item["model"], "displayName": name, "where": "byok_extra_models[%d]" % index})
+    for entry, entry_id in zip(planned, assign_ids([entry["model"] for entry in planned])):
+        entry["id"] = entry_id
+    return planned
 
 
 def _convert_or(value, fallback):
@@ -359,11 +404,16 @@ def _check_extra_models(extra_models, found):
             found.append("%s.model must be the model id the endpoint expects." % where)
         else:
             ids.append(model)
-        if provider not in PROVIDERS or provider == "bedrock-converse":
+        if provider in PROVIDERS_DROPPED_BY:
+            versions = PROVIDERS_DROPPED_BY[provider]
             found.append(
-                "%s.provider %r is not a provider droid accepts here; use one of %s."
-                % (where, provider, ", ".join(p for p in PROVIDERS if p != "bedrock-converse"))
+                "%s.provider %r: droid %s drop%s the whole customModels list (every custom model, the developer's "
+                "own included) when one entry has this provider, so the role refuses it. Use one of %s, which every "
+                "supported droid (%s) loads; an OpenAI-compatible endpoint works with generic-chat-completion-api."
+                % (where, provider, " and ".join(versions), "" if len(versions) > 1 else "s", ", ".join(ROLE_PROVIDERS), ", ".join(SUPPORTED_CLIENTS))
             )
+        elif provider not in ROLE_PROVIDERS:
+            found.append("%s.provider %r is not a provider the role can write; use one of %s." % (where, provider, ", ".join(ROLE_PROVIDERS)))
         name = item.get("display_name")
         if name is not None and (not _is_text(name) or _blank(name)):
             found.append("%s.display_name must be a non-empty name when given." % where)
@@ -476,17 +526,57 @@ def custom_models(catalog, models, extra_models, url, api_key, key_mode, openai_
         entry.update(_optional_fields("byok_extra_models[%d]" % index, item, []))
         entries.append(entry)
 
-    taken = set()
-    for index, entry in enumerate(entries):
-        entry_id = stable_id(entry["model"])
-        number = 2
-        while entry_id in taken:  # the same model twice (e.g. at two base URLs): -2, -3, ... in order
-            entry_id = "%s-%d" % (stable_id(entry["model"]), number)
-            number += 1
-        taken.add(entry_id)
+    for index, entry_id in enumerate(assign_ids([entry["model"] for entry in entries])):
+        entry = entries[index]
         entries[index] = dict([("model", entry["model"]), ("id", entry_id)] + [(k, v) for k, v in entry.items() if k != "model"])
     check_entries(entries)
     return entries
+
+
+def assign_ids(models):
+    """The explicit ids of the role's entries, in order: ``stable_id``, and for the same model twice
+    (e.g. at two base URLs) ``-2``, ``-3``, ... in order."""
+    taken, ids = set(), []
+    for model in models:
+        entry_id = stable_id(model)
+        number = 2
+        while entry_id in taken:
+            entry_id = "%s-%d" % (stable_id(model), number)
+            number += 1
+        taken.add(entry_id)
+        ids.append(entry_id)
+    return ids
+
+
+def default_candidates(entries, default_model):
+    """The entries ``byok_default_model`` names: by explicit id (``custom:llmcloud-...``), else by
+    ``model``, else by display name. More than one is ambiguous (see ``default_problem``)."""
+    for field in ("id", "model", "displayName"):
+        found = [entry for entry in entries if entry.get(field) == default_model]
+        if found:
+            return found
+    return []
+
+
+def default_problem(entries, default_model):
+    """A sentence when ``byok_default_model`` names no entry or more than one, else None."""
+    found = default_candidates(entries, default_model)
+    if len(found) == 1:
+        return None
+    if not found:
+        return "byok_default_model %r is not one of the configured models (byok_models and byok_extra_models): %s." % (
+            default_model,
+            ", ".join(entry["model"] for entry in entries) or "none",
+        )
+    return (
+        "byok_default_model %r is ambiguous: it names %s. Set byok_default_model to the id of the one to use (%s), "
+        "or give the entries different display names and use one of those."
+        % (
+            default_model,
+            " and ".join("%s (%s, id %s)" % (entry.get("displayName") or entry["model"], entry.get("where", "model %s" % entry["model"]), entry["id"]) for entry in found),
+            " or ".join(entry["id"] for entry in found),
+        )
+    )
 
 
 def stable_id(model):
@@ -593,14 +683,16 @@ def model_ids(entries):
 
 
 def model_id(entries, model):
-    """The id droid gives the first entry whose ``model`` is ``model`` (for the default model).
+    """The id droid gives the entry ``byok_default_model`` (``model``) names: by explicit id, else by
+    ``model``, else by display name; raises ByokError when it names none or more than one.
 
     The entry's stored ``id`` when it has one (the role's entries always do), else the generated one.
     """
-    for entry, selector in zip(entries, model_ids(entries)):
-        if entry.get("model") == model:
-            return entry.get("id") or selector
-    raise ByokError(["byok_default_model %r is not one of the configured models." % (model,)])
+    resolved = [dict(entry, id=entry.get("id") or selector) for entry, selector in zip(entries, model_ids(entries))]
+    problem = default_problem(resolved, model)
+    if problem:
+        raise ByokError([problem])
+    return default_candidates(resolved, model)[0]["id"]
 
 
 def targets(users):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils._byok import dead_block_pattern
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._byok import PROVIDERS, dead_block_pattern, default_candidates, default_problem
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import JSONCError, parse
 
 SYSTEM_PATHS = {
@@ -35,7 +35,6 @@ SCOPES = ("user", "system", "both")
 FALLBACKS = ("user", "fail")
 MIN_SYSTEM_VERSION = "0.215.0"
 KEY_REFERENCE = "${LLMCLOUD_API_KEY}"
-PROVIDERS = ("anthropic", "openai", "generic-chat-completion-api", "factory", "google", "xai", "voyage", "bedrock-converse")
 # modelPolicy keys of 0.225.2 (CODE) and their types; unknown keys are ignored by the client.
 POLICY_TYPES = {
     "allowedModelIds": list,
@@ -238,10 +237,10 @@ def system_document(entries, url, default_model="", allow_other_custom_models=Tr
     models = system_entries(entries)
     doc = {"customModels": models}
     if default_model:
-        ids = [item["id"] for item in models if item["model"] == default_model]
-        if not ids:
-            raise SystemError_(["byok_default_model %r is not one of the configured models." % (default_model,)])
-        doc["sessionDefaultSettings"] = {"model": ids[0]}
+        problem = default_problem(models, default_model)
+        if problem:
+            raise SystemError_([problem])
+        doc["sessionDefaultSettings"] = {"model": default_candidates(models, default_model)[0]["id"]}
     rules = policy(models, url, allow_other_custom_models, allow_factory_models)
     if rules:
         doc["modelPolicy"] = rules

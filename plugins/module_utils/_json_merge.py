@@ -35,6 +35,7 @@ __all__ = [
     "MergeError",
     "merge",
     "make_aligner",
+    "align_plain",
     "normalize",
     "parse_pointer",
     "format_pointer",
@@ -438,14 +439,15 @@ def make_aligner(keyed_lists):
     """align(pointer, old_list, new_list) for Document.update: which old item each new item continues.
 
     Keyed lists are matched by identity (in order, never backwards), other items by equality;
-    unmatched new items are appended.  Lists that keyed_lists does not name get None (positional).
+    unmatched new items are appended.  Lists that keyed_lists does not name are matched by
+    equality first (``align_plain``), so a comment stays with its item.
     """
     keyed = _Spec(keyed_lists, None).keyed
 
     def align(pointer, old_list, new_list):
         fields = keyed.get(pointer)
         if fields is None:
-            return None
+            return align_plain(old_list, new_list)
         # merge() shares the items it leaves alone: match those by object identity, cheaply
         shared = {}
         for index, item in enumerate(old_list):
@@ -490,6 +492,61 @@ def make_aligner(keyed_lists):
         return mapping
 
     return align
+
+
+# Above this many item pairs a plain list is matched by position (the table grows as their product).
+MAX_ALIGN_PAIRS = 250000
+
+
+def align_plain(old_list, new_list):
+    """For each item of ``new_list``, the index of the item of ``old_list`` it continues, or None (a new item).
+
+    Items are matched by equality first, along a longest common subsequence, so that an item keeps
+    its place in the text (and the comments beside it) when others are added or removed around it.
+    Between two matched items, unmatched objects (or lists) are paired by position: an object that
+    changed continues the one it replaces, and only its changed members are rewritten. Other
+    unmatched items are removed (with the comment on their line) or inserted there. Returns None
+    (match by position) for lists too long to compare pair by pair.
+    """
+    count_old, count_new = len(old_list), len(new_list)
+    if count_old * count_new > MAX_ALIGN_PAIRS:
+        return None
+    # lengths[i][j]: the longest common subsequence of old_list[i:] and new_list[j:]
+    lengths = [[0] * (count_new + 1) for _ in range(count_old + 1)]
+    for i in range(count_old - 1, -1, -1):
+        row, below = lengths[i], lengths[i + 1]
+        for j in range(count_new - 1, -1, -1):
+            if json_equal(old_list[i], new_list[j]):
+                row[j] = below[j + 1] + 1
+            else:
+                row[j] = max(below[j], row[j + 1])
+    anchors = []
+    i = j = 0
+    while i < count_old and j < count_new:
+        if json_equal(old_list[i], new_list[j]) and lengths[i][j] == lengths[i + 1][j + 1] + 1:
+            anchors.append((i, j))
+            i += 1
+            j += 1
+        elif lengths[i + 1][j] >= lengths[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    mapping = [None] * count_new
+    previous_old, previous_new = -1, -1
+    for anchor_old, anchor_new in anchors + [(count_old, count_new)]:
+        gap_old = range(previous_old + 1, anchor_old)
+        gap_new = range(previous_new + 1, anchor_new)
+        for new_index, old_index in zip(gap_new, gap_old):
+            if _same_container(old_list[old_index], new_list[new_index]):
+                mapping[new_index] = old_index
+        if anchor_new < count_new:
+            mapping[anchor_new] = anchor_old
+        previous_old, previous_new = anchor_old, anchor_new
+    return mapping
+
+
+def _same_container(old, new):
+    return (isinstance(old, dict) and isinstance(new, dict)) or (isinstance(old, list) and isinstance(new, list))
 
 
 # ------------------------------------------------------------------ redaction

@@ -695,11 +695,27 @@ class _Writer(object):
             if old_index is None:
                 inserts.append((None, new[new_index]))
                 continue
+            if inserts:  # new items before a kept one: they go in right before it
+                self.insert_before(node, children[old_index], [value for _key, value in inserts], inline)
+                inserts = []
             used.add(old_index)
             if old[old_index] is not new[new_index]:
                 self.diff(children[old_index].value, old[old_index], new[new_index], pointer + "/" + str(old_index), inline)
         removed = set(range(len(old))) - used
         self.members(node, children, removed, inserts, inline)
+
+    def insert_before(self, node, child, values, inline):
+        """Edits putting new array items right before the kept item ``child`` (each with its comma)."""
+        if inline:
+            self.add(child.start, child.start, "".join(self.item_text(None, value, "", True) + ", " for value in values))
+            return
+        if self.alone_on_line(child.start):
+            base = self.line_indent(child.start)
+            separator = "," + self.newline + base
+        else:
+            base = self.line_indent(node.start) + self.unit
+            separator = ", "
+        self.add(child.start, child.start, "".join(self.item_text(None, value, base, False) + separator for value in values))
 
     def item_text(self, key, value, base, inline):
         text = self.format(value, base, inline)
@@ -794,12 +810,10 @@ def _valid_mapping(mapping, old_count, new_count):
     if mapping is None or len(mapping) != new_count:
         return False
     last = -1
-    appended = False
     for index in mapping:
         if index is None:
-            appended = True
-            continue
-        if appended or not isinstance(index, int) or index <= last or index >= old_count:
+            continue  # a new item: inserted before the next kept one, or appended
+        if not isinstance(index, int) or isinstance(index, bool) or index <= last or index >= old_count:
             return False
         last = index
     return True

@@ -234,15 +234,8 @@ def test_legacy_format_is_loaded_by_droid_0_109_3(sandbox, legacy_droid, droid, 
     assert sandbox.play({"byok_format": "legacy", "byok_llmcloud_url": standin.url}).changed == 0
 
 
-def test_both_formats_list_each_model_under_the_role_s_id(sandbox, legacy_droid, droid):
-    run = sandbox.play({"byok_format": "both"})
-    assert run.changed == 1  # one json_merge task, one call per file
-    assert (sandbox.factory / "config.json").exists() and sandbox.settings_path.exists()
-    # settings.json's entries carry the role's ids; config.json has no ids (droid ignores "id" there).
-    # 0.109.3 lists each model once (equal display names: settings.json wins). 0.225.2 also lists the
-    # legacy entries under their generated ids: the same models, at the same URL, with the same key.
-    assert legacy_droid.models(sandbox.home) == CATALOG_LISTING
-    listed = droid.models(sandbox.home)
-    assert listed[: len(CATALOG_LISTING)] == CATALOG_LISTING
-    assert listed[len(CATALOG_LISTING) :] in ([], GENERATED_LISTING)
-    assert sandbox.play({"byok_format": "both"}).changed == 0
+def test_both_formats_are_refused_before_anything_is_written(sandbox):
+    """droid 0.225.2 would list every model twice (tests/role/test_every_client.py shows it)."""
+    run = sandbox.play({"byok_format": "both"}, check=False)
+    assert run.rc != 0 and "byok_format both is refused: droid 0.225.2 lists every model twice" in run.output, run
+    assert "use byok_format current" in run.output and not sandbox.factory.exists()

@@ -44,8 +44,8 @@ def test_vvv_first_run_and_rerun(sandbox):
 @needs_root
 def test_vvv_with_per_user_keys_and_legacy_file(sandbox, nobody_home):  # noqa: F811 - the imported fixture
     users = [sandbox.user(api_key="{{ vault_llmcloud_other_key }}"), {"name": "nobody", "home": str(nobody_home)}]
-    run = sandbox.play({"byok_users": users, "byok_format": "both"}, "-vvv", "--diff")
-    assert run.changed == 1  # one json_merge task: both files of both users
+    run = sandbox.play({"byok_users": users, "byok_format": "legacy"}, "-vvv", "--diff")
+    assert run.changed == 1  # one json_merge task: the legacy file of both users
 
 
 def test_vvv_failing_runs(sandbox, standin_factory):

@@ -121,7 +121,7 @@ def test_extra_model_with_its_own_base_url():
 
 
 def test_custom_models_does_not_modify_its_input():
-    catalog, extra = copy.deepcopy(CATALOG), [{"model": "m", "provider": "xai", "max_output_tokens": 5}]
+    catalog, extra = copy.deepcopy(CATALOG), [{"model": "m", "provider": "generic-chat-completion-api", "max_output_tokens": 5}]
     before = copy.deepcopy((catalog, extra))
     _byok.custom_models(catalog, ALL, extra, URL, KEY, "inline")
     assert (catalog, extra) == before
