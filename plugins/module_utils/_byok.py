@@ -878,8 +878,20 @@ def merge_plan(targets_, fmt="current", local_settings="merge", default_model=""
     return plan
 
 
+# Where a settings file keeps the developer's default model while the role's is in place: an
+# unknown top-level key, which droid keeps (every supported version, its own rewrite included).
+# Offboarding puts that default back (json_merge ``remember``).
+PREVIOUS_DEFAULT = "/llmcloudPreviousDefaultModel"
+REMEMBER = {"/sessionDefaultSettings/model": PREVIOUS_DEFAULT}
+
+
 def merge_options(kind, url, prune=True):
-    """The json_merge options of one call of ``merge_plan`` that hold no key: keyed_lists, prune, exact_items."""
+    """The json_merge options of one call of ``merge_plan`` that hold no key: keyed_lists, prune,
+    exact_items and remember (the developer's default model, where the role sets one)."""
+    return dict(_merge_options(kind, url, prune), remember=dict(REMEMBER) if kind in ("settings", "local", "local-default") else {})
+
+
+def _merge_options(kind, url, prune=True):
     prune = _convert("bool", prune)
     owned = {"/customModels": ["model", "baseUrl"]}
     owned_prune = {"/customModels": {"baseUrl": prune_pattern(url)}} if prune else {}

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils._byok import PROVIDERS, dead_block_pattern, default_candidates, default_problem
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._byok import PROVIDERS, REMEMBER, dead_block_pattern, default_candidates, default_problem
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import JSONCError, parse
 
 SYSTEM_PATHS = {
@@ -361,7 +361,9 @@ def offboard(text, url, extra_urls=None, system=False, entries=None, kind="setti
         keyed["/custom_models"] = ["model", "base_url"]
         prune["/custom_models"] = {"base_url": dead_block_pattern(url)}
     value = {key: wanted}
-    result = {"value": value, "keyed_lists": keyed, "prune": prune, "remove_file": False, "models": 0}
+    # the developer's default, kept while the role's was in place, goes back (user files only)
+    remember = dict(REMEMBER) if kind != "legacy" and not system else {}
+    result = {"value": value, "keyed_lists": keyed, "prune": prune, "remove_file": False, "models": 0, "remember": remember}
     try:
         doc = parse(text, allow_empty=True).value if text is not None else None
     except JSONCError:

@@ -242,7 +242,7 @@ def _prune_matches(item, rules):
 
 
 # ------------------------------------------------------------------ merge
-def merge(existing, value, keyed_lists=None, prune=None, state="present", exact=None):
+def merge(existing, value, keyed_lists=None, prune=None, state="present", exact=None, remember=None):
     """Merge ``value`` into ``existing``; return ``(new_document, operations)``.
 
     present: objects merge recursively, scalars and unkeyed lists are replaced, keyed lists upsert
@@ -256,6 +256,9 @@ def merge(existing, value, keyed_lists=None, prune=None, state="present", exact=
     replaced whole, not merged), keeping only those listed fields of the file's item that the
     desired item does not name (e.g. the ``id`` and ``index`` a client writes into the items itself).
     Key order of the file's item is kept; new keys are appended.
+
+    ``remember`` maps a pointer (the value a merge replaces, e.g. ``/sessionDefaultSettings/model``)
+    to the pointer where the file keeps what it held before (see ``_remember``).
     """
     if state not in ("present", "absent"):
         raise MergeError("state must be present or absent, not %r" % (state,))
@@ -270,7 +273,79 @@ def merge(existing, value, keyed_lists=None, prune=None, state="present", exact=
         result = _merge_object(existing, value, "", spec, operations)
     else:
         result = _remove_object(existing, value, "", spec, operations)
+    for source, keep in (remember or {}).items():
+        result = _remember(existing, result, parse_pointer(source, "remember"), parse_pointer(keep, "remember"), state, operations)
     return result, operations
+
+
+_MISSING = object()
+
+
+def _get(doc, tokens):
+    for token in tokens:
+        if not isinstance(doc, dict) or token not in doc:
+            return _MISSING
+        doc = doc[token]
+    return doc
+
+
+def _set(doc, tokens, value):
+    """``doc`` with ``value`` at ``tokens`` (objects created on the way; copies, the input is kept)."""
+    head = tokens[0]
+    copy = dict(doc)
+    if len(tokens) == 1:
+        copy[head] = value
+    else:
+        child = doc.get(head)
+        copy[head] = _set(child if isinstance(child, dict) else {}, tokens[1:], value)
+    return copy
+
+
+def _delete(doc, tokens):
+    head = tokens[0]
+    copy = dict(doc)
+    if len(tokens) == 1:
+        copy.pop(head, None)
+    elif isinstance(doc.get(head), dict):
+        copy[head] = _delete(doc[head], tokens[1:])
+    return copy
+
+
+def _remember(existing, result, source, keep, state, operations):
+    """What the file held at ``source`` before a merge replaced it is kept at ``keep``, and given back
+    when a later ``absent`` merge removes the value at ``source``.
+
+    present: the value at ``source`` changes (it was there, and differs afterwards): the old value is
+    written at ``keep`` (the latest one the merge replaced: a value that changed since is the file
+    owner's newer choice). absent: when the merge removed the value at ``source``, the kept value
+    goes back there; either way ``keep`` goes (a value that is still there is the owner's own).
+    """
+    before, after, kept = _get(existing, source), _get(result, source), _get(existing, keep)
+    if state == "present":
+        if before is _MISSING or after is _MISSING or json_equal(before, after) or (kept is not _MISSING and json_equal(kept, before)):
+            return result
+        if not _reachable(result, keep):
+            return result
+        operations.append({"op": "add" if kept is _MISSING else "replace", "path": format_pointer(keep)})
+        return _set(result, keep, before)
+    if kept is _MISSING:
+        return result
+    if before is not _MISSING and after is _MISSING and _reachable(result, source):
+        result = _set(result, source, kept)
+        operations.append({"op": "add", "path": format_pointer(source)})
+    operations.append({"op": "remove", "path": format_pointer(keep)})
+    return _delete(result, keep)
+
+
+def _reachable(doc, tokens):
+    """Every object on the way to ``tokens`` is an object or absent (a value can be set there)."""
+    for token in tokens[:-1]:
+        doc = doc.get(token) if isinstance(doc, dict) else None
+        if doc is not None and not isinstance(doc, dict):
+            return False
+        if doc is None:
+            return True
+    return isinstance(doc, dict)
 
 
 def _walk_keys(old, want, pointer, spec):

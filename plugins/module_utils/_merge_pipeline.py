@@ -78,6 +78,7 @@ def argument_spec():
         keyed_lists=dict(type="dict", default={}, no_log=False),
         prune=dict(type="dict", default={}),
         exact_items=dict(type="dict", default={}),
+        remember=dict(type="dict", default={}),
         create=dict(type="bool", default=True),
         backup=dict(type="bool", default=False),
         redact=dict(type="list", elements="str", default=[]),
@@ -93,7 +94,7 @@ def argument_spec():
 
 
 # Options a ``files`` item may set for its own file; the task's option of the same name is the default.
-PER_FILE = ("path", "user", "value", "only_if_keys", "keyed_lists", "prune", "exact_items")
+PER_FILE = ("path", "user", "value", "only_if_keys", "keyed_lists", "prune", "exact_items", "remember")
 
 # path and files: one of them, not both (AnsibleModule and ArgumentSpecValidator keywords).
 SPEC_RULES = dict(required_one_of=[["path", "files"]], mutually_exclusive=[["path", "files"]])
@@ -109,6 +110,7 @@ def file_spec():
         keyed_lists=dict(type="dict", no_log=False),
         prune=dict(type="dict"),
         exact_items=dict(type="dict"),
+        remember=dict(type="dict"),
         check_only=dict(type="bool", default=False),
     )
 
@@ -165,7 +167,7 @@ def check_params(params):
         raise Failure("lock_timeout must be 0 or more seconds, not %s" % number(params["lock_timeout"]))
     if params["max_size"] <= 0:
         raise Failure("max_size must be a positive number of bytes, not %s" % params["max_size"])
-    merge({}, {}, params["keyed_lists"] or {}, params["prune"] or {}, params["state"], params.get("exact_items"))  # option errors
+    merge({}, {}, params["keyed_lists"] or {}, params["prune"] or {}, params["state"], params.get("exact_items"), params.get("remember"))  # option errors
     for pointer in params.get("only_if_keys") or []:
         parse_pointer(pointer, "only_if_keys")
     if params.get("user") is not None and not params["user"].strip():
@@ -365,7 +367,7 @@ def plan(doc, params, redaction, indent, diff=False, header=None, file_secrets=F
     value = params["value"] or {}
     if doc is not None and (diff or file_secrets):
         result.secrets = redaction.masking.secrets(doc.value)
-    new_doc, operations = merge(doc.value if doc is not None else {}, value, keyed, prune, state, params.get("exact_items"))
+    new_doc, operations = merge(doc.value if doc is not None else {}, value, keyed, prune, state, params.get("exact_items"), params.get("remember"))
     result.operations = operations
     if not (operations or doc is None or (doc.empty and state == "present")):
         return result

@@ -98,6 +98,9 @@ options:
       exact_items:
         description: As O(exact_items), for this file.
         type: dict
+      remember:
+        description: As O(remember), for this file.
+        type: dict
       check_only:
         description:
           - Look at this file only, as check mode would (its result says what would change), and never write it. It
@@ -174,6 +177,19 @@ options:
         whole, fields O(value) no longer names removed), plus those listed fields of the file's item that O(value)
         does not name, such as the fields a client writes into the items itself. Key order and position are kept.
       - Items that no item of O(value) matches are left alone (see O(prune)).
+    type: dict
+    default: {}
+    version_added: 0.2.0
+  remember:
+    description:
+      - Values the merge replaces that the file's owner should get back, as a mapping of a JSON pointer (the value, for
+        example V(/sessionDefaultSettings/model)) to the JSON pointer of an object member where the file keeps what it
+        held before (for example V(/llmcloudPreviousDefaultModel)).
+      - With O(state=present), when the merge changes the value at the first pointer, the value it held is written at
+        the second (the latest one replaced, so a value the owner chose since is the one kept).
+      - With O(state=absent), when the merge removes the value at the first pointer, the kept value is put back there;
+        the second pointer's member is removed either way (a value still in place is the owner's own).
+      - Both pointers go through objects only.
     type: dict
     default: {}
     version_added: 0.2.0

@@ -65,3 +65,36 @@ def test_an_ambiguous_default_is_refused_and_either_entry_can_be_picked(sandbox,
             before = len(server.requests())
             exec_(client, sandbox.home, "hi")
             assert posts_since(server, before) == [("/v1/messages", KEY, SONNET)], (pick, client.version)
+
+
+def test_offboarding_gives_the_developer_s_default_back(sandbox, clients, standin_factory):
+    """21.2: onboarding replaces the developer's default; offboarding puts it back (all four clients)."""
+    llmcloud = standin_factory()
+    own = standin_factory(keys=("not-needed",), models=("qwen2.5-coder:7b",))
+    qwen = {"model": "qwen2.5-coder:7b", "displayName": "Local Qwen", "baseUrl": own.url, "apiKey": "not-needed", "provider": "anthropic"}
+    mine = {"model": "custom:Local-Qwen-0", "reasoningEffort": "low"}
+    sandbox.factory.mkdir(mode=0o700)
+    sandbox.settings_path.write_text(json.dumps({"customModels": [qwen], "sessionDefaultSettings": mine}, indent=2))
+    sandbox.settings_path.chmod(0o600)
+    onboard = {"byok_models": ["anthropic/claude-haiku-4.5"], "byok_default_model": "anthropic/claude-haiku-4.5", "byok_llmcloud_url": llmcloud.url}
+
+    assert sandbox.play(onboard).changed == 1
+    document = json.loads(sandbox.settings_path.read_text())
+    assert document["sessionDefaultSettings"] == {"model": "custom:llmcloud-anthropic-claude-haiku-4.5", "reasoningEffort": "low"}
+    assert document["llmcloudPreviousDefaultModel"] == "custom:Local-Qwen-0"
+    for client in clients:
+        assert [i for i, _n in client.models(sandbox.home)] == ["custom:Local-Qwen-0", "custom:llmcloud-anthropic-claude-haiku-4.5"], client.version
+        before = len(llmcloud.requests())
+        exec_(client, sandbox.home, "hi")
+        assert posts_since(llmcloud, before) == [("/v1/messages", KEY, "anthropic/claude-haiku-4.5")], client.version
+    assert sandbox.play(onboard).changed == 0
+
+    offboard = dict(onboard, byok_state="absent")
+    assert sandbox.play(offboard).changed == 1
+    document = json.loads(sandbox.settings_path.read_text())
+    assert document == {"customModels": [qwen], "sessionDefaultSettings": mine}, document
+    for client in clients:
+        before = len(own.requests())
+        exec_(client, sandbox.home, "hi")
+        assert posts_since(own, before) == [("/v1/messages", "not-needed", "qwen2.5-coder:7b")], client.version
+    assert sandbox.play(offboard).changed == 0
