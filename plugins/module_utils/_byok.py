@@ -323,10 +323,7 @@ def problems(
     if default_model not in (None, ""):
         problem = default_problem(_planned(known, models, extra_models), default_model) if _is_text(default_model) else None
         if not _is_text(default_model) or problem:
-            found.append(
-                problem
-                or "byok_default_model %r is not one of the configured models (byok_models and byok_extra_models)." % (default_model,)
-            )
+            found.append(problem or "byok_default_model %r is not one of the configured models (byok_models and byok_extra_models)." % (default_model,))
         elif fmt == "legacy":
             found.append(
                 "byok_default_model needs byok_format current or both: the default model is kept in "
@@ -573,7 +570,9 @@ def default_problem(entries, default_model):
         "or give the entries different display names and use one of those."
         % (
             default_model,
-            " and ".join("%s (%s, id %s)" % (entry.get("displayName") or entry["model"], entry.get("where", "model %s" % entry["model"]), entry["id"]) for entry in found),
+            " and ".join(
+                "%s (%s, id %s)" % (entry.get("displayName") or entry["model"], entry.get("where", "model %s" % entry["model"]), entry["id"]) for entry in found
+            ),
             " or ".join(entry["id"] for entry in found),
         )
     )

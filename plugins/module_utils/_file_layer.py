@@ -201,10 +201,12 @@ class Folder(object):
 
 
 class FileLock(object):
-    """flock on ``.<name>.lock`` beside the file: never follows a symlink, created 0600, kept afterwards."""
+    """flock on ``.<name>.lock`` beside the file: never follows a symlink, created 0600, kept afterwards
+    while the file exists (a lock for a file that does not exist is removed when the lock is released)."""
 
     def __init__(self, folder, name, timeout, exclusive, create):
         self.folder = folder
+        self.target = name
         self.name = ".%s.lock" % name
         self.path = folder.join(self.name)
         self.timeout = timeout
@@ -276,8 +278,46 @@ class FileLock(object):
             self.fd = None
 
     def __exit__(self, *exc_info):
+        if self.fd is not None and self.exclusive:
+            # nothing to lock for once the file is not there (only_if_keys, a failed run): leave nothing behind
+            try:
+                os.stat(self.target, dir_fd=self.folder.fd, follow_symlinks=False)
+            except FileNotFoundError:
+                try:
+                    os.unlink(self.name, dir_fd=self.folder.fd)
+                except OSError:
+                    pass
+            except OSError:
+                pass
         self._close()  # closing releases the flock
         return False
+
+
+def read_only_link(path, folder_path):
+    """A sentence when ``path`` is a symlink whose target's folder cannot be written (a read-only store
+    such as Nix's, which Home Manager links dotfiles into), else None."""
+    if not os.path.islink(path):
+        return None
+    try:
+        read_only = bool(os.statvfs(folder_path).f_flag & getattr(os, "ST_RDONLY", 1))
+    except OSError:
+        read_only = False
+    store = folder_path == "/nix/store" or folder_path.startswith("/nix/store/")
+    if not (read_only or store or not os.access(folder_path, os.W_OK)):
+        return None
+    target = os.path.realpath(path)
+    return (
+        "%s is a link to %s, %s: it cannot be changed in place, and nothing was changed. If a tool such as Home "
+        "Manager (nix) manages this file, put these settings into its configuration there; otherwise replace the link "
+        "with a copy of the file (cp --remove-destination %s %s) and run again"
+        % (
+            path,
+            target,
+            "in the read-only Nix store" if store else ("on a read-only file system" if read_only else "in a folder this user cannot write"),
+            target,
+            path,
+        )
+    )
 
 
 def read_file(folder, name, max_size):

@@ -637,6 +637,9 @@ def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry, s
                     outcome = plan(doc, params, redaction, indent, module._diff, path)
                     if not outcome.changed or check:
                         break
+                    read_only = files.read_only_link(path, folder_path) if lock_path else None
+                    if read_only:
+                        raise Failure(read_only)
 
                     def before_rename(info=info, data=data, outcome=outcome):
                         # a writer that takes no lock (the droid client saving) may have renamed a new

@@ -56,7 +56,7 @@ def _texts(name, count):
             "Modèle Ünïcode 模型",
             "  padded  name  ",
             "tab\tand   runs of spaces",
-            'quotes "double" and \'single\'',
+            "quotes \"double\" and 'single'",
             "back\\slash and /slash",
             "Parens (EU proxy) [x] {y}",
             "emoji 🚀 ✓",
@@ -155,7 +155,9 @@ def bisect(droid, folder, document, key, expected_count):
     entries = document[key]
 
     def loads(subset):
-        home = write_home(folder, "bisect-%s-%d" % (droid.version, next(_HOMES)), dict(document, **{key: subset}), "settings.json" if key == "customModels" else "config.json")
+        home = write_home(
+            folder, "bisect-%s-%d" % (droid.version, next(_HOMES)), dict(document, **{key: subset}), "settings.json" if key == "customModels" else "config.json"
+        )
         return len(listing(droid, home)) == len(subset)
 
     def search(subset):
@@ -259,7 +261,16 @@ def test_every_input_the_role_accepts_is_loaded_by_every_supported_client(sandbo
                 ok = sorted(ids) == sorted(entry["id"] for entry in written)
             if not ok:
                 dropped = bisect(client, tmp_path, document, key, len(written))
-                failures.append("droid %s (%s) does not load %d of %d entries; dropped: %s" % (client.version, combo, len(written) - len(ids), len(written), json.dumps([dict(e, **{k: "********" for k in ("apiKey", "api_key") if k in e}) for e in dropped], ensure_ascii=False)[:1500]))
+                failures.append(
+                    "droid %s (%s) does not load %d of %d entries; dropped: %s"
+                    % (
+                        client.version,
+                        combo,
+                        len(written) - len(ids),
+                        len(written),
+                        json.dumps([dict(e, **{k: "********" for k in ("apiKey", "api_key") if k in e}) for e in dropped], ensure_ascii=False)[:1500],
+                    )
+                )
 
     # the refused providers: the role names the variable, the value and the versions; the clients
     # that drop them are exactly those the role's facts say
@@ -291,6 +302,17 @@ def test_every_input_the_role_accepts_is_loaded_by_every_supported_client(sandbo
     print(
         "\nconformance: %d inputs (%d catalog entries, %d extra models, in %d role runs; %d refused runs) and %d refused providers "
         "tried with %d clients (%s), %d client calls, %.1f s"
-        % (tried, len(catalog), len(extras), len(runs), len(refusals) + bool(bad), len(refused), len(clients), ", ".join(CLIENTS), calls, time.monotonic() - started)
+        % (
+            tried,
+            len(catalog),
+            len(extras),
+            len(runs),
+            len(refusals) + bool(bad),
+            len(refused),
+            len(clients),
+            ", ".join(CLIENTS),
+            calls,
+            time.monotonic() - started,
+        )
     )
     assert not failures, "\n".join(failures)

@@ -98,3 +98,35 @@ def test_offboarding_gives_the_developer_s_default_back(sandbox, clients, standi
         exec_(client, sandbox.home, "hi")
         assert posts_since(own, before) == [("/v1/messages", "not-needed", "qwen2.5-coder:7b")], client.version
     assert sandbox.play(offboard).changed == 0
+
+
+ALLOWLIST = """{
+  "customModels": [
+    {"model": "qwen2.5-coder:7b", "displayName": "Local Qwen", "baseUrl": "http://127.0.0.1:9/v1", "apiKey": "x", "provider": "generic-chat-completion-api"}
+  ],
+  "commandAllowlist": [
+    "ls", // listing
+    "rm", // dangerous
+    "cat" // reading
+  ]
+}
+"""
+
+
+def test_comments_stay_with_their_items_of_a_plain_list_and_every_client_reads_the_file(sandbox, clients):
+    """21.5: json_merge on a plain list (not in keyed_lists): removing and prepending items."""
+    from sandbox import run_playbook
+
+    sandbox.factory.mkdir(mode=0o700)
+    sandbox.settings_path.write_text(ALLOWLIST)
+    playbook = sandbox.base / "merge.yml"
+    playbook.write_text(
+        "- hosts: sandbox\n  gather_facts: false\n  tasks:\n    - name: Merge\n      llmcloud.factory_droid.json_merge:\n"
+        "        path: %s\n        value: {commandAllowlist: [pwd, ls, cat]}\n" % sandbox.settings_path
+    )
+    run = run_playbook(playbook, "-i", str(sandbox.inventory / "hosts.yml"), "--vault-id", sandbox.vault.vault_id, cwd=sandbox.base)
+    assert run.rc == 0 and run.changed == 1, run
+    text = sandbox.settings_path.read_text()
+    assert '    "pwd",\n    "ls", // listing\n    "cat" // reading\n  ]' in text and "dangerous" not in text, text
+    for client in clients:
+        assert client.models(sandbox.home) == [("custom:Local-Qwen-0", "Local Qwen")], client.version

@@ -701,3 +701,32 @@ def test_exact_merge_is_idempotent(doc, keep):
     once, _ops = merge(existing, {"customModels": items}, KEYED, PRUNE, exact={"/customModels": keep})
     twice, ops = merge(once, {"customModels": items}, KEYED, PRUNE, exact={"/customModels": keep})
     assert ops == [] and json_equal(once, twice)
+
+
+# -- remember: the value a merge replaces is kept, and given back by an absent merge ---------------
+REMEMBER = {"/sessionDefaultSettings/model": "/previousModel"}
+
+
+def test_remember_keeps_the_replaced_value_and_absent_gives_it_back():
+    mine = {"sessionDefaultSettings": {"model": "custom:Mine-0", "reasoningEffort": "low"}, "theme": "dark"}
+    ours = {"sessionDefaultSettings": {"model": "custom:ours"}}
+    onboarded, operations = merge(mine, ours, remember=REMEMBER)
+    assert onboarded == {"sessionDefaultSettings": {"model": "custom:ours", "reasoningEffort": "low"}, "theme": "dark", "previousModel": "custom:Mine-0"}
+    assert {"op": "add", "path": "/previousModel"} in operations
+    assert mine["sessionDefaultSettings"]["model"] == "custom:Mine-0"  # the input is kept
+    again, operations = merge(onboarded, ours, remember=REMEMBER)
+    assert again == onboarded and operations == []
+    offboarded, operations = merge(onboarded, {"sessionDefaultSettings": {"model": None}}, state="absent", remember=REMEMBER)
+    assert offboarded == mine
+    # the whole object removed (it held only the model): it comes back with the kept model
+    only = {"sessionDefaultSettings": {"model": "custom:ours"}, "previousModel": "custom:Mine-0"}
+    assert merge(only, {"sessionDefaultSettings": None}, state="absent", remember=REMEMBER)[0] == {"sessionDefaultSettings": {"model": "custom:Mine-0"}}
+
+
+def test_remember_keeps_the_owner_s_newer_choice_and_drops_a_stale_copy():
+    onboarded = {"sessionDefaultSettings": {"model": "custom:Newer-0"}, "previousModel": "custom:Mine-0"}
+    assert merge(onboarded, {"sessionDefaultSettings": {"model": "custom:ours"}}, remember=REMEMBER)[0]["previousModel"] == "custom:Newer-0"
+    # absent that does not remove the model (the owner's own now): the model stays, the copy goes
+    assert merge(onboarded, {"customModels": []}, state="absent", remember=REMEMBER)[0] == {"sessionDefaultSettings": {"model": "custom:Newer-0"}}
+    # nothing there before: nothing to keep
+    assert "previousModel" not in merge({}, {"sessionDefaultSettings": {"model": "custom:ours"}}, remember=REMEMBER)[0]

@@ -568,3 +568,72 @@ def test_corpus_holds_the_issue_cases_and_every_class():
         assert needed in names
     assert RECORDED["issue12-surrogate-in-comment"]["loaded"] is True
     assert RECORDED["deep-nesting-crashes-droid"]["crash"] is True
+
+
+# -- plain (not keyed) lists: items matched by equality, so comments stay with their items --------
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import align_plain, make_aligner, merge  # noqa: E402
+
+ALLOWLIST = '{\n  "commandAllowlist": [\n    "ls", // listing\n    "rm", // dangerous\n    "cat" // reading\n  ]\n}\n'
+
+
+def _merged(text, items):
+    doc = parse(text)
+    new, _operations = merge(doc.value, {"commandAllowlist": items})
+    out = doc.update(new, make_aligner({}), None)
+    assert parse(out).value == new
+    return out
+
+
+def test_removing_an_item_of_a_plain_list_takes_its_comment_and_keeps_the_others():
+    assert _merged(ALLOWLIST, ["ls", "cat"]) == '{\n  "commandAllowlist": [\n    "ls", // listing\n    "cat" // reading\n  ]\n}\n'
+
+
+def test_prepending_to_a_plain_list_shifts_no_comment():
+    out = _merged(ALLOWLIST, ["pwd", "ls", "rm", "cat"])
+    assert out == '{\n  "commandAllowlist": [\n    "pwd",\n    "ls", // listing\n    "rm", // dangerous\n    "cat" // reading\n  ]\n}\n'
+
+
+def test_a_replaced_item_does_not_inherit_the_comment_of_the_one_it_replaces():
+    out = _merged(ALLOWLIST, ["ls", "pwd", "cat"])
+    assert "// dangerous" not in out and '"ls", // listing' in out and '"cat" // reading' in out and '"pwd"' in out
+
+
+def test_inline_plain_lists_get_items_inserted_in_place():
+    doc = parse('{"a": ["ls", "cat"]} // end\n')
+    new, _ops = merge(doc.value, {"a": ["pwd", "ls", "x", "cat"]})
+    assert doc.update(new, make_aligner({}), None) == '{"a": ["pwd", "ls", "x", "cat"]} // end\n'
+
+
+def test_changed_objects_of_a_plain_list_continue_the_ones_they_replace():
+    text = '{"l": [\n  {"a": 1}, // first\n  {"b": 2} // second\n]}\n'
+    assert align_plain([{"a": 1}, {"b": 2}], [{"a": 1}, {"b": 3}]) == [0, 1]
+    doc = parse(text)
+    assert doc.update({"l": [{"a": 1}, {"b": 3}]}, make_aligner({}), None) == '{"l": [\n  {"a": 1}, // first\n  {"b": 3} // second\n]}\n'
+
+
+tags = st.sampled_from(["ls", "rm", "cat", "pwd", "git", "make", "echo", 1, 2, None, False])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(tags, max_size=8), st.lists(tags, max_size=8), st.booleans())
+def test_property_plain_lists_keep_each_comment_with_an_equal_item(old, new, inline):
+    """Every line comment beside an old item ends up beside an item equal to it, or goes with it (inline
+    lists: the text reads back as the new list)."""
+    if inline:
+        text = '{"l": [' + ", ".join("%s /*c%d*/" % (json.dumps(item), index) for index, item in enumerate(old)) + "]}"
+    else:
+        text = (
+            '{"l": [\n' + "".join("  %s%s // c%d\n" % (json.dumps(item), "," if index < len(old) - 1 else "", index) for index, item in enumerate(old)) + "]}\n"
+        )
+    doc = parse(text)
+    out = doc.update({"l": new}, make_aligner({}), None)
+    assert parse(out).value == {"l": new}
+    mapping = align_plain(old, new)
+    assert [index for index in mapping if index is not None] == sorted(set(index for index in mapping if index is not None))
+    for index, item in enumerate(old):
+        marker = "c%d" % index
+        if marker in out and not inline:  # a line comment survived: the item on its line is still that value
+            line = [row for row in out.splitlines() if row.endswith("// " + marker)][0]
+            assert json.loads(line.rsplit("//", 1)[0].strip().rstrip(",")) == item, (text, out, marker)
+    if json.dumps(old) == json.dumps(new):
+        assert out == text

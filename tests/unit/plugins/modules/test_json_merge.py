@@ -730,3 +730,14 @@ def test_a_file_that_keeps_changing_fails_and_keeps_the_other_writers_version(ru
     assert "changed on disk while the merge ran, 3 times in a row" in out.msg and "run the task again" in out.msg
     assert json.loads(path.read_text()) == {"a": 1, "droidSaves": 3}
     assert [n for n in os.listdir(str(path.parent)) if n.endswith(".tmp")] == []
+
+
+def test_no_lock_is_left_for_a_file_that_does_not_exist(run, tmp_path):
+    """only_if_keys on a missing file (the role's settings.local.json), and a stale lock of an earlier run."""
+    path = tmp_path / "settings.local.json"
+    out = run({"path": str(path), "value": VALUE, "only_if_keys": ["/customModels"]})
+    assert out.result["changed"] is False and out.result["applied"] is False and not out.failed, out.result
+    assert os.listdir(str(tmp_path)) == []
+    (tmp_path / ".settings.local.json.lock").write_text("")
+    run({"path": str(path), "value": VALUE, "only_if_keys": ["/customModels"]})
+    assert os.listdir(str(tmp_path)) == []
