@@ -39,7 +39,7 @@ NOT_ABOUT_THE_MODELS = {
     "byok_keychain_backend": "where the key is stored; the files get the same reference as with env",
     "byok_keychain_shells": "shell profiles only",
     "byok_scope": "the system file needs root's /etc (tests/role/test_system_scope.py judges it with the clients)",
-    "byok_state": "absent removes (tests/role/test_resolve.py and test_restore.py judge it with the clients)",
+    "byok_state": "absent removes (tests/role/test_every_client.py and test_system_scope.py judge it with the clients)",
     "byok_system_fallback": "where the models go on old clients, not what they hold",
     "byok_local_settings": "the sandbox has no settings.local.json; its handling writes the same entries",
     "byok_verify": "only reads",
