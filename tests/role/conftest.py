@@ -262,3 +262,17 @@ def closed_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# -- the conformance test's count of inputs and clients, shown at the end of the run --------------
+CONFORMANCE_SUMMARY = ROOT / "build" / "role-tests" / "conformance.txt"
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the controller, not an xdist worker
+        CONFORMANCE_SUMMARY.unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if CONFORMANCE_SUMMARY.exists():
+        terminalreporter.write_line(CONFORMANCE_SUMMARY.read_text().strip())
