@@ -620,6 +620,14 @@ def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry, s
             return
         files.make_folders(folder_path, uid, gid)
 
+    lock_name = os.path.join(lock_path or folder_path, ".%s.lock" % os.path.basename(path))
+    if params.get("only_if_keys") and not os.path.lexists(target) and not os.path.lexists(lock_name):
+        # nothing to merge into, and no lock to take for it (none is created for a file that is not there)
+        outcome = plan(None, params, redaction, indent, module._diff, path)
+        if not outcome.applied:
+            _apply(module, redaction, result, warnings, outcome, target, None)
+            return
+
     with files.Folder(folder_path) as folder:
         files.check_folder_owner(folder, uid, path)
         lock_folder = files.Folder(lock_path) if lock_path else folder

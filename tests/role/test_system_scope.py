@@ -413,13 +413,17 @@ def test_offboarding_removes_everything_of_the_role_and_nothing_else(machine_fac
 def test_key_rotation_reaches_every_place_in_one_run(machine_factory, standin_factory):
     machine = machine_factory("0.225.2")
     server = standin_factory(keys=(KEY, OTHER_KEY))
-    both = {"byok_scope": "user", "byok_key_mode": "inline", "byok_format": "both", "byok_llmcloud_url": server.url}
+    # two files hold the key: settings.json and a settings.local.json with customModels of its own
+    local = machine.box.factory / "settings.local.json"
+    machine.box.factory.mkdir(mode=0o700, exist_ok=True)
+    local.write_text('{"customModels": []}')
+    both = {"byok_scope": "user", "byok_key_mode": "inline", "byok_format": "current", "byok_llmcloud_url": server.url}
     machine.play(both)
-    assert sorted(machine.box.files_containing(KEY)) == sorted([str(machine.box.settings_path), str(machine.box.factory / "config.json")])
+    assert sorted(machine.box.files_containing(KEY)) == sorted([str(machine.box.settings_path), str(local)])
     rotated = machine.play(dict(both, byok_api_key="{{ vault_llmcloud_other_key }}"))
     assert rotated.changed == 1  # one json_merge task (a loop over byok_plan) changed both files
     assert machine.box.files_containing(KEY) == []
-    assert sorted(machine.box.files_containing(OTHER_KEY)) == sorted([str(machine.box.settings_path), str(machine.box.factory / "config.json")])
+    assert sorted(machine.box.files_containing(OTHER_KEY)) == sorted([str(machine.box.settings_path), str(local)])
     machine.client("exec", "-m", "custom:llmcloud-anthropic-claude-sonnet-4.5", "hi", key=None)
     keys = {r["api_key"] for r in server.requests() if r["method"] == "POST"}
     assert keys == {OTHER_KEY}
