@@ -1,0 +1,158 @@
+"""The fleet report (the llmcloud.factory_droid.byok_report callback) after a real multi-host run.
+
+Five hosts in one inventory, each a sandbox home reached with the local connection except one:
+alice (inline key from the vault, her own token and model already in settings.json, judged by the
+real droid), bob (per-user key in plain vars; first inline, then env: the plaintext key is
+repaired), carol (settings.local.json decides the default model: the byok_verify judge fails),
+dave (a wrong model id: the input check fails before anything is written) and erin (ssh to a
+closed loopback port: unreachable). Canary keys sit in the vault, in plain vars and in the
+settings files; none may reach the report (JSON and Markdown) or Ansible's output. The JSON is
+checked against docs/fleet-report.schema.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import stat
+
+import jsonschema
+import yaml
+from conftest import CATALOG_IDS, CATALOG_NAMES, KEY, ME, ROOT
+from sandbox import ONBOARD, PYTHON, run_playbook
+
+SCHEMA = json.loads((ROOT / "docs" / "fleet-report.schema.json").read_text())
+BOB_KEY = "llmc-canary-bob-" + secrets.token_hex(12)
+DAVE_KEY = "llmc-canary-dave-" + secrets.token_hex(12)
+CAROL_DEFAULT = "llmc-canary-carol-" + secrets.token_hex(12)
+OWN_TOKEN = "ghp_" + secrets.token_hex(18)
+OWN_KEY = "sk-canary-own-" + secrets.token_hex(12)
+CANARIES = (KEY, BOB_KEY, DAVE_KEY, CAROL_DEFAULT, OWN_TOKEN, OWN_KEY)
+DEFAULT = "anthropic/claude-haiku-4.5"
+DEFAULT_ID = "custom:llmcloud-anthropic-claude-haiku-4.5"
+
+
+def _fleet(tmp_path, vault, droid, closed_port):
+    inventory = tmp_path / "inventory"
+    (inventory / "group_vars" / "all").mkdir(parents=True)
+    (inventory / "host_vars").mkdir()
+    (inventory / "group_vars" / "all" / "vault.yml").write_text(vault.vault_file.read_text())
+    homes = {name: tmp_path / ("home-" + name) for name in ("alice", "bob", "carol", "dave", "erin")}
+    for home in homes.values():
+        home.mkdir()
+    local = {"ansible_connection": "local", "ansible_python_interpreter": PYTHON}
+    hosts = {name + "-laptop": dict(local) for name in ("alice", "bob", "carol", "dave")}
+    hosts["erin-laptop"] = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": closed_port, "ansible_ssh_timeout": 5}
+    (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
+    common = {
+        "byok_api_key": "{{ vault_llmcloud_api_key }}",
+        "byok_default_model": DEFAULT,
+        "byok_verify": "auto",
+        "byok_verify_command": droid.binary,
+    }
+    (inventory / "group_vars" / "all" / "vars.yml").write_text(yaml.safe_dump(common))
+    host_vars = {
+        "alice": {},
+        "bob": {"byok_users": [{"name": ME, "home": str(homes["bob"]), "api_key": BOB_KEY}], "byok_verify": "never"},
+        "carol": {"byok_local_settings": "warn"},
+        "dave": {"byok_api_key": DAVE_KEY, "byok_models": [DEFAULT, "nope/not-in-the-catalog"]},
+        "erin": {},
+    }
+    for name, variables in host_vars.items():
+        variables.setdefault("byok_users", [{"name": ME, "home": str(homes[name])}])
+        (inventory / "host_vars" / (name + "-laptop.yml")).write_text(yaml.safe_dump(variables))
+    # what the developers already have: alice's own model and token, carol's default in settings.local.json
+    (homes["alice"] / ".factory").mkdir(mode=0o700)
+    (homes["alice"] / ".factory" / "settings.json").write_text(
+        json.dumps(
+            {
+                "customModels": [
+                    {"model": "mine", "displayName": "Mine", "baseUrl": "https://models.example.internal/v1", "apiKey": OWN_KEY, "provider": "openai"}
+                ],
+                "mcpServers": {"github": {"command": "gh-mcp", "env": {"GITHUB_TOKEN": OWN_TOKEN}}},
+            }
+        )
+    )
+    (homes["carol"] / ".factory").mkdir(mode=0o700)
+    (homes["carol"] / ".factory" / "settings.local.json").write_text(json.dumps({"sessionDefaultSettings": {"model": CAROL_DEFAULT}}))
+    return inventory, homes
+
+
+def _run(inventory, vault, tmp_path, report=None, extra=()):
+    env = {"BYOK_REPORT_PATH": str(report or tmp_path / "unused" / "report")}
+    if report is not None:
+        env["ANSIBLE_CALLBACKS_ENABLED"] = "llmcloud.factory_droid.byok_report"
+    run = run_playbook(ONBOARD, "-i", str(inventory / "hosts.yml"), "--vault-id", vault.vault_id, *extra, env=env, cwd=tmp_path, timeout=240)
+    for canary in CANARIES:
+        assert canary not in run.output, "a canary key is in Ansible's output"
+    return run
+
+
+def _load(report):
+    data = json.loads(report.with_suffix(".json").read_text())
+    jsonschema.validate(data, SCHEMA)
+    text = report.with_suffix(".json").read_text() + report.with_suffix(".md").read_text()
+    for canary in CANARIES:
+        assert canary not in text, "a canary key is in the report"
+    for path in (report.with_suffix(".json"), report.with_suffix(".md")):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(os.listdir(report.parent)) == ["report.json", "report.md"], "a temporary file was left behind"
+    return data, report.with_suffix(".md").read_text()
+
+
+def test_the_fleet_report_has_every_host_and_user_and_no_key(tmp_path, vault, droid, closed_port):
+    inventory, homes = _fleet(tmp_path, vault, droid, closed_port)
+
+    # the report is off unless the callback is enabled: the path alone writes nothing
+    first = _run(inventory, vault, tmp_path)
+    assert first.rc != 0 and not (tmp_path / "unused").exists()
+
+    # bob's key mode becomes env: the plaintext key the first run wrote is put back to the reference
+    (inventory / "host_vars" / "bob-laptop.yml").write_text(
+        yaml.safe_dump({"byok_users": [{"name": ME, "home": str(homes["bob"]), "api_key": BOB_KEY}], "byok_verify": "never", "byok_key_mode": "env"})
+    )
+    report = tmp_path / "reports" / "fleet" / "report"
+    second = _run(inventory, vault, tmp_path, report=report, extra=("-vvv",))
+    assert second.rc != 0
+    data, markdown = _load(report)
+    hosts = {host["host"]: host for host in data["hosts"]}
+    assert sorted(hosts) == ["alice-laptop", "bob-laptop", "carol-laptop", "dave-laptop", "erin-laptop"]
+    assert {name: host["status"] for name, host in hosts.items()} == {
+        "alice-laptop": "ok",  # second run: nothing to change
+        "bob-laptop": "changed",
+        "carol-laptop": "failed",
+        "dave-laptop": "failed",
+        "erin-laptop": "unreachable",
+    }
+    assert data["summary"]["hosts"] == 5 and data["summary"]["failed"] == 2 and data["summary"]["unreachable"] == 1
+
+    wanted = [[model, CATALOG_NAMES[model_id]] for model_id, model in ((i, "custom:llmcloud-" + i.replace("/", "-")) for i in CATALOG_IDS)]
+    (alice,) = hosts["alice-laptop"]["users"]
+    assert hosts["alice-laptop"]["key_mode"] == "inline" and hosts["alice-laptop"]["problems"] == []
+    assert alice["user"] == ME and alice["verified"] and alice["droid"]["version"] == droid.version
+    assert alice["models_listed"] == wanted, "the report lists what droid lists (LLMCloud entries only)"
+    assert alice["default"] == {"model": DEFAULT_ID, "llmcloud": True, "source": str(homes["alice"] / ".factory" / "settings.json")}
+    assert alice["problems"] == [] and alice["repaired"] == []
+
+    (bob,) = hosts["bob-laptop"]["users"]
+    assert hosts["bob-laptop"]["key_mode"] == "env" and not bob["verified"] and bob["models_listed"] is None
+    assert bob["models_written"] == wanted and bob["default_written"] == DEFAULT_ID
+    assert bob["repaired"] == [str(homes["bob"] / ".factory" / "settings.json")]
+
+    (carol,) = hosts["carol-laptop"]["users"]
+    local_file = str(homes["carol"] / ".factory" / "settings.local.json")
+    assert carol["default"] == {"model": None, "llmcloud": False, "source": local_file}
+    assert carol["problems"] and all(local_file in problem for problem in carol["problems"]), carol
+    assert hosts["carol-laptop"]["problems"] == [], "the judge's failure is the user's problems, not repeated"
+
+    (dave_problem,) = hosts["dave-laptop"]["problems"]
+    assert "nope/not-in-the-catalog" in dave_problem["message"] and "byok_models" in dave_problem["message"]
+    assert hosts["dave-laptop"]["users"] == [] and not (homes["dave"] / ".factory").exists()
+
+    (erin_problem,) = hosts["erin-laptop"]["problems"]
+    assert erin_problem["fix"] and "--limit" in erin_problem["fix"] and str(closed_port) in erin_problem["message"]
+
+    for name in hosts:
+        assert "| %s |" % name in markdown
+    assert "- droid lists: %s (%s)" % tuple(wanted[0]) in markdown and "Fix: " in markdown
