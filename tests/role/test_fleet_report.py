@@ -7,22 +7,28 @@ repaired), carol (settings.local.json decides the default model: the byok_verify
 dave (a wrong model id: the input check fails before anything is written) and erin (ssh to a
 closed loopback port: unreachable). Canary keys sit in the vault, in plain vars and in the
 settings files; none may reach the report (JSON and Markdown) or Ansible's output. The JSON is
-checked against docs/fleet-report.schema.json.
+checked against docs/fleet-report.schema.json. The runs are docs/fleet.md's blocks marked
+``<!-- doc-test: run-by tests/role/test_fleet_report.py -->``, as written.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import re
 import secrets
+import shutil
 import stat
+import subprocess
 
 import jsonschema
 import yaml
 from conftest import CATALOG_IDS, CATALOG_NAMES, KEY, ME, ROOT
-from sandbox import ONBOARD, PYTHON, run_playbook
+from sandbox import PYTHON, ansible_env
 
 SCHEMA = json.loads((ROOT / "docs" / "fleet-report.schema.json").read_text())
+MARK = "<!-- doc-test: run-by tests/role/test_fleet_report.py -->"
 BOB_KEY = "llmc-canary-bob-" + secrets.token_hex(12)
 DAVE_KEY = "llmc-canary-dave-" + secrets.token_hex(12)
 CAROL_DEFAULT = "llmc-canary-carol-" + secrets.token_hex(12)
@@ -33,8 +39,16 @@ DEFAULT = "anthropic/claude-haiku-4.5"
 DEFAULT_ID = "custom:llmcloud-anthropic-claude-haiku-4.5"
 
 
+def _blocks():
+    """docs/fleet.md's marked blocks: the command that writes the report, the ansible.cfg that does."""
+    found = re.findall(re.escape(MARK) + r"\n```(\w+)\n(.*?)\n```", (ROOT / "docs" / "fleet.md").read_text(), re.S)
+    assert [lang for lang, _ in found] == ["bash", "ini"], "docs/fleet.md's marked report blocks changed: update this test"
+    return [text for _lang, text in found]
+
+
 def _fleet(tmp_path, vault, droid, closed_port):
-    inventory = tmp_path / "inventory"
+    (tmp_path / "playbooks").symlink_to(ROOT / "playbooks")
+    inventory = tmp_path / "inventories" / "acme"
     (inventory / "group_vars" / "all").mkdir(parents=True)
     (inventory / "host_vars").mkdir()
     (inventory / "group_vars" / "all" / "vault.yml").write_text(vault.vault_file.read_text())
@@ -79,43 +93,55 @@ def _fleet(tmp_path, vault, droid, closed_port):
     return inventory, homes
 
 
-def _run(inventory, vault, tmp_path, report=None, extra=()):
-    env = {"BYOK_REPORT_PATH": str(report or tmp_path / "unused" / "report")}
-    if report is not None:
-        env["ANSIBLE_CALLBACKS_ENABLED"] = "llmcloud.factory_droid.byok_report"
-    run = run_playbook(ONBOARD, "-i", str(inventory / "hosts.yml"), "--vault-id", vault.vault_id, *extra, env=env, cwd=tmp_path, timeout=240)
+def _run(tmp_path, vault, script, env=None):
+    """A shell script in tmp_path (inventories/acme, playbooks/), the vault's password given by id."""
+    environment = ansible_env(dict({"ANSIBLE_VAULT_IDENTITY_LIST": vault.vault_id, "ANSIBLE_VERBOSITY": "3"}, **(env or {})))
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=str(tmp_path),
+        timeout=240,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert "PLAY RECAP" in output, output
     for canary in CANARIES:
-        assert canary not in run.output, "a canary key is in Ansible's output"
-    return run
+        assert canary not in output, "a canary key is in Ansible's output (-vvv)"
+    return done.returncode, output
 
 
 def _load(report):
-    data = json.loads(report.with_suffix(".json").read_text())
+    """The report at ``report`` + .json/.md: schema-valid, 0600, no canary, no temporary file left."""
+    json_file, md_file = report.parent / (report.name + ".json"), report.parent / (report.name + ".md")
+    data = json.loads(json_file.read_text())
     jsonschema.validate(data, SCHEMA)
-    text = report.with_suffix(".json").read_text() + report.with_suffix(".md").read_text()
+    markdown = md_file.read_text()
     for canary in CANARIES:
-        assert canary not in text, "a canary key is in the report"
-    for path in (report.with_suffix(".json"), report.with_suffix(".md")):
+        assert canary not in json_file.read_text() + markdown, "a canary key is in the report"
+    for path in (json_file, md_file):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert sorted(os.listdir(report.parent)) == ["report.json", "report.md"], "a temporary file was left behind"
-    return data, report.with_suffix(".md").read_text()
+    assert sorted(os.listdir(report.parent)) == sorted([json_file.name, md_file.name]), "a temporary file was left behind"
+    return data, markdown
 
 
 def test_the_fleet_report_has_every_host_and_user_and_no_key(tmp_path, vault, droid, closed_port):
     inventory, homes = _fleet(tmp_path, vault, droid, closed_port)
+    command, config = _blocks()
 
     # the report is off unless the callback is enabled: the path alone writes nothing
-    first = _run(inventory, vault, tmp_path)
-    assert first.rc != 0 and not (tmp_path / "unused").exists()
+    rc, _output = _run(tmp_path, vault, "ansible-playbook -i inventories/acme playbooks/onboard.yml", env={"BYOK_REPORT_PATH": str(tmp_path / "unused")})
+    assert rc != 0 and not list(tmp_path.glob("unused*"))
 
     # bob's key mode becomes env: the plaintext key the first run wrote is put back to the reference
     (inventory / "host_vars" / "bob-laptop.yml").write_text(
         yaml.safe_dump({"byok_users": [{"name": ME, "home": str(homes["bob"]), "api_key": BOB_KEY}], "byok_verify": "never", "byok_key_mode": "env"})
     )
-    report = tmp_path / "reports" / "fleet" / "report"
-    second = _run(inventory, vault, tmp_path, report=report, extra=("-vvv",))
-    assert second.rc != 0
-    data, markdown = _load(report)
+    rc, _output = _run(tmp_path, vault, command)  # docs/fleet.md, as written
+    assert rc != 0
+    data, markdown = _load(tmp_path / "reports" / ("byok-" + datetime.date.today().isoformat()))
     hosts = {host["host"]: host for host in data["hosts"]}
     assert sorted(hosts) == ["alice-laptop", "bob-laptop", "carol-laptop", "dave-laptop", "erin-laptop"]
     assert {name: host["status"] for name, host in hosts.items()} == {
@@ -156,3 +182,16 @@ def test_the_fleet_report_has_every_host_and_user_and_no_key(tmp_path, vault, dr
     for name in hosts:
         assert "| %s |" % name in markdown
     assert "- droid lists: %s (%s)" % tuple(wanted[0]) in markdown and "Fix: " in markdown
+
+    # the ansible.cfg form (docs/fleet.md, as written), one host
+    shutil.rmtree(tmp_path / "reports")
+    (tmp_path / "ansible.cfg").write_text(config + "\n")
+    rc, _output = _run(
+        tmp_path,
+        vault,
+        "ansible-playbook -i inventories/acme playbooks/onboard.yml --limit alice-laptop",
+        env={"ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg")},
+    )
+    assert rc == 0
+    data, _markdown = _load(tmp_path / "reports" / "byok")
+    assert [(host["host"], host["status"]) for host in data["hosts"]] == [("alice-laptop", "ok")]
