@@ -6,21 +6,6 @@
 
 from __future__ import annotations
 
-import datetime
-import json
-import os
-import re
-import tempfile
-
-from ansible.plugins.callback import CallbackBase
-
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import (
-    MASK,
-    collect_secrets,
-    credentials_in_text,
-    mask_text,
-)
-
 DOCUMENTATION = r"""
 name: byok_report
 type: aggregate
@@ -55,8 +40,23 @@ options:
 requirements:
   - enabled in C(callbacks_enabled)
 author:
-  - LLMCloud Factory Droid collection maintainers
+  - LLMCloud Factory Droid collection maintainers (@llmcloud)
 """
+
+import datetime
+import json
+import os
+import re
+import tempfile
+
+from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import (
+    MASK,
+    collect_secrets,
+    credentials_in_text,
+    mask_text,
+)
 
 SCHEMA = "llmcloud.factory_droid.byok_report/1"
 MERGE_ACTIONS = ("llmcloud.factory_droid.json_merge", "json_merge")

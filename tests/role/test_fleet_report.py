@@ -42,7 +42,7 @@ DEFAULT_ID = "custom:llmcloud-anthropic-claude-haiku-4.5"
 def _blocks():
     """docs/fleet.md's marked blocks: the command that writes the report, the ansible.cfg that does."""
     found = re.findall(re.escape(MARK) + r"\n```(\w+)\n(.*?)\n```", (ROOT / "docs" / "fleet.md").read_text(), re.S)
-    assert [lang for lang, _ in found] == ["bash", "ini"], "docs/fleet.md's marked report blocks changed: update this test"
+    assert [language for language, _text in found] == ["bash", "ini"], "docs/fleet.md's marked report blocks changed: update this test"
     return [text for _lang, text in found]
 
 

@@ -40,7 +40,7 @@ ROTATED_KEY = "llmc-canary-rotated-" + secrets.token_hex(12)
 def blocks():
     """The marked blocks of docs/vault.md, in order: (language, text)."""
     found = re.findall(re.escape(MARK) + r"\n```(\w+)\n(.*?)\n```", DOC.read_text(), re.S)
-    assert [lang for lang, _ in found] == ["bash", "yaml", "yaml", "bash", "bash"], "docs/vault.md's marked HashiCorp blocks changed: update this test"
+    assert [language for language, _text in found] == ["bash", "yaml", "yaml", "bash", "bash"], "docs/vault.md: marked blocks changed, update this test"
     return found
 
 
