@@ -924,8 +924,9 @@ def client_problems(results, merges, entries, default_model="", local_settings="
     None: the connecting user), ``droid`` (its path, or None when not found), ``version``, ``models``
     (the [id, name] pairs of the role's LLMCloud entries droid lists, in its order), ``missing``,
     ``default`` ({``model``, ``llmcloud``, ``source``}: where droid's default model resolves, whether
-    that is one of the role's LLMCloud entries, and the file that decides it; ``model`` is None when
-    it is not an id droid lists, a value read from a file is never shown) and the user's ``problems``
+    that is one of the role's LLMCloud entries, and the file that decides it; ``model`` is None unless
+    it is an id droid lists or has the shape of a custom model's id: any other value read from a file
+    is never shown) and the user's ``problems``
     and ``warnings``.
     """
     problems, warnings = [], []
@@ -1030,8 +1031,9 @@ def _client_user(user, check, wanted, problems, warnings, who, entries, default_
     else:
         source, settings = user_file, (docs.get(user_file) or {}).get("sessionDefaultSettings")
     effective = settings.get("model") if isinstance(settings, dict) else None
-    # shown only when it is an id droid lists (or the role's): a value read from a file may be anything
-    known = effective == default_id or effective in [i for i, _n in listed]
+    # shown only when it is an id droid lists (or the role's), or has the shape of a custom model's id:
+    # a value read from a file may be anything, a key pasted there too
+    known = effective == default_id or effective in [i for i, _n in listed] or _custom_id_shape(effective)
     user["default"] = {"model": effective if known and _is_text(effective) else None, "llmcloud": effective in ours, "source": source}
     if default_id:
         if effective != default_id:
@@ -1042,6 +1044,13 @@ def _client_user(user, check, wanted, problems, warnings, who, entries, default_
             )
         elif default_id not in [i for i, _n in listed]:
             problems.append("%s: the default model %s is not among the models droid lists; the file to fix: %s." % (who, default_id, user_file))
+
+
+def _custom_id_shape(value):
+    """``custom:<name>`` (how droid names a custom model), short, and not looking like a credential."""
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import looks_like_credential
+
+    return _is_text(value) and re.match(r"^custom:[A-Za-z0-9._-]{1,100}$", value) is not None and not looks_like_credential(value)
 
 
 def _holds_id(doc, ids):

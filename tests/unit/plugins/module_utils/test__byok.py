@@ -419,6 +419,9 @@ def test_client_problems_name_the_user_and_the_file_and_never_a_value():
     assert _byok.client_problems({}, merged, entries, "", "warn", "never")["problems"] == []
 
 
+DEFAULT_UNIT = "anthropic/claude-haiku-4.5"
+
+
 def test_client_problems_say_per_user_what_droid_lists_and_where_the_default_goes():
     """The ``users`` part (the fleet report's): per user the droid, its version, the role's models it
     lists, where the default resolves, and that user's own problems; never a value from a file."""
@@ -439,6 +442,11 @@ def test_client_problems_say_per_user_what_droid_lists_and_where_the_default_goe
     assert bob["default"] == {"model": None, "llmcloud": False, "source": "/home/b/.factory/settings.local.json"}
     assert [p.split(":")[0] for p in bob["problems"]] == ["user bob", "user bob"]  # not listed, default elsewhere
     assert report["problems"] == alice["problems"] + bob["problems"]
+    # an id droid does not list is shown when it has a custom model's shape, never a credential-looking one
+    for value, shown in (("custom:Local-Qwen-0", "custom:Local-Qwen-0"), ("custom:sk-" + "a1B2c3D4e5F6g7H8i9J0k1L2", None), ("claude-opus", None)):
+        other = local.replace(KEY, value)
+        user = _byok.client_problems({"results": [{"item": {"name": "bob"}, "stdout": other}]}, [], entries, DEFAULT_UNIT, "merge", "auto")["users"][0]
+        assert user["default"]["model"] == shown, value
     assert KEY not in repr(report)
 
 
