@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 RUN = re.compile(r"<!-- doc-test: (?P<id>[a-z0-9][a-z0-9-]*) run-by (?P<tests>[^<>]+?) -->")
 NOT_RUN = re.compile(
-    r"_Not run here: (?P<why>[^_]+?)\. Stands in: (?P<what>[^_]+?)\._\s*<!-- doc-test: (?P<id>[a-z0-9][a-z0-9-]*) -->"
+    r"_Not run here: (?P<why>.+?)\. Stands in: (?P<what>.+?)\._\s*<!-- doc-test: (?P<id>[a-z0-9][a-z0-9-]*) -->"
 )
 BUILD_CHECK = re.compile(r"<!-- build-check: (?P<name>\S+) -->")
 ANY_MARKER = re.compile(r"doc-test:|build-check:|Not run here")
