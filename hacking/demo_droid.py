@@ -149,14 +149,19 @@ def main(argv):
                 % (origin, post["path"], post.get("model"), where, "the key settings.json holds" if same_key else "NOT the key settings.json holds")
             )
             print(
-                "  (seen by a loopback stand-in for LLMCloud at %s: droid ran on a copy of the sandbox home whose base URL %s points at it)"
-                % (standin, origin)
+                "  (seen by a loopback stand-in for LLMCloud at %s: droid ran on a copy of the sandbox home whose base URL %s points at it)" % (standin, origin)
             )
             if post.get("model") != default_entry.get("model") or not same_key:
                 problems.append("the default request carried model %r, not %r, or another key" % (post.get("model"), default_entry.get("model")))
     print(
         "composed configuration: %d custom models (%d from LLMCloud, %d of the developer's own), default %s, other settings kept: %s"
-        % (len(models), len(ours), len(models) - len(ours), default_id or "none", ", ".join(sorted(k for k in settings if k not in ("customModels", "sessionDefaultSettings"))) or "none")
+        % (
+            len(models),
+            len(ours),
+            len(models) - len(ours),
+            default_id or "none",
+            ", ".join(sorted(k for k in settings if k not in ("customModels", "sessionDefaultSettings"))) or "none",
+        )
     )
     for problem in problems:
         print("demo: " + problem, file=sys.stderr)

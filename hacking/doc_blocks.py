@@ -30,9 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 RUN = re.compile(r"<!-- doc-test: (?P<id>[a-z0-9][a-z0-9-]*) run-by (?P<tests>[^<>]+?) -->")
-NOT_RUN = re.compile(
-    r"_Not run here: (?P<why>.+?)\. Stands in: (?P<what>.+?)\._\s*<!-- doc-test: (?P<id>[a-z0-9][a-z0-9-]*) -->"
-)
+NOT_RUN = re.compile(r"_Not run here: (?P<why>.+?)\. Stands in: (?P<what>.+?)\._\s*<!-- doc-test: (?P<id>[a-z0-9][a-z0-9-]*) -->")
 BUILD_CHECK = re.compile(r"<!-- build-check: (?P<name>\S+) -->")
 ANY_MARKER = re.compile(r"doc-test:|build-check:|Not run here")
 
@@ -103,8 +101,7 @@ def _read_marker(block, above):
         block.tests = ["tests/build-check.sh"]
     elif ANY_MARKER.search(above):
         block.problems.append(
-            "malformed marker: use <!-- doc-test: ID run-by tests/... --> or "
-            "'_Not run here: <why>. Stands in: <what>._ <!-- doc-test: ID -->'"
+            "malformed marker: use <!-- doc-test: ID run-by tests/... --> or '_Not run here: <why>. Stands in: <what>._ <!-- doc-test: ID -->'"
         )
     else:
         block.problems.append(
@@ -127,8 +124,7 @@ def verify(blocks, root=ROOT):
         if len({b.text for b in same}) > 1:
             for block in same:
                 block.problems.append(
-                    "ID %r marks blocks that differ (%s): one command given in several places must be the same"
-                    % (block_id, ", ".join(b.where() for b in same))
+                    "ID %r marks blocks that differ (%s): one command given in several places must be the same" % (block_id, ", ".join(b.where() for b in same))
                 )
         if len({b.status for b in same}) > 1:
             for block in same:
@@ -184,7 +180,11 @@ def report(blocks, out=sys.stdout):
     for path, (run, total) in per_file.items():
         print("  %-36s %2d of %2d run by tests" % (path, run, total), file=out)
     run, total = coverage(blocks)
-    print("doc blocks: %d of %d command blocks run by tests, %d not run here (each says why and what stands in)" % (run, total, sum(1 for b in blocks if b.status == "not run")), file=out)
+    print(
+        "doc blocks: %d of %d command blocks run by tests, %d not run here (each says why and what stands in)"
+        % (run, total, sum(1 for b in blocks if b.status == "not run")),
+        file=out,
+    )
     return problems
 
 

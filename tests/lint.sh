@@ -21,6 +21,10 @@
 # plugin's and role's documentation (e.g. M() only for modules, P(fqcn#type) for other plugins). It
 # runs from the ansible_collections/llmcloud/factory_droid tree under build/collections.
 #
+# Documented commands: `hacking/doc_blocks.py --check` fails when a fenced block of README.md or
+# docs/ is neither run by a test that takes it by its ID (tests/docs, tests/build-check.sh) nor
+# marked, visibly, as not run here with the reason and what stands in; it prints the coverage.
+#
 # ruff: `ruff check` (pycodestyle, pyflakes, import order, bugbear; pyproject.toml) and
 # `ruff format --check` (run `ruff format .` to fix what it reports).
 set -euo pipefail
@@ -138,6 +142,14 @@ else
   echo "antsibull-docs: FAILED" >&2
 fi
 antsibull_end=$(date +%s)
+
+printf '\n=== documented command blocks: python hacking/doc_blocks.py --check\n'
+if python hacking/doc_blocks.py --check </dev/null; then
+  echo "documented command blocks: each is run by a test or says why not"
+else
+  status=1
+  echo "documented command blocks: FAILED (mark each block; see hacking/doc_blocks.py)" >&2
+fi
 
 printf '\n=== generated docs: python hacking/docs.py --check\n'
 if "${offline[@]}" python hacking/docs.py --check </dev/null; then

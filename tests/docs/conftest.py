@@ -51,7 +51,15 @@ def core_only_venv():
         python = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
         subprocess.run([python, "-m", "venv", str(venv)], check=True, stdin=subprocess.DEVNULL)
         subprocess.run(
-            [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "ansible-core==" + version, "-c", str(ROOT / "requirements" / "constraints.txt")],
+            [
+                str(venv / "bin" / "pip"),
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "ansible-core==" + version,
+                "-c",
+                str(ROOT / "requirements" / "constraints.txt"),
+            ],
             check=True,
             stdin=subprocess.DEVNULL,
         )

@@ -29,7 +29,9 @@ DEMO_HOME = ROOT / "build" / "demo-home"
 
 
 def _droid():
-    done = subprocess.run(["bash", str(ROOT / "hacking" / "install-droid.sh")], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=1200, check=True)
+    done = subprocess.run(
+        ["bash", str(ROOT / "hacking" / "install-droid.sh")], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=1200, check=True
+    )
     return done.stdout.strip().splitlines()[-1]
 
 
@@ -40,7 +42,9 @@ def demo():
     assert command.split("#")[0].strip() == "make demo"
     shutil.rmtree(DEMO_HOME, ignore_errors=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MAKE"))}
-    done = subprocess.run(["bash", "-e", "-c", command], cwd=str(ROOT), stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=1500, check=False)
+    done = subprocess.run(
+        ["bash", "-e", "-c", command], cwd=str(ROOT), stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=1500, check=False
+    )
     return done
 
 
@@ -69,7 +73,9 @@ def test_checking_the_result_commands_on_the_demo_home(demo, tmp_path):
     shutil.copytree(DEMO_HOME / ".factory", home / ".factory")
     settings = home / ".factory" / "settings.json"
     record = tmp_path / "requests.jsonl"
-    server = subprocess.Popen([sys.executable, str(STANDIN), "--port", "0", "--record", str(record)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, str(STANDIN), "--port", "0", "--record", str(record)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True
+    )
     try:
         port = re.match(r"LISTENING 127\.0\.0\.1:(\d+)", server.stdout.readline()).group(1)
         settings.write_text(settings.read_text().replace('"https://llmcloud.studio', '"http://127.0.0.1:%s' % port))
@@ -78,7 +84,9 @@ def test_checking_the_result_commands_on_the_demo_home(demo, tmp_path):
         results = []
         for line in block("byok-check").splitlines():
             command = line.split("  #")[0].strip()
-            done = subprocess.run(["bash", "-c", command], cwd=str(home), env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180, check=False)
+            done = subprocess.run(
+                ["bash", "-c", command], cwd=str(home), env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180, check=False
+            )
             results.append(done)
     finally:
         server.terminate()
