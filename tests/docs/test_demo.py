@@ -35,16 +35,41 @@ def _droid():
     return done.stdout.strip().splitlines()[-1]
 
 
+NPM = """#!/bin/sh
+# npm for the demo test: records the call, and "installs" the platform package by linking the
+# binary the tests' cache already holds (the registry is not needed to prove the demo asks for it).
+echo "$*" >> "%(log)s"
+prefix=""; package=""
+while [ $# -gt 0 ]; do
+  case "$1" in --prefix) prefix="$2"; shift ;; @factory/*) package="$1" ;; esac
+  shift
+done
+[ "$package" = "@factory/cli-linux-x64@%(version)s" ] || { echo "unexpected package $package" >&2; exit 1; }
+mkdir -p "$prefix/node_modules/@factory/cli-linux-x64/bin"
+ln -s "%(droid)s" "$prefix/node_modules/@factory/cli-linux-x64/bin/droid"
+"""
+
+
 @pytest.fixture(scope="module")
-def demo():
-    """`make demo` as the README gives it, on a fresh sandbox home, stdin closed."""
+def demo(tmp_path_factory):
+    """`make demo` as the README gives it, on a fresh sandbox home, stdin closed, with an empty
+    droid cache: the demo must install the pinned droid itself (through npm, here a recording
+    stand-in for the registry that links the binary the tests already have)."""
     command = block("readme-demo")
     assert command.split("#")[0].strip() == "make demo"
     shutil.rmtree(DEMO_HOME, ignore_errors=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MAKE"))}
+    work = tmp_path_factory.mktemp("demo")
+    version = re.search(r"^DROID_VERSION \?= (\S+)", (ROOT / "Makefile").read_text(), re.M).group(1)
+    (work / "bin").mkdir()
+    npm = work / "bin" / "npm"
+    npm.write_text(NPM % {"log": work / "npm.log", "version": version, "droid": os.path.realpath(_droid())})
+    npm.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MAKE", "LLMCLOUD_", "DROID_"))}
+    env.update({"CACHE_DIR": str(work / "cache"), "PATH": "%s:%s" % (work / "bin", env["PATH"])})
     done = subprocess.run(
         ["bash", "-e", "-c", command], cwd=str(ROOT), stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=1500, check=False
     )
+    done.npm_calls = (work / "npm.log").read_text().splitlines() if (work / "npm.log").exists() else []
     return done
 
 
@@ -63,6 +88,11 @@ def test_make_demo_ends_with_what_droid_lists_and_where_its_default_goes(demo):
     ) in output
     assert "composed configuration: 9 custom models (8 from LLMCloud, 1 of the developer's own)" in output
     assert "llmc-demo" not in output, "the demo printed its key"
+
+
+def test_make_demo_installs_the_pinned_droid_when_it_is_missing(demo):
+    assert demo.returncode == 0
+    assert len(demo.npm_calls) == 1 and "@factory/cli-linux-x64@" in demo.npm_calls[0], demo.npm_calls
 
 
 def test_checking_the_result_commands_on_the_demo_home(demo, tmp_path):
