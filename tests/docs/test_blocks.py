@@ -55,7 +55,7 @@ def _play_tasks(tmp_path, tasks_yaml, home):
     }
     playbook.write_text(yaml.safe_dump([play], sort_keys=False))
     inventory = local_inventory(tmp_path / "hosts.json")
-    return [_run([str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook)], home) for _ in range(2)]
+    return [_run([str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook)], home) for _run_number in range(2)]
 
 
 @pytest.mark.parametrize("block_id", ["readme-json-merge", "json-merge-task"])
@@ -94,7 +94,7 @@ def _onboard(tmp_path, variables, env=None):
     inventory = local_inventory(tmp_path / "hosts.json")
     runs = [
         _run([str(BIN / "ansible-playbook"), "-i", str(inventory), "-e", "@%s" % (tmp_path / "vars.yml"), str(ROOT / "playbooks" / "onboard.yml")], home, env)
-        for _ in range(2)
+        for _run_number in range(2)
     ]
     assert runs[0]["changed"] > 0 and runs[1]["changed"] == 0, runs
     return home, json.loads(strip_comments((home / ".factory" / "settings.json").read_text()))

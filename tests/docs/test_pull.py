@@ -82,7 +82,7 @@ def test_pull_as_written_from_a_fresh_clone_with_a_committed_vault(tmp_path, cor
 
     command = block("pull").replace(URL, "file://%s" % repo)
     runs = []
-    for _ in range(2):
+    for _run_number in range(2):
         done = run_as(runas, home, command, path)
         output = done.stdout + done.stderr
         assert key not in output, "the key leaked into ansible-pull's output"
