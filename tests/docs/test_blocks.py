@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import yaml
 from conftest import ROOT, block
-from sandbox import BIN, ansible_env, local_inventory, recap, strip_comments
+from sandbox import BIN, ansible_env, encrypt_vault, local_inventory, recap, strip_comments, write_password
 
 KEY = "llmc-doc-blocks-" + secrets.token_hex(12)
 
@@ -85,7 +85,7 @@ def test_the_ad_hoc_example_changes_nothing_in_check_mode(tmp_path):
     assert not (home / ".factory").exists(), "--check wrote something"
 
 
-def _onboard(tmp_path, variables, env=None):
+def _onboard(tmp_path, variables, env=None, extra=()):
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     me = subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
@@ -93,7 +93,11 @@ def _onboard(tmp_path, variables, env=None):
     (tmp_path / "vars.yml").write_text(yaml.safe_dump(variables))
     inventory = local_inventory(tmp_path / "hosts.json")
     runs = [
-        _run([str(BIN / "ansible-playbook"), "-i", str(inventory), "-e", "@%s" % (tmp_path / "vars.yml"), str(ROOT / "playbooks" / "onboard.yml")], home, env)
+        _run(
+            [str(BIN / "ansible-playbook"), "-i", str(inventory), "-e", "@%s" % (tmp_path / "vars.yml"), *extra, str(ROOT / "playbooks" / "onboard.yml")],
+            home,
+            env,
+        )
         for _run_number in range(2)
     ]
     assert runs[0]["changed"] > 0 and runs[1]["changed"] == 0, runs
@@ -111,6 +115,18 @@ def test_the_key_from_an_environment_variable(tmp_path):
     variables = yaml.safe_load(block("vault-env"))
     home, settings = _onboard(tmp_path, dict(variables, byok_models=["anthropic/claude-haiku-4.5"]), env={"LLMCLOUD_API_KEY": KEY})
     assert {m["apiKey"] for m in settings["customModels"]} == {KEY}
+
+
+def test_the_key_from_ansible_vault(tmp_path):
+    """docs/vault.md's vars line, with the key in a file encrypted by the real ansible-vault."""
+    variables = yaml.safe_load(block("vault-vars"))
+    vault = tmp_path / "vault.yml"
+    vault.write_text("vault_llmcloud_api_key: %s\n" % KEY)
+    encrypt_vault(vault, write_password(tmp_path / "vault-pass"))
+    extra = ("-e", "@%s" % vault, "--vault-password-file", str(tmp_path / "vault-pass"))
+    home, settings = _onboard(tmp_path, dict(variables, byok_models=["anthropic/claude-haiku-4.5"]), extra=extra)
+    assert {m["apiKey"] for m in settings["customModels"]} == {KEY}
+    assert KEY not in vault.read_text()
 
 
 @pytest.mark.parametrize("block_id", ["byok-defaults-key", "byok-defaults-keychain", "byok-defaults-models", "byok-defaults-endpoint", "byok-defaults-where"])
