@@ -8,7 +8,7 @@ dave (a wrong model id: the input check fails before anything is written) and er
 closed loopback port: unreachable). Canary keys sit in the vault, in plain vars and in the
 settings files; none may reach the report (JSON and Markdown) or Ansible's output. The JSON is
 checked against docs/fleet-report.schema.json. The runs are docs/fleet.md's blocks marked
-``<!-- doc-test: run-by tests/role/test_fleet_report.py -->``, as written.
+``<!-- doc-test: fleet-report ...-->`` and ``fleet-report-cfg``, taken by ID, as written.
 """
 
 from __future__ import annotations
@@ -16,19 +16,21 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import re
 import secrets
 import shutil
 import stat
 import subprocess
+import sys
 
 import jsonschema
 import yaml
 from conftest import CATALOG_IDS, CATALOG_NAMES, KEY, ME, ROOT
 from sandbox import PYTHON, ansible_env
 
+sys.path.insert(0, str(ROOT / "hacking"))
+import doc_blocks  # noqa: E402
+
 SCHEMA = json.loads((ROOT / "docs" / "fleet-report.schema.json").read_text())
-MARK = "<!-- doc-test: run-by tests/role/test_fleet_report.py -->"
 BOB_KEY = "llmc-canary-bob-" + secrets.token_hex(12)
 DAVE_KEY = "llmc-canary-dave-" + secrets.token_hex(12)
 CAROL_DEFAULT = "llmc-canary-carol-" + secrets.token_hex(12)
@@ -40,10 +42,8 @@ DEFAULT_ID = "custom:llmcloud-anthropic-claude-haiku-4.5"
 
 
 def _blocks():
-    """docs/fleet.md's marked blocks: the command that writes the report, the ansible.cfg that does."""
-    found = re.findall(re.escape(MARK) + r"\n```(\w+)\n(.*?)\n```", (ROOT / "docs" / "fleet.md").read_text(), re.S)
-    assert [language for language, _text in found] == ["bash", "ini"], "docs/fleet.md's marked report blocks changed: update this test"
-    return [text for _lang, text in found]
+    """docs/fleet.md's blocks by their doc-test IDs: the command that writes the report, the ansible.cfg that does."""
+    return doc_blocks.block("fleet-report"), doc_blocks.block("fleet-report-cfg")
 
 
 def _fleet(tmp_path, vault, droid, closed_port):

