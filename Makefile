@@ -24,9 +24,9 @@ export PY_COLORS := 0
 
 STAMP := $(VENV)/.installed
 # What `make test` runs, in this order (hacking/run-suites.sh times each one).
-SUITES ?= lint sanity units integration role-tests differential faults molecule fleet ee-smoke build-check
+SUITES ?= lint sanity units integration role-tests doc-tests differential faults molecule fleet ee-smoke build-check
 
-.PHONY: help venv collection droid demo docs test lint sanity units integration role-tests differential faults molecule fleet ee-smoke build-check bench ee clean
+.PHONY: help venv collection droid demo docs test lint sanity units integration role-tests doc-tests differential faults molecule fleet ee-smoke build-check bench ee clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ integration: collection ## json_merge module through ansible-playbook
 
 role-tests: collection droid ## byok role on a sandbox home, judged by the real droid
 	tests/role/run.sh
+
+doc-tests: collection droid ## the documented commands run as written (ansible-pull, make demo, examples); coverage
+	tests/docs/run.sh
 
 differential: collection droid ## JSONC reader/writer against the real droid, generated files and corpus
 	tests/differential/run.sh

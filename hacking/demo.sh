@@ -6,8 +6,10 @@
 # checkout (build/ is ignored by git). The first time, the sandbox gets a settings.json of the
 # kind a developer already has (comments, an own model, other settings) so the demo shows them
 # surviving. Then it runs the playbook again to show that the second run changes nothing, prints
-# the resulting settings.json with the key masked and, if the droid client is in the cache
-# (make droid), the custom models droid lists from that sandbox home.
+# the resulting settings.json with the key masked and, judged by the real droid client (installed
+# into the cache when missing), the custom models droid lists from that sandbox home, its default
+# and where the default request goes (hacking/demo_droid.py: a loopback stand-in for LLMCloud
+# receives it, so no real key or network is needed).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,7 +19,6 @@ export PATH="$VENV/bin:$PATH"
 export ANSIBLE_CONFIG="${ANSIBLE_CONFIG:-$ROOT/ansible.cfg}"
 export ANSIBLE_COLLECTIONS_PATH="${ANSIBLE_COLLECTIONS_PATH:-$ROOT/build/collections}"
 export ANSIBLE_FORCE_COLOR=false ANSIBLE_NOCOLOR=true
-CACHE="${LLMCLOUD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/llmcloud-factory-droid}"
 DROID_VERSION="${DROID_VERSION:-0.225.2}"
 
 command -v ansible-playbook >/dev/null || { echo "demo.sh: ansible-playbook not found: run 'make demo'" >&2; exit 1; }
@@ -78,19 +79,9 @@ text = open(sys.argv[1], encoding="utf-8").read()
 print(re.sub(r'("(?:apiKey|api_key)"\s*:\s*")([^"$][^"]*)(")', r"\1********\3", text))
 PY
 
-droid="$CACHE/droid/$DROID_VERSION/node_modules/@factory/cli-linux-x64/bin/droid"
-if [[ -x "$droid" ]]; then
-  echo "== droid $DROID_VERSION (HOME=$SANDBOX) lists these custom models:"
-  # droid prints the list on stderr, after "Available custom models:", as "custom:<id> (<name>), ..."
-  { HOME="$SANDBOX" timeout 60 "$droid" exec --list-tools -m custom:does-not-exist </dev/null 2>&1 >/dev/null || true; } \
-    | python3 -c '
-import re, sys
-text = sys.stdin.read()
-listed = text.split("Available custom models:", 1)[1].split("\n\n", 1)[0] if "Available custom models:" in text else ""
-for model_id, name in re.findall(r"(custom:\S+) \(([^)]*)\)", listed):
-    print("  %-36s %s" % (model_id, name))
-'
-
-else
-  echo "== droid is not in the cache ($droid); 'make droid' installs it to see what it lists"
-fi
+# The judge is the client: the pinned droid (installed from npm into the cache when missing, as
+# the tests do), asked what it lists for the sandbox home and where its default request goes.
+echo "== droid $DROID_VERSION (hacking/install-droid.sh: from the cache, or npm when missing)"
+droid="$(hacking/install-droid.sh "$DROID_VERSION" </dev/null | tail -n 1)"
+echo "== what droid composes from the sandbox home (ids and names, no key)"
+python3 hacking/demo_droid.py "$droid" "$SANDBOX" </dev/null

@@ -16,6 +16,15 @@
 # table of roles/byok/README.md differ from what their sources generate (`make docs` rewrites
 # them), or when the sources disagree (defaults/main.yml and argument_specs, key modes).
 #
+# antsibull-docs: `antsibull-docs lint-collection-docs --plugin-docs`, the docs linter community
+# collections run in CI (Galaxy and the docsites render the same markup): schema and markup of every
+# plugin's and role's documentation (e.g. M() only for modules, P(fqcn#type) for other plugins). It
+# runs from the ansible_collections/llmcloud/factory_droid tree under build/collections.
+#
+# Documented commands: `hacking/doc_blocks.py --check` fails when a fenced block of README.md or
+# docs/ is neither run by a test that takes it by its ID (tests/docs, tests/build-check.sh) nor
+# marked, visibly, as not run here with the reason and what stands in; it prints the coverage.
+#
 # ruff: `ruff check` (pycodestyle, pyflakes, import order, bugbear; pyproject.toml) and
 # `ruff format --check` (run `ruff format .` to fix what it reports).
 set -euo pipefail
@@ -33,7 +42,7 @@ export NO_COLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=false
 
 die() { printf 'lint.sh: %s\n' "$*" >&2; exit 1; }
 
-for tool in yamllint ansible-lint ruff; do
+for tool in yamllint ansible-lint ruff antsibull-docs; do
   command -v "$tool" >/dev/null || die "$tool not found in $VENV/bin: run 'make venv' first"
 done
 
@@ -123,6 +132,25 @@ else
   echo "ruff format: FAILED (run: ruff format .)" >&2
 fi
 
+printf '\n=== antsibull-docs lint-collection-docs --plugin-docs (%s)\n' "$(antsibull-docs --version 2>/dev/null | head -n 1)"
+# Only this collection and ansible.builtin are needed: no scan of the venv's other collections.
+if (cd "$link" && env ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false ANSIBLE_COLLECTIONS_PATH="$ROOT/build/collections" \
+    "${offline[@]}" antsibull-docs lint-collection-docs --plugin-docs . </dev/null); then
+  echo "antsibull-docs: passed"
+else
+  status=1
+  echo "antsibull-docs: FAILED" >&2
+fi
+antsibull_end=$(date +%s)
+
+printf '\n=== documented command blocks: python hacking/doc_blocks.py --check\n'
+if python hacking/doc_blocks.py --check </dev/null; then
+  echo "documented command blocks: each is run by a test or says why not"
+else
+  status=1
+  echo "documented command blocks: FAILED (mark each block; see hacking/doc_blocks.py)" >&2
+fi
+
 printf '\n=== generated docs: python hacking/docs.py --check\n'
 if "${offline[@]}" python hacking/docs.py --check </dev/null; then
   echo "generated docs: up to date"
@@ -132,8 +160,8 @@ else
 fi
 docs_end=$(date +%s)
 
-printf '\n=== lint: yamllint %d s, ansible-lint %d s, ruff and docs %d s\n' \
-  "$((yamllint_end - start))" "$((end - yamllint_end))" "$((docs_end - end))"
+printf '\n=== lint: yamllint %d s, ansible-lint %d s, ruff and antsibull-docs %d s, generated docs %d s\n' \
+  "$((yamllint_end - start))" "$((end - yamllint_end))" "$((antsibull_end - end))" "$((docs_end - antsibull_end))"
 if ((status)); then
   echo "make lint: FAILED" >&2
 else

@@ -1016,14 +1016,24 @@ def _version_tuple(text):
 
 
 def client_problems(results, merges, entries, default_model="", local_settings="merge", verify="never", plan=None):
-    """Judge what droid resolves for each user: {"problems": [...], "warnings": [...]}.
+    """Judge what droid resolves for each user: {"problems": [...], "warnings": [...], "users": [...]}.
 
     ``results`` is the registered loop of the post-check script (one per user; skipped when
     byok_verify is never), ``merges`` the registered json_merge loop (its ``applied`` and
     ``changed`` for settings.local.json in warn/fail mode). Every sentence names the user and the
     file to fix; none carries a value from a file (the files may hold keys).
+
+    ``users`` (for the fleet report, the byok_report callback): per user checked, ``user`` (name or
+    None: the connecting user), ``droid`` (its path, or None when not found), ``version``, ``models``
+    (the [id, name] pairs of the role's LLMCloud entries droid lists, in its order), ``missing``,
+    ``default`` ({``model``, ``llmcloud``, ``source``}: where droid's default model resolves, whether
+    that is one of the role's LLMCloud entries, and the file that decides it; ``model`` is None unless
+    it is an id droid lists or has the shape of a custom model's id: any other value read from a file
+    is never shown) and the user's ``problems``
+    and ``warnings``.
     """
     problems, warnings = [], []
+    users = []
     wanted = [(entry["id"], entry["displayName"]) for entry in entries if entry.get("id")]
     default_id = model_id(entries, default_model) if default_model else None
 
@@ -1051,76 +1061,99 @@ def client_problems(results, merges, entries, default_model="", local_settings="
         item = result.get("item") or {}
         who = _who(item)
         check = _parse_check(result.get("stdout"))
-        if check["droid"] in (None, "missing"):
-            if verify == "always":
-                problems.append(
-                    "%s: droid was not found (on PATH or in ~/.local/bin) to check what it loads; set "
-                    "byok_verify_command to its path, or byok_verify: auto to skip users without it." % who
-                )
+        before = (len(problems), len(warnings))
+        user = {"user": item.get("name") or None, "droid": None, "version": "", "models": [], "missing": [], "default": None}
+        users.append(user)
+        _client_user(user, check, wanted, problems, warnings, who, entries, default_id, verify)
+        user["problems"], user["warnings"] = problems[before[0] :], warnings[before[1] :]
+    return {"problems": problems, "warnings": warnings, "users": users}
+
+
+def _client_user(user, check, wanted, problems, warnings, who, entries, default_id, verify):
+    """client_problems for one user's post-check: adds to ``problems`` and ``warnings``, fills ``user``."""
+    user["droid"] = check["droid"] if check["droid"] not in (None, "missing") else None
+    user["version"] = check["version"]
+    if check["droid"] in (None, "missing"):
+        if verify == "always":
+            problems.append(
+                "%s: droid was not found (on PATH or in ~/.local/bin) to check what it loads; set "
+                "byok_verify_command to its path, or byok_verify: auto to skip users without it." % who
+            )
+        return
+    if check["listing"] is None:
+        problems.append("%s: %s did not list its custom models (droid exec --list-tools); run it as that user to see why." % (who, check["droid"]))
+        return
+    files = check["files"]
+    home = [path for path in files if path.endswith("/.factory/settings.json")]
+    user_file = home[0] if home else "~/.factory/settings.json"
+    local_file = user_file[: -len("settings.json")] + "settings.local.json"
+    docs = dict((path, _load(text)) for path, text in files.items())
+    local = docs.get(local_file)
+    version = _version_tuple(check["version"])
+    reads_system = version is None or version >= (0, 134, 0)
+    system = [path for path in SYSTEM_FILES if path in files] if reads_system else []
+
+    for path in system:
+        doc = docs.get(path)
+        if doc is None:
+            warnings.append("%s: droid drops the whole system file %s silently (it does not parse), and with it every org policy; fix that file." % (who, path))
             continue
-        if check["listing"] is None:
-            problems.append("%s: %s did not list its custom models (droid exec --list-tools); run it as that user to see why." % (who, check["droid"]))
-            continue
-        files = check["files"]
-        home = [path for path in files if path.endswith("/.factory/settings.json")]
-        user_file = home[0] if home else "~/.factory/settings.json"
-        local_file = user_file[: -len("settings.json")] + "settings.local.json"
-        docs = dict((path, _load(text)) for path, text in files.items())
-        local = docs.get(local_file)
-        version = _version_tuple(check["version"])
-        reads_system = version is None or version >= (0, 134, 0)
-        system = [path for path in SYSTEM_FILES if path in files] if reads_system else []
-
-        for path in system:
-            doc = docs.get(path)
-            if doc is None:
-                warnings.append(
-                    "%s: droid drops the whole system file %s silently (it does not parse), and with it every org policy; fix that file." % (who, path)
-                )
-                continue
-            policy = doc.get("modelPolicy") if isinstance(doc.get("modelPolicy"), dict) else {}
-            if policy.get("allowCustomModels") is False:
+        policy = doc.get("modelPolicy") if isinstance(doc.get("modelPolicy"), dict) else {}
+        if policy.get("allowCustomModels") is False:
+            problems.append(
+                "%s: %s sets modelPolicy.allowCustomModels: false, so droid refuses every custom "
+                "model, the LLMCloud ones included; change that file." % (who, path)
+            )
+        allowed = policy.get("allowedBaseUrls")
+        if isinstance(allowed, list):
+            refused = sorted(set(e["baseUrl"] for e in entries if not any(isinstance(a, str) and e["baseUrl"].startswith(a) for a in allowed)))
+            if refused:
                 problems.append(
-                    "%s: %s sets modelPolicy.allowCustomModels: false, so droid refuses every custom "
-                    "model, the LLMCloud ones included; change that file." % (who, path)
+                    "%s: %s limits custom models to modelPolicy.allowedBaseUrls, which does not allow %s; add it there." % (who, path, ", ".join(refused))
                 )
-            allowed = policy.get("allowedBaseUrls")
-            if isinstance(allowed, list):
-                refused = sorted(set(e["baseUrl"] for e in entries if not any(isinstance(a, str) and e["baseUrl"].startswith(a) for a in allowed)))
-                if refused:
-                    problems.append(
-                        "%s: %s limits custom models to modelPolicy.allowedBaseUrls, which does not allow %s; add it there." % (who, path, ", ".join(refused))
-                    )
 
-        listed = check["listing"]
-        missing = [model_id_ for model_id_, name in wanted if (model_id_, name) not in listed]
-        if missing:
-            if isinstance(local, dict) and "customModels" in local:
-                fix = "%s: its customModels replace settings.json's list (byok_local_settings: merge adds them)" % local_file
-            elif any(isinstance(docs.get(p), dict) and _holds_id(docs[p], missing) for p in system):
-                fix = "%s: an org entry there has the same id, and the org's entry wins" % system[0]
-            else:
-                fix = "%s (check its customModels with droid doctor --config)" % user_file
-            problems.append("%s: droid does not list %s. The file to fix: %s." % (who, ", ".join(missing), fix))
-        doubled = sorted(set(model_id_ for model_id_, _name in listed if [i for i, _n in listed].count(model_id_) > 1))
-        if doubled:
-            warnings.append("%s: droid lists %s more than once." % (who, ", ".join(doubled)))
+    listed = check["listing"]
+    missing = [model_id_ for model_id_, name in wanted if (model_id_, name) not in listed]
+    ours = set(model_id_ for model_id_, _name in wanted)
+    user["models"] = [[model_id_, name] for model_id_, name in listed if model_id_ in ours]
+    user["missing"] = missing
+    if missing:
+        if isinstance(local, dict) and "customModels" in local:
+            fix = "%s: its customModels replace settings.json's list (byok_local_settings: merge adds them)" % local_file
+        elif any(isinstance(docs.get(p), dict) and _holds_id(docs[p], missing) for p in system):
+            fix = "%s: an org entry there has the same id, and the org's entry wins" % system[0]
+        else:
+            fix = "%s (check its customModels with droid doctor --config)" % user_file
+        problems.append("%s: droid does not list %s. The file to fix: %s." % (who, ", ".join(missing), fix))
+    doubled = sorted(set(model_id_ for model_id_, _name in listed if [i for i, _n in listed].count(model_id_) > 1))
+    if doubled:
+        warnings.append("%s: droid lists %s more than once." % (who, ", ".join(doubled)))
 
-        if default_id:
-            if isinstance(local, dict) and "sessionDefaultSettings" in local:
-                source, settings = local_file, local.get("sessionDefaultSettings")
-            else:
-                source, settings = user_file, (docs.get(user_file) or {}).get("sessionDefaultSettings")
-            effective = settings.get("model") if isinstance(settings, dict) else None
-            if effective != default_id:
-                shown = effective if _is_text(effective) and len(effective) <= 120 else "no model"
-                problems.append(
-                    "%s: droid's default model resolves to %s, not %s (byok_default_model), because of "
-                    "sessionDefaultSettings in %s; the file to fix: %s." % (who, shown, default_id, source, source)
-                )
-            elif default_id not in [i for i, _n in listed]:
-                problems.append("%s: the default model %s is not among the models droid lists; the file to fix: %s." % (who, default_id, user_file))
-    return {"problems": problems, "warnings": warnings}
+    if isinstance(local, dict) and "sessionDefaultSettings" in local:
+        source, settings = local_file, local.get("sessionDefaultSettings")
+    else:
+        source, settings = user_file, (docs.get(user_file) or {}).get("sessionDefaultSettings")
+    effective = settings.get("model") if isinstance(settings, dict) else None
+    # shown only when it is an id droid lists (or the role's), or has the shape of a custom model's id:
+    # a value read from a file may be anything, a key pasted there too
+    known = effective == default_id or effective in [i for i, _n in listed] or _custom_id_shape(effective)
+    user["default"] = {"model": effective if known and _is_text(effective) else None, "llmcloud": effective in ours, "source": source}
+    if default_id:
+        if effective != default_id:
+            shown = user["default"]["model"] or ("no model" if effective is None else "a model droid does not list")
+            problems.append(
+                "%s: droid's default model resolves to %s, not %s (byok_default_model), because of "
+                "sessionDefaultSettings in %s; the file to fix: %s." % (who, shown, default_id, source, source)
+            )
+        elif default_id not in [i for i, _n in listed]:
+            problems.append("%s: the default model %s is not among the models droid lists; the file to fix: %s." % (who, default_id, user_file))
+
+
+def _custom_id_shape(value):
+    """``custom:<name>`` (how droid names a custom model), short, and not looking like a credential."""
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import looks_like_credential
+
+    return _is_text(value) and re.match(r"^custom:[A-Za-z0-9._-]{1,100}$", value) is not None and not looks_like_credential(value)
 
 
 def _holds_id(doc, ids):

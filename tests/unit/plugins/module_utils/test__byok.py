@@ -397,7 +397,11 @@ def test_client_problems_name_the_user_and_the_file_and_never_a_value():
     assert "The file to fix: /home/a/.factory/settings.local.json" in text
     assert "resolves to no model" in text
     missing = {"results": [{"item": {"name": None}, "stdout": "byok-check: droid=missing\n"}]}
-    assert _byok.client_problems(missing, [], entries, "", "merge", "auto") == {"problems": [], "warnings": []}
+    assert _byok.client_problems(missing, [], entries, "", "merge", "auto") == {
+        "problems": [],
+        "warnings": [],
+        "users": [{"user": None, "droid": None, "version": "", "models": [], "missing": [], "default": None, "problems": [], "warnings": []}],
+    }
     assert "the connecting user: droid was not found" in _byok.client_problems(missing, [], entries, "", "merge", "always")["problems"][0]
     merged = {
         "results": [
@@ -413,6 +417,37 @@ def test_client_problems_name_the_user_and_the_file_and_never_a_value():
         "user bob: /home/bob/.factory/settings.local.json holds customModels" in _byok.client_problems({}, merged, entries, "", "fail", "never")["problems"][0]
     )
     assert _byok.client_problems({}, merged, entries, "", "warn", "never")["problems"] == []
+
+
+DEFAULT_UNIT = "anthropic/claude-haiku-4.5"
+
+
+def test_client_problems_say_per_user_what_droid_lists_and_where_the_default_goes():
+    """The ``users`` part (the fleet report's): per user the droid, its version, the role's models it
+    lists, where the default resolves, and that user's own problems; never a value from a file."""
+    entries = _byok.custom_models(CATALOG, ["anthropic/claude-haiku-4.5", "anthropic/claude-sonnet-4.5"], [], URL, KEY, "inline")
+    hidden = CHECK_OUTPUT.replace("0.225.2", "0.109.3")
+    local = CHECK_OUTPUT.replace("0.225.2", "0.109.3").replace("/home/a/", "/home/b/") + (
+        'byok-check: file /home/b/.factory/settings.local.json\n{"sessionDefaultSettings": {"model": "%s"}}\n' % KEY
+    )
+    results = {"results": [{"item": {"name": "alice"}, "stdout": hidden}, {"item": {"name": "bob"}, "stdout": local}]}
+    report = _byok.client_problems(results, [], entries, "anthropic/claude-haiku-4.5", "merge", "auto")
+    alice, bob = report["users"]
+    assert alice["user"] == "alice" and alice["droid"] == "/usr/local/bin/droid" and alice["version"] == "0.109.3"
+    assert alice["models"] == [["custom:llmcloud-anthropic-claude-haiku-4.5", "Claude Haiku 4.5"]]  # not the user's own Mine
+    assert alice["missing"] == ["custom:llmcloud-anthropic-claude-sonnet-4.5"]
+    assert alice["default"] == {"model": "custom:llmcloud-anthropic-claude-haiku-4.5", "llmcloud": True, "source": "/home/a/.factory/settings.json"}
+    assert len(alice["problems"]) == 1 and alice["problems"][0].startswith("user alice: droid does not list custom:llmcloud-anthropic-claude-sonnet-4.5")
+    # bob's settings.local.json decides the default; its value there looks like a key: not shown
+    assert bob["default"] == {"model": None, "llmcloud": False, "source": "/home/b/.factory/settings.local.json"}
+    assert [p.split(":")[0] for p in bob["problems"]] == ["user bob", "user bob"]  # not listed, default elsewhere
+    assert report["problems"] == alice["problems"] + bob["problems"]
+    # an id droid does not list is shown when it has a custom model's shape, never a credential-looking one
+    for value, shown in (("custom:Local-Qwen-0", "custom:Local-Qwen-0"), ("custom:sk-" + "a1B2c3D4e5F6g7H8i9J0k1L2", None), ("claude-opus", None)):
+        other = local.replace(KEY, value)
+        user = _byok.client_problems({"results": [{"item": {"name": "bob"}, "stdout": other}]}, [], entries, DEFAULT_UNIT, "merge", "auto")["users"][0]
+        assert user["default"]["model"] == shown, value
+    assert KEY not in repr(report)
 
 
 # -- preflight ---------------------------------------------------------------------------------
