@@ -323,8 +323,9 @@ def _client_ids(models):
     return ids
 
 
-def offboard(text, url, extra_urls=None, system=False, entries=None, kind="settings"):
-    """What ``state: absent`` removes from one settings file, given its current text.
+def offboard(text, url, extra_urls=None, system=False, entries=None, kind="settings", parsed=False):
+    """What ``state: absent`` removes from one settings file, given its current text (with
+    ``parsed``: its parsed value, as json_merge's ``offboard`` option passes it, read as the user).
 
     ``kind`` is the file's kind in the role's plan (``byok_merge_plan`` with state absent:
     ``settings``, ``local`` or ``legacy``); ``entries`` are the role's entries (``byok_custom_models``,
@@ -363,10 +364,13 @@ def offboard(text, url, extra_urls=None, system=False, entries=None, kind="setti
         prune["/custom_models"] = {"base_url": dead_block_pattern(url)}
     value = {key: wanted}
     result = {"value": value, "keyed_lists": keyed, "prune": prune, "remove_file": False, "models": 0}
-    try:
-        doc = parse(text, allow_empty=True).value if text is not None else None
-    except JSONCError:
-        doc = None
+    if parsed:
+        doc = text
+    else:
+        try:
+            doc = parse(text, allow_empty=True).value if text is not None else None
+        except JSONCError:
+            doc = None
     if not isinstance(doc, dict):
         return result
 
