@@ -948,6 +948,13 @@ def client_problems(results, merges, entries, default_model="", local_settings="
         item = result.get("item") or {}
         who = _who(item)
         check = _parse_check(result.get("stdout"))
+        if (check["droid"] or "").startswith("untrusted "):
+            (problems if verify == "always" else warnings).append(
+                "%s: %s was not run: root runs only a droid whose whole path is root's, and a user other than root "
+                "can change this one (or a folder or link on its way); install droid under a root-owned path, or set "
+                "byok_verify_command to one." % (who, check["droid"][len("untrusted ") :])
+            )
+            continue
         if check["droid"] in (None, "missing"):
             if verify == "always":
                 problems.append(

@@ -665,8 +665,8 @@ def check_strict_path(path):
     trusted = set([0, os.geteuid()])
     current = "/"
     parts = [part for part in os.path.normpath(path).split("/") if part]
-    for number, part in enumerate(parts):
-        last = number == len(parts) - 1
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
         current = os.path.join(current, part)
         try:
             info = os.lstat(current)

@@ -591,11 +591,11 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipe
     file_params,
     files_message,
     missing,
-    number,
     numeric_mode,
     plan,
     read_document,
 )
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipeline import number as seconds_text
 
 
 def merge_file(module, redaction, result, warnings):
@@ -756,7 +756,7 @@ def validator(module, command, path, redaction, docs):
         if rc is None:
             raise Failure(
                 "validate did not finish within validate_timeout=%s seconds on the candidate for %s (it was killed), "
-                "so the candidate was not swapped in and %s was left as it was" % (number(timeout), path, path)
+                "so the candidate was not swapped in and %s was left as it was" % (seconds_text(timeout), path, path)
             )
         if rc != 0:
             keys = set()
@@ -863,12 +863,12 @@ def main():
         module.fail_json(msg=redaction.mask(str(exc)), invocation=invocation)
     # every item's options, regular expressions, pointers, account and path, before any file is written
     problems = []
-    for number, task in enumerate(tasks):
+    for index, task in enumerate(tasks):
         try:
             check_params(task)
             files.expand_path(task["path"], files.account(task["user"]))
         except USER_ERRORS as exc:
-            problems.append(files_message(number, task["path"], str(exc)))
+            problems.append(files_message(index, task["path"], str(exc)))
     if problems:
         module.fail_json(msg=redaction.mask("; ".join(problems) + ". No file was touched."), invocation=invocation)
     results, diffs, failures = [], [], []

@@ -51,7 +51,7 @@ def test_every_files_item_is_checked_before_any_is_written(run, tmp_path):  # no
     assert_no_canary(out)
 
 
-BASE64 = "/bin/sh -c 'base64 \"$1\" | tr -d \"\\n\"; exit 1' v %s"
+BASE64 = '/bin/sh -c \'base64 "$1" | tr -d "\\n"; exit 1\' v %s'
 
 
 @pytest.mark.parametrize(
