@@ -306,7 +306,10 @@ def read_file(folder, name, max_size):
         if stat.S_ISDIR(info.st_mode):
             raise is_a_folder(path, os.path.join)
         if not stat.S_ISREG(info.st_mode):
-            raise Failure("%s is not a regular file" % path)
+            raise Failure(
+                "%s is not a regular file (a FIFO, socket or device): the module reads only regular files and never "
+                "waits on one; remove it or replace it with a file, then run again" % path
+            )
         if info.st_size > max_size:
             raise too_big(path, info.st_size, max_size)
         chunks = []
