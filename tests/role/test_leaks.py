@@ -148,7 +148,7 @@ def test_vvvv_system_scope_offboarding_and_failures_leak_nothing(machine_factory
     runs = [machine.play(variables, "--check", "--diff", "-vvvv"), machine.play(variables, "--diff", "-vvvv")]
     assert "Repaired %s" % machine.box.settings_path in runs[-1].output
     # the administrator's own entry with a key-looking value and a typo: doctor refuses the candidate
-    machine.system_file.write_text(json.dumps({"maxAutonomyLevel": KEY, "customModels": machine.system()["customModels"]}))
+    machine.system_file.write_text(json.dumps({"maxAutonomyLevel": KEY, "customModels": machine.system()["customModels"][:-1]}))
     failed = machine.play(variables, "--diff", "-vvvv", check=False)
     assert failed.rc != 0 and "validate failed" in failed.output
     machine.system_file.write_text("{}")
