@@ -298,7 +298,7 @@ options:
         default: []
       entries:
         description:
-          - The role's entries, each with C(model), C(baseUrl) and C(id) (no key is needed: give no C(apiKey)).
+          - The role's entries, each with C(model), C(baseUrl) and C(id). No key is needed, so give no C(apiKey).
         type: list
         elements: dict
         default: []
