@@ -571,9 +571,7 @@ import gc
 import os
 import re
 import shlex
-import signal
-import subprocess
-import tempfile
+import sys
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -748,7 +746,7 @@ def validator(module, command, path, redaction, docs):
 
     def run(candidate):
         try:
-            rc, output = run_bounded(shlex.split(command.replace("%s", shlex.quote(candidate))), timeout)
+            rc, output = run_bounded(module, shlex.split(command.replace("%s", shlex.quote(candidate))), timeout)
         except OSError as exc:
             raise Failure("validate could not run on the candidate for %s: %s; %s was left as it was" % (path, exc.strerror or exc, path)) from exc
         except ValueError as exc:  # shlex: unbalanced quotes
@@ -776,26 +774,62 @@ def validator(module, command, path, redaction, docs):
 
 OUTPUT_LIMIT = 64 * 1024
 
+# Run by module.run_command with the module's own Python: the validator in a session (process group)
+# of its own, stdin from /dev/null, its output into a file of which 64 KiB are read, killed with its
+# group after the timeout. run_command alone cannot bound the time nor kill what the command started.
+_BOUNDED = r"""
+import os, signal, subprocess, sys, tempfile
+timeout, limit, argv = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+with tempfile.TemporaryFile() as sink:
+    try:
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, close_fds=True, start_new_session=True)
+    except OSError as exc:
+        sys.stderr.write("byok-bounded: cannot run: %s" % (exc.strerror or exc))
+        raise SystemExit(0)
+    try:
+        rc = child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        rc = None
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        child.wait()
+    sink.seek(0)
+    sys.stdout.buffer.write(sink.read(limit))
+sys.stderr.write("byok-bounded: timeout" if rc is None else "byok-bounded: rc=%d" % rc)
+"""
 
-def run_bounded(argv, timeout):
+
+def run_bounded(module, argv, timeout):
     """(rc, the first 64 KiB of stdout and stderr); rc None when ``timeout`` seconds passed (the
     command and its process group are killed). Raises OSError when the command cannot start."""
-    with tempfile.TemporaryFile() as sink:
-        process = subprocess.Popen(  # pylint: disable=consider-using-with
-            argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, close_fds=True, start_new_session=True
+    saved = module.fail_json
+    module.fail_json = _command_failure  # a command that cannot run fails this file, not the whole task
+    try:
+        rc, out, err = module.run_command(
+            [sys.executable, "-c", _BOUNDED, str(timeout), str(OUTPUT_LIMIT)] + list(argv), expand_user_and_vars=False, errors="surrogate_or_replace"
         )
-        try:
-            rc = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            rc = None
-        if rc is None:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            process.wait()
-        sink.seek(0)
-        return rc, sink.read(OUTPUT_LIMIT).decode("utf-8", "replace")
+    except _CommandFailure as exc:
+        raise OSError(errno.ENOEXEC, str(exc)) from exc
+    finally:
+        module.fail_json = saved
+    status = (err or "").rsplit("byok-bounded: ", 1)[-1].strip() if "byok-bounded: " in (err or "") else ""
+    if rc != 0 or not status:
+        raise OSError(errno.ENOEXEC, "the bounded runner failed (rc %s)" % rc)
+    if status.startswith("cannot run: "):
+        raise OSError(errno.ENOENT, status[len("cannot run: ") :])
+    if status == "timeout":
+        return None, out
+    return int(status[len("rc=") :]), out
+
+
+class _CommandFailure(Exception):
+    """run_command's fail_json, turned into an exception (the message only: never the arguments)."""
+
+
+def _command_failure(msg="", **_kwargs):
+    raise _CommandFailure(msg)
 
 
 # "field.path:" at a word start: the form in which validators (droid doctor among them) name a problem

@@ -18,6 +18,7 @@ if [ -z "$droid" ] || [ ! -x "$droid" ]; then
   echo "byok-check: droid=missing"
   exit 0
 fi
+# shellcheck disable=SC2154  # me (and secure) come from droid-trust.sh, which the task prepends
 if [ "$me" = 0 ]; then
   verdict=$(secure "$droid")
   case $verdict in
