@@ -237,6 +237,7 @@ class WindowsRun(object):
         for number, task in enumerate(tasks):
             try:
                 self._windows_options(task)
+                found.check_params(task)  # every item's options, before any file is read or written
             except found.Failure as exc:
                 if params.get("files") is None:
                     raise
@@ -263,6 +264,8 @@ class WindowsRun(object):
             raise found.Failure(
                 "validate is not available on Windows targets: the candidate file is judged on POSIX hosts only; leave it out for Windows hosts"
             )
+        if params.get("strict_path"):
+            raise found.Failure("strict_path is not available on Windows targets (it checks POSIX owners and modes); leave it out for Windows hosts")
 
     def _module(self, name, args, what):
         outcome = self.action._execute_module(module_name=name, module_args=args, task_vars=self.task_vars)

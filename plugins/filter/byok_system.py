@@ -72,9 +72,10 @@ def byok_url_pattern(url):
     return _byok_system.url_pattern(url)
 
 
-def byok_rewrites(results, url=None):
-    """Settings files where a plaintext apiKey of an LLMCloud entry was replaced by the reference."""
-    return _byok_system.rewrites(results, url)
+def byok_rewrites(results, url=None, inspected=False):
+    """Settings files where a plaintext apiKey of an LLMCloud entry was replaced by the reference
+    (with ``inspected``: files only inspected, check_only, that still hold one)."""
+    return _byok_system.rewrites(results, url, bool(inspected))
 
 
 class FilterModule(object):

@@ -1071,7 +1071,14 @@ def client_problems(results, merges, entries, default_model="", local_settings="
 
 def _client_user(user, check, wanted, problems, warnings, who, entries, default_id, verify):
     """client_problems for one user's post-check: adds to ``problems`` and ``warnings``, fills ``user``."""
-    user["droid"] = check["droid"] if check["droid"] not in (None, "missing") else None
+    if (check["droid"] or "").startswith("untrusted "):
+        (problems if verify == "always" else warnings).append(
+            "%s: %s was not run: root runs only a droid whose whole path is root's, and a user other than root "
+            "can change this one (or a folder or link on its way); install droid under a root-owned path, or set "
+            "byok_verify_command to one." % (who, check["droid"][len("untrusted ") :])
+        )
+        return
+    user["droid"] = check["droid"] if check["droid"] not in (None, "missing") and not check["droid"].startswith("untrusted ") else None
     user["version"] = check["version"]
     if check["droid"] in (None, "missing"):
         if verify == "always":

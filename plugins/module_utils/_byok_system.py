@@ -130,18 +130,27 @@ def version_tuple(text):
 
 
 def parse_probe(stdout):
-    """The probe script's lines -> {"os": uname -s, "clients": [{"path", "version"}]} (unique paths)."""
-    found = {"os": "", "clients": []}
+    """The probe script's lines -> {"os": uname -s, "clients": [{"path", "version", "as"}], "untrusted":
+    [{"path", "owner", "at"}]} (unique paths). ``as`` is the developer a client was run as ("" for the
+    user Ansible works as); an untrusted program was not run at all."""
+    found = {"os": "", "clients": [], "untrusted": []}
     seen = set()
     for line in (stdout or "").splitlines():
         if line.startswith("os="):
-            found["os"] = line[3:].strip()
+            found["os"] = found["os"] or line[3:].strip()
         elif line.startswith("droid="):
-            path, _sep, version = line[6:].partition(" version=")
+            rest, _sep, label = line[6:].partition(" as=")
+            path, _sep, version = rest.partition(" version=")
             path = path.strip()
-            if path and path not in seen:
-                seen.add(path)
-                found["clients"].append({"path": path, "version": version.strip()})
+            if path and (path, label.strip()) not in seen:
+                seen.add((path, label.strip()))
+                found["clients"].append({"path": path, "version": version.strip(), "as": label.strip()})
+        elif line.startswith("untrusted="):
+            rest, _sep, at = line[10:].partition(" at=")
+            path, _sep, owner = rest.partition(" owner=")
+            if path.strip() and path.strip() not in seen:
+                seen.add(path.strip())
+                found["untrusted"].append({"path": path.strip(), "owner": owner.strip(), "at": at.strip()})
     return found
 
 
@@ -149,20 +158,44 @@ def plan(probe_stdout, scope="system", fallback="user", min_version=MIN_SYSTEM_V
     """Decide where the models go on this host.
 
     Returns ``os``, ``path`` (of the system file), ``clients`` (each with ``path``, ``version``,
-    ``system`` = reads the system file), ``validator`` (the newest client able to judge the file,
-    or ""), ``scope`` (effective: the requested one, or ``user`` after a fallback), ``problem``
-    (a sentence when the run must fail) and ``notice`` (a sentence to report, or "").
+    ``system`` = reads the system file, ``as`` = the developer it was run as, or ""), ``untrusted``
+    (programs not run: someone other than root could change them), ``validator`` (the newest client
+    able to judge the file among those the probe ran as the user Ansible works as, whose whole path
+    only that user can change; "" when none), ``scope`` (effective: the requested one, or ``user``
+    after a fallback), ``problem`` (a sentence when the run must fail), ``notice`` (a sentence to
+    report, or "") and ``probed`` (a sentence saying which clients were run as whom, and which not).
+    A developer's own client is run only as that developer and only tells which version they use:
+    it never judges the system file root swaps in.
     """
     probe = parse_probe(probe_stdout)
     minimum = version_tuple(min_version) or version_tuple(MIN_SYSTEM_VERSION)
-    result = {"os": probe["os"], "path": path or SYSTEM_PATHS.get(probe["os"], ""), "clients": [], "validator": "", "scope": scope, "problem": "", "notice": ""}
+    result = {
+        "os": probe["os"],
+        "path": path or SYSTEM_PATHS.get(probe["os"], ""),
+        "clients": [],
+        "untrusted": probe["untrusted"],
+        "validator": "",
+        "scope": scope,
+        "problem": "",
+        "notice": "",
+        "probed": "",
+    }
     newest = None
     for client in probe["clients"]:
         version = version_tuple(client["version"])
         reads = version is not None and version >= minimum
-        result["clients"].append({"path": client["path"], "version": client["version"], "system": reads})
-        if reads and (newest is None or version > newest[0]):
+        result["clients"].append({"path": client["path"], "version": client["version"], "system": reads, "as": client["as"]})
+        if reads and not client["as"] and (newest is None or version > newest[0]):
             newest = (version, client["path"])
+    said = []
+    for client in result["clients"]:
+        said.append("%s (%s) run as %s" % (client["path"], client["version"] or "version unknown", client["as"] or "the user Ansible works as"))
+    for item in probe["untrusted"]:
+        said.append(
+            "%s not run: %s (uid %s) could change it, so it is neither run as root nor trusted to judge the system file"
+            % (item["path"], item["at"] or "a folder on its way", item["owner"] or "unknown")
+        )
+    result["probed"] = "droid clients: %s." % "; ".join(said) if said else ""
     if newest:
         result["validator"] = newest[1]
     if not result["path"]:
@@ -322,8 +355,9 @@ def _client_ids(models):
     return ids
 
 
-def offboard(text, url, extra_urls=None, system=False, entries=None, kind="settings"):
-    """What ``state: absent`` removes from one settings file, given its current text.
+def offboard(text, url, extra_urls=None, system=False, entries=None, kind="settings", parsed=False):
+    """What ``state: absent`` removes from one settings file, given its current text (with
+    ``parsed``: its parsed value, as json_merge's ``offboard`` option passes it, read as the user).
 
     ``kind`` is the file's kind in the role's plan (``byok_merge_plan`` with state absent:
     ``settings``, ``local`` or ``legacy``); ``entries`` are the role's entries (``byok_custom_models``,
@@ -364,10 +398,13 @@ def offboard(text, url, extra_urls=None, system=False, entries=None, kind="setti
     # the developer's default, kept while the role's was in place, goes back (user files only)
     remember = dict(REMEMBER) if kind != "legacy" and not system else {}
     result = {"value": value, "keyed_lists": keyed, "prune": prune, "remove_file": False, "models": 0, "remember": remember}
-    try:
-        doc = parse(text, allow_empty=True).value if text is not None else None
-    except JSONCError:
-        doc = None
+    if parsed:
+        doc = text
+    else:
+        try:
+            doc = parse(text, allow_empty=True).value if text is not None else None
+        except JSONCError:
+            doc = None
     if not isinstance(doc, dict):
         return result
 
@@ -423,17 +460,22 @@ def offboard(text, url, extra_urls=None, system=False, entries=None, kind="setti
 
 
 # ------------------------------------------------------------------ the client's rewrite
-def rewrites(results, url):
+def rewrites(results, url, inspected=False):
     """Files where the merge replaced the apiKey of an LLMCloud entry although the key mode writes
     ``${LLMCLOUD_API_KEY}``: the interactive client had written the expanded key there.
 
-    ``results`` is the registered loop result of the settings.json merge. Returns the file names,
+    ``results`` is the registered result of the settings merge (``files``: one result per file).
+    Only files the merge really changed count (a ``check_only`` file, such as settings.local.json
+    with byok_local_settings warn, was only inspected: it still holds the key); with ``inspected``,
+    it is those inspected files holding a plaintext key that are returned. Returns the file names,
     never a key (the module reports operations, not values)."""
     found = []
     if isinstance(results, dict):
         results = results.get("results", [results])
     for result in results or []:
         if not isinstance(result, dict) or result.get("skipped") or result.get("failed"):
+            continue
+        if bool(result.get("check_only")) != bool(inspected):
             continue
         for operation in result.get("operations") or []:
             path = operation.get("path", "") if isinstance(operation, dict) else ""

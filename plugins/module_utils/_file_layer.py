@@ -346,7 +346,10 @@ def read_file(folder, name, max_size):
         if stat.S_ISDIR(info.st_mode):
             raise is_a_folder(path, os.path.join)
         if not stat.S_ISREG(info.st_mode):
-            raise Failure("%s is not a regular file" % path)
+            raise Failure(
+                "%s is not a regular file (a FIFO, socket or device): the module reads only regular files and never "
+                "waits on one; remove it or replace it with a file, then run again" % path
+            )
         if info.st_size > max_size:
             raise too_big(path, info.st_size, max_size)
         chunks = []
@@ -692,6 +695,53 @@ def _check_link(path, what):
                 "write alone: point the link at a file %s owns, or remove it, then run again" % (path, what, os.readlink(path), name, name, name, name, name)
             ) from exc
         raise _os_error("could not follow the symlink", path, exc) from exc
+
+
+def check_strict_path(path):
+    """``strict_path``: every folder from ``/`` down to the file is a real folder (no symlink) owned
+    by root (or by the user the module runs as) and not writable by group or others, and the file,
+    when it exists, is a regular file, not a symlink. Only lstat: nothing is followed or opened.
+
+    A folder only root can change cannot have a link or a file swapped in by anyone else afterwards
+    (OpenSSH's StrictModes, sudo's checks of its own files), so the path found now is the path written.
+    """
+    trusted = set([0, os.geteuid()])
+    current = "/"
+    parts = [part for part in os.path.normpath(path).split("/") if part]
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        current = os.path.join(current, part)
+        try:
+            info = os.lstat(current)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                return  # the rest is created by the module, owned by root (or the user it runs as)
+            raise _os_error("could not look at", current, exc) from exc
+        kind = stat.S_IFMT(info.st_mode)
+        if last:
+            if kind == stat.S_IFLNK:
+                raise Failure(
+                    "%s is a symlink (to %s); strict_path: the module never writes this file through a link. "
+                    "Remove the link (who planted it could redirect the write), then run again" % (path, os.readlink(current))
+                )
+            if kind != stat.S_IFREG:
+                raise Failure("%s is not a regular file; strict_path: remove it, then run again" % path)
+            return
+        if kind == stat.S_IFLNK:
+            raise Failure(
+                "%s (a folder of %s) is a symlink (to %s); strict_path: every folder of the path must be a real "
+                "folder. Replace the link with a folder owned by root, mode 0755, then run again" % (current, path, os.readlink(current))
+            )
+        if kind != stat.S_IFDIR:
+            raise Failure("%s (a folder of %s) exists but is not a folder" % (current, path))
+        if info.st_uid not in trusted or info.st_mode & 0o022:
+            raise Failure(
+                "%s (a folder of %s) is owned by %s (uid %d), mode %04o; strict_path: every folder of the path must "
+                "belong to root and not be writable by group or others, or anyone who can write there could plant a "
+                "link or a file the module would then write through. Nothing was written: check what is in it, "
+                "then chown root %s and chmod go-w %s, and run again"
+                % (current, path, user_name(info.st_uid), info.st_uid, stat.S_IMODE(info.st_mode), current, current)
+            )
 
 
 def locate(path):

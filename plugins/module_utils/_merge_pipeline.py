@@ -87,10 +87,24 @@ def argument_spec():
         lock_timeout=dict(type="float", default=30),
         max_size=dict(type="int", default=32 * MIB),
         validate=dict(type="str"),
+        validate_timeout=dict(type="float", default=120),
+        strict_path=dict(type="bool", default=False),
+        offboard=dict(type="dict", options=offboard_spec()),
     )
     for name in FILE_OPTIONS:
         spec[name] = copy.deepcopy(FILE_COMMON_ARGUMENTS[name])
     return spec
+
+
+def offboard_spec():
+    """The ``offboard`` option: what the byok role removes, decided by the module on the file it read."""
+    return dict(
+        url=dict(type="str", required=True),
+        extra_urls=dict(type="list", elements="str", default=[]),
+        entries=dict(type="list", elements="dict", default=[]),
+        kind=dict(type="str", default="settings", choices=["settings", "local", "legacy"]),
+        system=dict(type="bool", default=False),
+    )
 
 
 # Options a ``files`` item may set for its own file; the task's option of the same name is the default.
@@ -176,7 +190,35 @@ def check_params(params):
     _check_attributes(params.get("attributes"))
     if params.get("validate") is not None and "%s" not in params["validate"]:
         raise Failure('validate must contain %%s, which stands for the path of the candidate file, e.g. "/usr/bin/jq . %%s"; got %s' % params["validate"])
+    if params.get("validate_timeout") is not None and params["validate_timeout"] <= 0:
+        raise Failure("validate_timeout must be a positive number of seconds, not %s" % number(params["validate_timeout"]))
+    if params.get("offboard") is not None:
+        if params["state"] != "absent":
+            raise Failure("offboard needs state: absent (it decides what to remove from the file as read)")
+        offboard_options(None, params)  # its regular expressions compile
     return indent
+
+
+def offboard_options(doc, params):
+    """``params`` with ``value``, ``keyed_lists`` and ``prune`` decided by the ``offboard`` option from
+    the document as read (``doc``, a _jsonc Document or None), and what it decided (``remove_file``)."""
+    # imported here: only the byok role's offboarding needs the droid rules
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils._byok_system import offboard
+
+    given = params["offboard"]
+    decided = offboard(
+        doc.value if doc is not None else None,
+        given["url"],
+        [u for u in given.get("extra_urls") or [] if u],
+        bool(given.get("system")),
+        given.get("entries") or [],
+        given.get("kind") or "settings",
+        parsed=True,
+    )
+    merge({}, {}, decided["keyed_lists"], decided["prune"], "absent")  # option errors (a bad URL pattern)
+    # the developer's default model, kept while the role's was in place, goes back (user files only)
+    remember = params.get("remember") or decided.get("remember") or {}
+    return dict(params, value=decided["value"], keyed_lists=decided["keyed_lists"], prune=decided["prune"], remember=remember), decided
 
 
 class _ModeProbe(object):
@@ -343,6 +385,7 @@ class Plan(object):
         self.secrets = set()  # of the file, when they were collected (diff, or asked for)
         self.diff = None
         self.applied = True  # False: only_if_keys named a key the file does not hold
+        self.remove_file = False  # offboard: the file holds nothing but what the role wrote
 
     @property
     def exists(self):
@@ -356,6 +399,9 @@ def plan(doc, params, redaction, indent, diff=False, header=None, file_secrets=F
     document. With ``diff``, the redacted before/after texts are built (headed ``header``).
     """
     result = Plan(doc)
+    if params.get("offboard") is not None:
+        params, decided = offboard_options(doc, params)
+        result.remove_file = decided["remove_file"]
     state = params["state"]
     only_if = params.get("only_if_keys") or []
     if only_if and (doc is None or not holds_keys(doc.value, only_if)):

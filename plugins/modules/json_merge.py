@@ -261,11 +261,72 @@ options:
       - A command that judges the candidate file before it is swapped in, as in M(ansible.builtin.copy). V(%s) stands
         for the path of the candidate (a temporary file beside the file, already carrying its final content, owner,
         group and mode), quoted for the shell's word splitting; the command runs without a shell.
-      - A non-zero exit status fails the task with the command's output; the candidate is removed and the file is left
-        exactly as it was. It runs only when the file is about to change (not in check mode).
+      - A non-zero exit status fails the task; the candidate is removed and the file is left exactly as it was. It runs
+        only when the file is about to change (not in check mode), with no stdin, under O(validate_timeout).
+      - The command's output is not shown as it is, since a validator may print the candidate (which holds the file's
+        values) in an encoding that masking cannot recognise (base64, hex). The message gives the exit status and the
+        field paths the validator named, such as C(customModels.0.provider) from a line
+        C(customModels.0.provider) followed by a colon and its complaint (a key of the file followed by keys or indexes,
+        never the text after it); run the validator by hand to read the rest.
+      - The module runs the command as the user it works as (root, or O(user)); give a program whose path only that
+        user (root) can change.
       - Not available on Windows targets.
     type: str
     version_added: 0.2.0
+  validate_timeout:
+    description:
+      - Seconds O(validate) may run. When they pass, the command and the processes it started are killed, the task fails
+        naming the option, and the file is left as it was.
+    type: float
+    default: 120
+    version_added: 0.2.0
+  strict_path:
+    description:
+      - Refuse O(path) unless every folder from C(/) down to the file is a real folder (not a symlink), owned by root (or
+        by the user the module runs as) and not writable by group or others, and the file, when it exists, is a regular
+        file and not a symlink. Checked with C(lstat) before anything is followed, read or written.
+      - For files root owns in system folders, such as droid's system-managed settings file, so that a folder another
+        user can write (or could once, and left a link in) cannot redirect root's write or make the diff show another
+        file.
+      - Not available on Windows targets.
+    type: bool
+    default: false
+    version_added: 0.2.0
+  offboard:
+    description:
+      - With O(state=absent), the byok role's offboarding. The module decides what to remove from the file as it reads
+        it (as O(user) when given), in the same call. It removes the role's entries (by the identity onboarding uses) and every
+        entry at the role's base URLs, the default model only when it names one of them or one of the role's ids, in
+        the system file the policy keys the role writes, and a container left empty. O(value), O(keyed_lists) and
+        O(prune) are computed and replace what the task gives.
+      - No other step reads the file first, so root never reads a user's file with its own rights.
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      url:
+        description: The Anthropic-family base URL of LLMCloud (C(byok_llmcloud_url)).
+        type: str
+        required: true
+      extra_urls:
+        description: Further base URLs the role wrote (extra models outside LLMCloud's URL).
+        type: list
+        elements: str
+        default: []
+      entries:
+        description:
+          - The role's entries, each with C(model), C(baseUrl) and C(id). No key is needed, so give no C(apiKey).
+        type: list
+        elements: dict
+        default: []
+      kind:
+        description: The file's kind, V(settings) (C(settings.json)), V(local) (C(settings.local.json)) or V(legacy) (C(config.json)).
+        type: str
+        default: settings
+        choices: [settings, local, legacy]
+      system:
+        description: V(true) for the system-managed settings file (its policy keys are removed too, and RV(remove_file) is set).
+        type: bool
+        default: false
   mode:
     description:
       - The permissions of the file, as C(chmod) takes them. Quote octal modes (V("0600")) so that Ansible receives a
@@ -472,6 +533,13 @@ diff:
     after_header:
       description: The file's path.
       type: str
+remove_file:
+  description:
+    - With O(offboard), V(true) when the file held nothing but what the role wrote (the system file is then removed by
+      the role).
+  returned: with O(offboard)
+  type: bool
+  sample: false
 uid:
   description: Numeric owner of O(path) after the run (of the link itself when O(path) is a symlink).
   returned: when the file exists
@@ -517,14 +585,15 @@ secontext:
 import errno
 import gc
 import os
+import re
 import shlex
+import sys
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _file_layer as files
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import mask_text
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import encode_text
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipeline import (
     SPEC_RULES,
@@ -540,6 +609,7 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipe
     plan,
     read_document,
 )
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipeline import number as seconds_text
 
 
 def merge_file(module, redaction, result, warnings):
@@ -549,6 +619,8 @@ def merge_file(module, redaction, result, warnings):
     entry = files.account(params["user"])
     path = files.expand_path(params["path"], entry)
     result["path"] = path
+    if params.get("strict_path"):
+        files.check_strict_path(path)  # lstat only, before anything is followed, read or written
     uid = files.uid_of(params["owner"]) if params["owner"] is not None else (entry.pw_uid if entry else None)
     gid = files.gid_of(params["group"]) if params["group"] is not None else (entry.pw_gid if entry else None)
 
@@ -687,33 +759,96 @@ def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry, s
 def validator(module, command, path, redaction, docs):
     """The ``validate`` option as a callable on the candidate's path (None when not given).
 
-    What the validator prints is masked with the task's secrets and those of the file as it was and
-    as it would become (``docs``): a validator may echo the candidate, which holds them.
+    The validator runs without a shell, with no stdin, in its own process group, under
+    ``validate_timeout`` (killed with its children when it expires); at most 64 KiB of what it
+    prints is read. Its output is never shown as it is: a validator may print the candidate, which
+    holds the file's values, in any encoding (base64, hex), and masking only catches a value spelled
+    as it is. The message gives the exit status and only the field paths the validator named
+    (``maxAutonomyLevel``, ``customModels.0.provider``: a name that is a key of the file, then keys
+    or indexes), never what follows them.
     """
     if command is None:
         return None
+    timeout = module.params.get("validate_timeout") or 120
 
     def run(candidate):
-        saved = module.fail_json
-        module.fail_json = _command_failure  # a command that cannot run fails this file, not the whole task
         try:
-            rc, out, err = module.run_command(command.replace("%s", shlex.quote(candidate)))
-        except _CommandFailure as exc:
+            rc, output = run_bounded(module, shlex.split(command.replace("%s", shlex.quote(candidate))), timeout)
+        except OSError as exc:
+            raise Failure("validate could not run on the candidate for %s: %s; %s was left as it was" % (path, exc.strerror or exc, path)) from exc
+        except ValueError as exc:  # shlex: unbalanced quotes
             raise Failure("validate could not run on the candidate for %s: %s; %s was left as it was" % (path, exc, path)) from exc
-        finally:
-            module.fail_json = saved
+        if rc is None:
+            raise Failure(
+                "validate did not finish within validate_timeout=%s seconds on the candidate for %s (it was killed), "
+                "so the candidate was not swapped in and %s was left as it was" % (seconds_text(timeout), path, path)
+            )
         if rc != 0:
-            output = "\n".join(part.strip() for part in (out, err) if part and part.strip())
-            secrets = set(redaction.secrets)
+            keys = set()
             for doc in docs:
                 if doc is not None:
-                    secrets |= redaction.masking.secrets(doc.value)
+                    keys |= document_keys(doc.value)
+            named = [redaction.mask(field) for field in field_paths(output, keys)]
             raise Failure(
-                "validate failed on the candidate for %s (rc %d), so it was not swapped in and %s was left "
-                "as it was. The validator said: %s" % (path, rc, path, mask_text(output, secrets) or "(nothing)")
+                "validate failed on the candidate for %s (rc %d), so it was not swapped in and %s was left as it "
+                "was. %s Its output is not shown (it may carry the file's values in any encoding): run the "
+                "validator by hand on the file to read it."
+                % (path, rc, path, ("It named: %s." % ", ".join(named)) if named else "It named no field of the file.")
             )
 
     return run
+
+
+OUTPUT_LIMIT = 64 * 1024
+
+# Run by module.run_command with the module's own Python: the validator in a session (process group)
+# of its own, stdin from /dev/null, its output into a file of which 64 KiB are read, killed with its
+# group after the timeout. run_command alone cannot bound the time nor kill what the command started.
+_BOUNDED = r"""
+import os, signal, subprocess, sys, tempfile
+timeout, limit, argv = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+with tempfile.TemporaryFile() as sink:
+    try:
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, close_fds=True, start_new_session=True)
+    except OSError as exc:
+        sys.stderr.write("byok-bounded: cannot run: %s" % (exc.strerror or exc))
+        raise SystemExit(0)
+    try:
+        rc = child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        rc = None
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        child.wait()
+    sink.seek(0)
+    sys.stdout.buffer.write(sink.read(limit))
+sys.stderr.write("byok-bounded: timeout" if rc is None else "byok-bounded: rc=%d" % rc)
+"""
+
+
+def run_bounded(module, argv, timeout):
+    """(rc, the first 64 KiB of stdout and stderr); rc None when ``timeout`` seconds passed (the
+    command and its process group are killed). Raises OSError when the command cannot start."""
+    saved = module.fail_json
+    module.fail_json = _command_failure  # a command that cannot run fails this file, not the whole task
+    try:
+        rc, out, err = module.run_command(
+            [sys.executable, "-c", _BOUNDED, str(timeout), str(OUTPUT_LIMIT)] + list(argv), expand_user_and_vars=False, errors="surrogate_or_replace"
+        )
+    except _CommandFailure as exc:
+        raise OSError(errno.ENOEXEC, str(exc)) from exc
+    finally:
+        module.fail_json = saved
+    status = (err or "").rsplit("byok-bounded: ", 1)[-1].strip() if "byok-bounded: " in (err or "") else ""
+    if rc != 0 or not status:
+        raise OSError(errno.ENOEXEC, "the bounded runner failed (rc %s)" % rc)
+    if status.startswith("cannot run: "):
+        raise OSError(errno.ENOENT, status[len("cannot run: ") :])
+    if status == "timeout":
+        return None, out
+    return int(status[len("rc=") :]), out
 
 
 class _CommandFailure(Exception):
@@ -724,10 +859,42 @@ def _command_failure(msg="", **_kwargs):
     raise _CommandFailure(msg)
 
 
+# "field.path:" at a word start: the form in which validators (droid doctor among them) name a problem
+_FIELD = re.compile(r"(?<![\w.$/-])([A-Za-z_][A-Za-z0-9_]{0,63}(?:\.(?:[0-9]{1,6}|[A-Za-z_][A-Za-z0-9_]{0,63})){0,8})(?=:)")
+
+
+def document_keys(value):
+    """Every object key of a parsed document, at any depth."""
+    found, stack = set(), [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found.update(key for key in item if isinstance(key, str))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def field_paths(output, keys, limit=20):
+    """The field paths a validator's output names whose first part is a key of the file: all that
+    is shown of its output (never the text after the colon, where values are quoted)."""
+    found = []
+    for match in _FIELD.finditer(output or ""):
+        field = match.group(1)
+        if field.split(".", 1)[0] in keys and field not in found:
+            found.append(field)
+            if len(found) == limit:
+                break
+    return found
+
+
 def _apply(module, redaction, result, warnings, outcome, target, info):
     """The outcome into the result; file attributes (owner, mode, ...) as the task asks."""
     result["operations"] = outcome.operations
     result["applied"] = outcome.applied
+    if module.params.get("offboard") is not None:
+        result["remove_file"] = outcome.remove_file
     if outcome.diff is not None:
         module.no_log_values |= outcome.secrets
         result["diff"] = outcome.diff
@@ -755,6 +922,16 @@ def main():
         tasks = file_params(module.params)
     except Failure as exc:
         module.fail_json(msg=redaction.mask(str(exc)), invocation=invocation)
+    # every item's options, regular expressions, pointers, account and path, before any file is written
+    problems = []
+    for index, task in enumerate(tasks):
+        try:
+            check_params(task)
+            files.expand_path(task["path"], files.account(task["user"]))
+        except USER_ERRORS as exc:
+            problems.append(files_message(index, task["path"], str(exc)))
+    if problems:
+        module.fail_json(msg=redaction.mask("; ".join(problems) + ". No file was touched."), invocation=invocation)
     results, diffs, failures = [], [], []
     for number, task in enumerate(tasks):
         one, warnings, error = merge_one(module, redaction, task)

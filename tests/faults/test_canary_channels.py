@@ -19,6 +19,12 @@ json_merge (json callback, parsed), error messages (a file that no longer parses
 backups and every other file under the home readable by group or others, module temporary
 files left behind, and Ansible's remote and local temp folders. Each must count 0 hits.
 
+Issue 20 adds the new paths of the privilege boundary to the same sandbox: a settings.local.json only
+inspected (byok_local_settings warn) that holds the key, offboarding (json_merge's offboard option, in
+check mode and for real), and a json_merge validator that prints the candidate base64- and
+od-encoded on failure; every channel is searched for those encodings of the canary too (placement
+"encoded"), not only for the canary as it is.
+
 Two channels where Ansible itself writes the module arguments are measured and reported, not
 asserted to be empty (docs/security-masking.md says what Ansible does and what a user can do):
 ANSIBLE_KEEP_REMOTE_FILES=1 (the AnsiballZ payload stays in the remote temp folder, owner-only)
@@ -39,7 +45,31 @@ from pathlib import Path
 
 from _support import CANARY, SYSLOG, RoleSandbox, leaked_files, recap, record
 
-PLACEMENTS = ("apikey", "header", "extra-arg", "prefixed", "own-token", "bearer")
+PLACEMENTS = ("apikey", "header", "extra-arg", "prefixed", "own-token", "bearer", "encoded")
+
+
+def _encodings(secret: str) -> list:
+    """Forms a validator could print the canary in: base64 at each of the 3 byte alignments (the
+    stable middle), hex, reversed, and od -c's spaced characters."""
+    found = [secret[::-1], secret.encode().hex(), "   ".join(secret[:12])]
+    for pad in range(3):
+        found.append(base64.b64encode(("x" * pad + secret).encode()).decode()[4:-4])
+    return found
+
+
+ENCODED = _encodings(CANARY)
+VALIDATE_PLAYBOOK = """---
+- name: A json_merge validator that prints the candidate, encoded, and fails
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Merge into the settings with a validator that leaks what it reads
+      llmcloud.factory_droid.json_merge:
+        path: "{{ byok_users[0].home }}/.factory/settings.json"
+        value:
+          theme: validated
+        validate: "/bin/sh -c 'base64 \\"$1\\" | tr -d \\"\\\\n\\"; od -c \\"$1\\"; rev \\"$1\\"; exit 1' v %s"
+"""
 _HIT = re.compile(re.escape(CANARY) + r"-([a-z-]+?)(?:-\d+)?(?![a-z-])")
 PLAYBOOK = """---
 - name: Onboard, then a json_merge task with a backup of a file of the user's
@@ -80,6 +110,9 @@ class Channels:
             counts[name] = counts.get(name, 0) + n
         if CANARY in text and not _placements(text):
             counts["unknown"] = counts.get("unknown", 0) + text.count(CANARY)
+        encoded = sum(text.count(form) for form in ENCODED)
+        if encoded:
+            counts["encoded"] = counts.get("encoded", 0) + encoded
         self.looked[channel] = self.looked.get(channel, 0) + looked
 
     def run(self, label: str, *args: str, env=None, expect_failure=False):
@@ -247,6 +280,39 @@ def test_canary_per_channel_and_placement(tmp_path):
     ch.add("error messages (-vvv, corrupt file)", run.output)
     assert re.search(r"line \d+", run.output), "the failure does not say where"
     box.settings.write_text(text)
+
+    # 4b. (issue 20) settings.local.json only inspected (warn) holding the key in an LLMCloud entry:
+    # the report names the file and says it still holds a key, never the key
+    local = box.factory / "settings.local.json"
+    entry = {"model": "anthropic/claude-opus-4.6", "displayName": "Claude Opus 4.6", "provider": "anthropic"}
+    entry.update(baseUrl="http://127.0.0.1:9", apiKey="%s-apikey-local" % CANARY)
+    local.write_text(json.dumps({"customModels": [entry]}))
+    local.chmod(0o600)
+    _role_vars(box, 2, byok_key_mode="env", byok_local_settings="warn")
+    for label, args in (("inspected local file --check --diff -vvvv", ("--check", "--diff", "-vvvv")), ("inspected local file -vvvv", ("--diff", "-vvvv"))):
+        run = ch.run(label, *args)
+        ch.add("stdout %s" % label, run.output)
+        assert "%s still holds a plaintext API key" % local in run.output, run.output
+    assert "%s-apikey-local" % CANARY in local.read_text(), "the inspected file was changed"
+
+    # 4c. (issue 20) offboarding: json_merge's offboard option reads each file as the user and decides
+    _role_vars(box, 2, byok_key_mode="env", byok_state="absent")
+    run = ch.run("offboard --check --diff -vvvv", "--check", "--diff", "-vvvv")
+    ch.add("stdout offboard --check --diff -vvvv", run.output)
+    run = ch.run("offboard --diff -vvvv", "--diff", "-vvvv", env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
+    ch.add("json callback, offboard --diff -vvvv", run.output)
+    assert "remove_file" in run.output and "offboard" in run.output
+
+    # 4d. (issue 20) a validator that prints the candidate base64-, od- and reversed; it fails
+    validating = tmp_path / "validate.yml"
+    validating.write_text(VALIDATE_PLAYBOOK)
+    box.settings.write_text(text)
+    ch.playbook = validating
+    run = ch.run("validator failure -vvvv --diff", "-vvvv", "--diff", expect_failure=True)
+    ch.add("error messages (-vvvv, failing validator)", run.output)
+    assert "validate failed" in run.output and "run the validator by hand" in run.output, run.output
+    ch.playbook = playbook
+    _role_vars(box, 2)
 
     print("\n" + ch.report())
     total = ch.hits()

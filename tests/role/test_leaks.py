@@ -6,10 +6,12 @@ runs that would be most tempted to print it (diffs, verbose results, errors) act
 
 from __future__ import annotations
 
+import base64
 import json
 
 from _other_user import nobody_home  # a fixture  # noqa: F401  # pylint: disable=unused-import
 from conftest import KEY, OTHER_KEY, needs_root
+from test_system_scope import clients, machine_factory  # noqa: F401  # pylint: disable=unused-import  # fixtures
 
 
 def test_check_diff_on_a_fresh_home_tells_the_truth_and_writes_nothing(sandbox):
@@ -121,3 +123,37 @@ def test_plain_http_to_another_host_is_refused_unless_allowed(sandbox):
     allowed = sandbox.play({"byok_llmcloud_url": "http://llmcloud.example.internal", "byok_extra_models": extra, "byok_allow_insecure_http": True})
     assert allowed.changed == 1
     assert '"baseUrl": "http://llmcloud.example.internal"' in sandbox.settings_path.read_text()
+
+
+def _encoded(secret):
+    """Forms a validator or a report could carry the key in: base64 at each alignment, hex, reversed."""
+    found = [secret[::-1], secret.encode().hex()]
+    for pad in range(3):
+        found.append(base64.b64encode(("x" * pad + secret).encode()).decode()[4:-4])
+    return found
+
+
+@needs_root
+def test_vvvv_system_scope_offboarding_and_failures_leak_nothing(machine_factory, standin):  # noqa: F811 - the imported fixture
+    """Issue 20's new paths at -vvvv and --diff, in check mode and for real, and failing: the probe
+    and its report, strict_path, the validator (droid doctor) refusing a candidate, the repair report,
+    offboarding with json_merge's offboard option."""
+    machine = machine_factory("0.225.2")
+    machine.box.factory.mkdir(mode=0o700)
+    # droid's own rewrite left the plaintext key in the user's file (env key mode, scope both)
+    entry = {"model": "anthropic/claude-opus-4.6", "displayName": "Claude Opus 4.6", "provider": "anthropic"}
+    entry.update(baseUrl=standin.url, apiKey=KEY)
+    machine.box.settings_path.write_text(json.dumps({"customModels": [entry]}))
+    variables = {"byok_scope": "both", "byok_llmcloud_url": standin.url}
+    runs = [machine.play(variables, "--check", "--diff", "-vvvv"), machine.play(variables, "--diff", "-vvvv")]
+    assert "Repaired %s" % machine.box.settings_path in runs[-1].output
+    # the administrator's own entry with a key-looking value and a typo: doctor refuses the candidate
+    machine.system_file.write_text(json.dumps({"maxAutonomyLevel": KEY, "customModels": machine.system()["customModels"][:-1]}))
+    failed = machine.play(variables, "--diff", "-vvvv", check=False)
+    assert failed.rc != 0 and "validate failed" in failed.output
+    machine.system_file.write_text("{}")
+    gone = dict(variables, byok_state="absent")
+    runs += [failed, machine.play(gone, "--check", "--diff", "-vvvv"), machine.play(gone, "--diff", "-vvvv")]
+    for run in runs:
+        for form in [KEY] + _encoded(KEY):
+            assert form not in run.output, form

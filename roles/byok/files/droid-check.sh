@@ -3,7 +3,9 @@
 # (its list of custom models: ids and names, no keys) and the settings files it reads, between
 # markers, for the role's byok_client_problems filter to judge on the controller. The task that
 # runs this is no_log: a file may hold a key (the filter never reports values).
-#   sh -c "$(cat droid-check.sh)" byok-check <droid command> <home or empty>
+#   sh -c "$(cat droid-trust.sh droid-check.sh)" byok-check <droid command> <home or empty>
+# Run as root (the connecting user is the target), it runs droid only when its whole path is root's
+# (droid-trust.sh), else it prints droid=untrusted <path> and runs nothing.
 droid=$1
 if [ -n "$2" ]; then HOME=$2; export HOME; fi
 case $droid in
@@ -15,6 +17,14 @@ esac
 if [ -z "$droid" ] || [ ! -x "$droid" ]; then
   echo "byok-check: droid=missing"
   exit 0
+fi
+# shellcheck disable=SC2154  # me (and secure) come from droid-trust.sh, which the task prepends
+if [ "$me" = 0 ]; then
+  verdict=$(secure "$droid")
+  case $verdict in
+    ok\ *) droid=${verdict#ok } ;;
+    *) echo "byok-check: droid=untrusted $droid"; exit 0 ;;
+  esac
 fi
 echo "byok-check: droid=$droid"
 cd / || exit 1  # outside any project: the user's own settings, not a repository's .factory

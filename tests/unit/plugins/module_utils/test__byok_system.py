@@ -294,3 +294,40 @@ def test_variable_problems_name_the_variable(change, words):
 def test_offboarding_and_the_default_user_scope_need_nothing_more():
     assert system.variable_problems(droid_paths=["droid"]) == []
     assert system.variable_problems(**{**GOOD, "key_mode": "inline", "state": "absent"}) == []
+
+
+# ------------------------------------------------------------------ issue 20: the privilege boundary
+def test_a_client_root_did_not_run_neither_judges_nor_decides_the_fallback():
+    probe = "\n".join(
+        [
+            "os=Linux",
+            "droid=/usr/local/bin/droid version=0.225.2",
+            "untrusted=/home/dev/.local/bin/droid owner=1000 at=/home/dev",
+            "untrusted=/opt/homebrew/bin/droid owner=501 at=/opt/homebrew",
+        ]
+    )
+    found = system.plan(probe, "system", "user")
+    assert found["validator"] == "/usr/local/bin/droid" and found["scope"] == "system" and not found["notice"]
+    assert [u["path"] for u in found["untrusted"]] == ["/home/dev/.local/bin/droid", "/opt/homebrew/bin/droid"]
+    assert "/home/dev/.local/bin/droid not run: /home/dev (uid 1000) could change it" in found["probed"]
+    assert "/usr/local/bin/droid (0.225.2) run as the user Ansible works as" in found["probed"]
+    # only untrusted clients: no validator, and no fallback either
+    alone = system.plan("os=Linux\nuntrusted=/home/dev/.local/bin/droid owner=1000 at=/home/dev", "system", "fail")
+    assert alone["validator"] == "" and alone["problem"] == "" and alone["scope"] == "system"
+
+
+def test_an_inspected_file_is_not_repaired_but_reported_as_holding_a_key():
+    operations = [{"op": "replace", "path": "/customModels/0/apiKey"}]
+    results = {
+        "results": [
+            {"path": "/h/.factory/settings.json", "operations": operations, "check_only": False, "changed": True},
+            {"path": "/h/.factory/settings.local.json", "operations": operations, "check_only": True, "changed": True},
+        ]
+    }
+    assert system.rewrites(results, URL) == ["/h/.factory/settings.json"]
+    assert system.rewrites(results, URL, inspected=True) == ["/h/.factory/settings.local.json"]
+
+
+def test_offboard_takes_the_parsed_document_as_json_merge_reads_it():
+    text = json.dumps({"customModels": [dict(ENTRIES[0])], "sessionDefaultSettings": {"model": ENTRIES[0]["id"]}})
+    assert system.offboard(json.loads(text), URL, entries=ENTRIES, parsed=True) == system.offboard(text, URL, entries=ENTRIES)
