@@ -6,7 +6,11 @@ A block's marker sits on the lines right above its opening fence (no blank line 
 
 * ``<!-- doc-test: ID run-by tests/PATH[, tests/PATH2] -->``: each named test file runs the
   block, taking its text from the document by ID (``block("ID")`` below), so the test runs
-  what the reader copies. The check fails unless each file exists and names the ID in quotes.
+  what the reader copies. The check fails unless each file exists and calls ``block("ID")``
+  (``doc_blocks.block`` or the tests' ``block``), or ``block(name)`` with ``name`` running over
+  literal IDs (a ``pytest.mark.parametrize`` list, a loop or comprehension over a literal tuple
+  or list, or a module-level constant of one). An ID is distinctive: 4 characters at least, not a
+  generic word (``ok``, ``test``, ``run``...), so that it cannot be met by chance.
   One ID may mark blocks in several documents (one command given in several places): their
   text must then be identical.
 * ``<!-- build-check: NAME -->``: tests/build-check.sh runs the block (hacking/doc_examples.py
@@ -15,6 +19,9 @@ A block's marker sits on the lines right above its opening fence (no blank line 
   ``<!-- doc-test: ID -->``: the reader sees why (a real Mac, Windows, the real LLMCloud, a
   prompt) and what the tests run in its place.
 
+Blocks are fenced with backticks at any indentation (a fence in a list item, indented 4 spaces
+or more, counts too), with tildes at up to 3 spaces, or are ``<pre>`` elements.
+
 ``python hacking/doc_blocks.py --check`` (in `make lint`) fails on a block with no marker, a
 malformed one, or a test that does not name its ID, and prints the coverage: how many blocks
 are run by tests, of how many.
@@ -22,13 +29,21 @@ are run by tests, of how many.
 
 from __future__ import annotations
 
+import ast
+import html
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
+FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<info>[^`]*)$|^(?P<tindent> {0,3})(?P<tfence>~{3,})(?P<tinfo>.*)$")
+PRE = re.compile(r"^\s*<pre(\s[^>]*)?>", re.I)
+PRE_END = re.compile(r"</pre\s*>", re.I)
+GENERIC_IDS = frozenset(
+    "ok yes no true false none null test tests run runs block blocks example code bash sh shell yaml yml json text "
+    "main demo setup config cfg todo fixme it this that foo bar baz".split()
+)
 RUN = re.compile(r"<!-- doc-test: (?P<id>[a-z0-9][a-z0-9-]*) run-by (?P<tests>[^<>]+?) -->")
 NOT_RUN = re.compile(r"_Not run here: (?P<why>.+?)\. Stands in: (?P<what>.+?)\._\s*<!-- doc-test: (?P<id>[a-z0-9][a-z0-9-]*) -->")
 BUILD_CHECK = re.compile(r"<!-- build-check: (?P<name>\S+) -->")
@@ -67,14 +82,28 @@ def parse(path, root=ROOT):
     index = 0
     while index < len(lines):
         opening = FENCE.match(lines[index])
-        if not opening:
+        pre = PRE.match(lines[index]) if not opening else None
+        if not opening and not pre:
             index += 1
             continue
-        fence = opening.group("fence")
-        end = index + 1
-        while end < len(lines) and not re.match(r"^ {0,3}%s%s*\s*$" % (re.escape(fence), re.escape(fence[0])), lines[end]):
-            end += 1
-        block = Block(relative, index + 1, opening.group("info").strip(), "\n".join(lines[index + 1 : end]) + "\n")
+        if pre:
+            end = index
+            while end < len(lines) and not PRE_END.search(lines[end] if end > index else lines[end][pre.end() :]):
+                end += 1
+            inner = "\n".join(lines[index : end + 1])
+            inner = PRE_END.split(inner[pre.end() :], 1)[0]
+            text = html.unescape(re.sub(r"<[^>]+>", "", inner)).strip("\n") + "\n"
+            block = Block(relative, index + 1, "pre", text)
+        else:
+            fence = opening.group("fence") or opening.group("tfence")
+            indent = opening.group("indent") if opening.group("fence") else opening.group("tindent")
+            info = opening.group("info") if opening.group("fence") else opening.group("tinfo")
+            closing = r"^[ \t]*" if fence[0] == "`" else r"^ {0,3}"
+            end = index + 1
+            while end < len(lines) and not re.match(r"%s%s%s*\s*$" % (closing, re.escape(fence), re.escape(fence[0])), lines[end]):
+                end += 1
+            body = [line[len(indent) :] if line.startswith(indent) else line.lstrip() for line in lines[index + 1 : end]]
+            block = Block(relative, index + 1, info.strip(), "\n".join(body) + "\n")
         above = []
         cursor = index - 1
         while cursor >= 0 and lines[cursor].strip():
@@ -88,6 +117,9 @@ def parse(path, root=ROOT):
 
 def _read_marker(block, above):
     run, not_run, build_check = RUN.search(above), NOT_RUN.search(above), BUILD_CHECK.search(above)
+    for found in (run, not_run):
+        if found and (len(found.group("id")) < 4 or found.group("id") in GENERIC_IDS):
+            block.problems.append("doc-test ID %r is too short or too generic: give the block a distinctive ID (e.g. 'fleet-report-cfg')" % found.group("id"))
     if run and not_run:
         block.problems.append("marked both run and not run")
     elif run:
@@ -144,9 +176,58 @@ def verify(blocks, root=ROOT):
                     block.problems.append("tests/build-check.sh does not run the examples of %s" % block.path)
                 elif name not in source and '"%s"' % suffix not in doc_examples:
                     block.problems.append("tests/build-check.sh and hacking/doc_examples.py do not know the example %r" % name)
-            elif '"%s"' % block.block_id not in source and "'%s'" % block.block_id not in source:
-                block.problems.append("run-by %s: the test never names the block %r (it must take the block's text by its ID)" % (test, block.block_id))
+            elif block.block_id not in taken_ids(source):
+                block.problems.append(
+                    'run-by %s: the test never takes the block %r by its ID (it must call block("%s") or doc_blocks.block("%s"))'
+                    % (test, block.block_id, block.block_id, block.block_id)
+                )
     return blocks
+
+
+def _strings(node, constants=None):
+    """The strings of a literal tuple/list/set of strings (or of a module-level constant naming one), else None."""
+    if isinstance(node, ast.Name) and constants is not None:
+        return constants.get(node.id)
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)) and node.elts and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts):
+        return [e.value for e in node.elts]
+    return None
+
+
+def _is_call_of(node, name):
+    func = node.func
+    return (isinstance(func, ast.Name) and func.id == name) or (isinstance(func, ast.Attribute) and func.attr == name)
+
+
+def taken_ids(source):
+    """The block IDs a Python test takes: block("ID") / doc_blocks.block("ID"), or block(name) where name
+    runs over literal IDs (parametrize, a for loop or comprehension over a literal or a module constant)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    constants = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            values = _strings(node.value)
+            if values is not None:
+                constants[node.targets[0].id] = values
+    bindings = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.For, ast.comprehension)) and isinstance(node.target, ast.Name):
+            bindings.setdefault(node.target.id, set()).update(_strings(node.iter, constants) or [])
+        elif isinstance(node, ast.Call) and _is_call_of(node, "parametrize") and len(node.args) >= 2:
+            names = node.args[0].value if isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str) else ""
+            if names and "," not in names:
+                bindings.setdefault(names.strip(), set()).update(_strings(node.args[1], constants) or [])
+    taken = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _is_call_of(node, "block") and len(node.args) == 1:
+            argument = node.args[0]
+            if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                taken.add(argument.value)
+            elif isinstance(argument, ast.Name):
+                taken |= bindings.get(argument.id, set())
+    return taken
 
 
 def block(block_id, root=ROOT):

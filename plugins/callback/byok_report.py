@@ -29,8 +29,13 @@ options:
   path:
     description:
       - Where to write, without the suffix; C(.json) and C(.md) are added (a trailing C(.json) or C(.md) is dropped).
-      - Its folder is created (C(0700)) when missing. Relative paths are from the current directory.
-    type: path
+      - A path that ends with C(/) or names an existing directory is a folder - the report is then C(report.json) and
+        C(report.md) inside it.
+      - Missing folders are created, each C(0700). Relative paths are from the current directory; C(~) and
+        environment variables are expanded.
+      - A report that cannot be written does not fail the run (its exit code stays the playbook's) - a warning naming
+        both files and the reason is printed after the recap, the last thing the run says.
+    type: str
     default: byok-report
     env:
       - name: BYOK_REPORT_PATH
@@ -44,6 +49,7 @@ author:
 """
 
 import datetime
+import errno
 import json
 import os
 import re
@@ -67,6 +73,7 @@ UNREACHABLE_FIX = (
     "Make the host reachable from the controller (its address, the port, the SSH user and key: "
     "ansible -m ansible.builtin.ping <host>), then run the playbook again with --limit <host>."
 )
+FILE_FIX = "Repair %s by hand as the message says (the merge left it untouched and wrote nothing to it), then run the playbook again with --limit %s."
 
 
 def _get(result, name):
@@ -118,7 +125,7 @@ class CallbackModule(CallbackBase):
         self._collect(result)
         data = _get(result, "result") or {}
         if isinstance(data.get("results"), list) and any(isinstance(r, dict) and r.get("failed") for r in data["results"]):
-            return  # a loop: each failed item was recorded by v2_runner_item_on_failed
+            return  # a loop (each failed item recorded by v2_runner_item_on_failed) or the merge (each failed file by _merge)
         self._problem(result, data, ignored=ignore_errors)
 
     def v2_runner_item_on_failed(self, result):
@@ -155,13 +162,13 @@ class CallbackModule(CallbackBase):
         action = fields.get("_resolved_action") or fields.get("action")
         args = fields.get("args") if isinstance(fields.get("args"), dict) else {}
         if action in MERGE_ACTIONS and isinstance(args.get("files"), list):
-            self._merge(host, args["files"], data)
+            self._merge(host, args["files"], data, self._task_name(result), self._name(result))
         task = _get(result, "task")
         path = task.get_path() if task is not None and hasattr(task, "get_path") else ""
         if re.search(r"/roles/byok/tasks/keychain\.yml:", path or "") and not data.get("skipped"):
             host["keychain"] = True
 
-    def _merge(self, host, files, data):
+    def _merge(self, host, files, data, task="", host_name=""):
         """The byok merge task: which files of which user, what changed; the keys only to mask them."""
         results = data.get("results") if isinstance(data.get("results"), list) else []
         modes = set()
@@ -183,8 +190,11 @@ class CallbackModule(CallbackBase):
                 "operations": counts,
                 "plaintext_key_replaced": False,
             }
-            if outcome.get("failed"):
+            failed = bool(outcome.get("failed"))
+            if failed:
                 entry["failed"] = str(outcome.get("msg") or "failed")
+                # nothing was written to this file: a problem of the host, with the module's sentence and the fix
+                host["problems"].append({"task": task, "message": entry["failed"], "fix": FILE_FIX % (entry["path"], host_name or "<host>")})
             models = value.get("customModels") if isinstance(value.get("customModels"), list) else []
             ours = [m for m in models if isinstance(m, dict) and str(m.get("id", "")).startswith(ID_PREFIX)]
             for model in ours:
@@ -192,7 +202,9 @@ class CallbackModule(CallbackBase):
             if modes == {"reference"} and any(op.get("op") == "replace" and REPAIRED_KEY.match(str(op.get("path", ""))) for op in operations):
                 entry["plaintext_key_replaced"] = True
             user["files"].append(entry)
-            if ours and not item.get("check_only") and not user["models_written"]:
+            if failed or item.get("check_only"):
+                continue  # nothing of it written
+            if ours and not user["models_written"]:
                 user["models_written"] = [[str(m.get("id")), str(m.get("displayName", ""))] for m in ours]
             default = value.get("sessionDefaultSettings")
             if isinstance(default, dict) and isinstance(default.get("model"), str):
@@ -265,23 +277,47 @@ class CallbackModule(CallbackBase):
         return value
 
     def v2_playbook_on_stats(self, stats):
-        base = os.path.abspath(os.path.expanduser(self.get_option("path") or "byok-report"))
-        base = re.sub(r"\.(json|md)$", "", base)
+        base = report_base(self.get_option("path"))
         report = self.report(stats)
         try:
             _write(base + ".json", json.dumps(report, indent=2, sort_keys=False) + "\n")
             _write(base + ".md", markdown(report))
         except OSError as exc:
-            self._display.warning("byok_report: could not write %s.json/.md: %s" % (base, exc))
+            reason = "%s%s" % (exc.strerror or exc, (": " + exc.filename) if exc.filename else "")
+            message = "byok_report: the fleet report was NOT written (%s.json and %s.md): %s" % (base, base, reason)
+            self._display.warning(message)  # after the recap: the stdout callback has the stats first
             return
         self._display.display("byok_report: %s.md and %s.json (%d hosts)" % (base, base, len(report["hosts"])))
+
+
+def report_base(option):
+    """The report's path without its suffix: ``dir/`` or an existing directory means ``dir/report``."""
+    raw = option or "byok-report"
+    path = os.path.expandvars(os.path.expanduser(raw))
+    if raw.endswith(("/", os.sep)) or os.path.isdir(path):
+        return os.path.join(os.path.abspath(path), "report")
+    return re.sub(r"\.(json|md)$", "", os.path.abspath(path))
+
+
+def _makedirs(folder):
+    """Create ``folder`` and every missing parent, each 0700 (os.makedirs gives the mode to the last only)."""
+    missing = []
+    while folder and not os.path.isdir(folder):
+        if os.path.lexists(folder):
+            raise NotADirectoryError(errno.ENOTDIR, "not a folder", folder)
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    for path in reversed(missing):
+        os.mkdir(path, 0o700)
 
 
 def _write(path, text):
     """Replace ``path`` atomically with ``text``: a 0600 temporary file beside it, renamed over it."""
     folder = os.path.dirname(path)
-    if not os.path.isdir(folder):
-        os.makedirs(folder, 0o700)
+    _makedirs(folder)
     handle, temporary = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=folder)
     try:
         os.fchmod(handle, 0o600)
@@ -331,13 +367,18 @@ def markdown(report):
             if user is None:
                 lines.append("| %s | %s | | %s | | | | | %d |" % (_cell(host["host"]), host["status"], _cell(host["key_mode"] or ""), len(host["problems"])))
                 continue
+            failed = [f["path"] for f in user["files"] if f.get("failed")]
             if user["models_listed"] is not None:
                 listed = str(len(user["models_listed"])) + (" (missing %d)" % len(user["missing"]) if user["missing"] else "")
             else:
                 listed = "not verified (%d written)" % len(user["models_written"])
+            if failed:
+                listed += "; merge failed: %s" % ", ".join(os.path.basename(path) for path in failed)
             default = user["default"]
             if default is not None:
                 shown = "%s (%s)" % (default.get("model") or "not an LLMCloud model", default.get("source"))
+            elif failed and not user["default_written"]:
+                shown = "- (not written)"
             else:
                 shown = (user["default_written"] or "unchanged") + " (written)"
             lines.append(
@@ -378,6 +419,9 @@ def markdown(report):
                 lines.append("- default model written: %s" % user["default_written"])
             for entry in user["files"]:
                 ops = entry["operations"]
+                if entry.get("failed"):
+                    lines.append("- %s: **failed, nothing written**: %s" % (entry["path"], entry["failed"]))
+                    continue
                 what = "checked only" if entry["check_only"] else ("changed" if entry["changed"] else "unchanged")
                 lines.append("- %s: %s (%d added, %d replaced, %d removed)" % (entry["path"], what, ops["add"], ops["replace"], ops["remove"]))
             for path in user["repaired"]:

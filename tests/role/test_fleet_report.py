@@ -1,11 +1,12 @@
 """The fleet report (the llmcloud.factory_droid.byok_report callback) after a real multi-host run.
 
-Five hosts in one inventory, each a sandbox home reached with the local connection except one:
+Six hosts in one inventory, each a sandbox home reached with the local connection except one:
 alice (inline key from the vault, her own token and model already in settings.json, judged by the
 real droid), bob (per-user key in plain vars; first inline, then env: the plaintext key is
 repaired), carol (settings.local.json decides the default model: the byok_verify judge fails),
-dave (a wrong model id: the input check fails before anything is written) and erin (ssh to a
-closed loopback port: unreachable). Canary keys sit in the vault, in plain vars and in the
+dave (a wrong model id: the input check fails before anything is written), frank (a truncated
+settings.json: the merge fails and leaves it untouched) and erin (ssh to a closed loopback port:
+unreachable). Canary keys sit in the vault, in plain vars and in the
 settings files; none may reach the report (JSON and Markdown) or Ansible's output. The JSON is
 checked against docs/fleet-report.schema.json. The runs are docs/fleet.md's blocks marked
 ``<!-- doc-test: fleet-report ...-->`` and ``fleet-report-cfg``, taken by ID, as written.
@@ -36,7 +37,8 @@ DAVE_KEY = "llmc-canary-dave-" + secrets.token_hex(12)
 CAROL_DEFAULT = "llmc-canary-carol-" + secrets.token_hex(12)
 OWN_TOKEN = "ghp_" + secrets.token_hex(18)
 OWN_KEY = "sk-canary-own-" + secrets.token_hex(12)
-CANARIES = (KEY, BOB_KEY, DAVE_KEY, CAROL_DEFAULT, OWN_TOKEN, OWN_KEY)
+FRANK_KEY = "sk-canary-frank-" + secrets.token_hex(12)
+CANARIES = (KEY, BOB_KEY, DAVE_KEY, CAROL_DEFAULT, OWN_TOKEN, OWN_KEY, FRANK_KEY)
 DEFAULT = "anthropic/claude-haiku-4.5"
 DEFAULT_ID = "custom:llmcloud-anthropic-claude-haiku-4.5"
 
@@ -52,11 +54,11 @@ def _fleet(tmp_path, vault, droid, closed_port):
     (inventory / "group_vars" / "all").mkdir(parents=True)
     (inventory / "host_vars").mkdir()
     (inventory / "group_vars" / "all" / "vault.yml").write_text(vault.vault_file.read_text())
-    homes = {name: tmp_path / ("home-" + name) for name in ("alice", "bob", "carol", "dave", "erin")}
+    homes = {name: tmp_path / ("home-" + name) for name in ("alice", "bob", "carol", "dave", "erin", "frank")}
     for home in homes.values():
         home.mkdir()
     local = {"ansible_connection": "local", "ansible_python_interpreter": PYTHON}
-    hosts = {name + "-laptop": dict(local) for name in ("alice", "bob", "carol", "dave")}
+    hosts = {name + "-laptop": dict(local) for name in ("alice", "bob", "carol", "dave", "frank")}
     hosts["erin-laptop"] = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": closed_port, "ansible_ssh_timeout": 5}
     (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
     common = {
@@ -72,6 +74,7 @@ def _fleet(tmp_path, vault, droid, closed_port):
         "carol": {"byok_local_settings": "warn"},
         "dave": {"byok_api_key": DAVE_KEY, "byok_models": [DEFAULT, "nope/not-in-the-catalog"]},
         "erin": {},
+        "frank": {},
     }
     for name, variables in host_vars.items():
         variables.setdefault("byok_users", [{"name": ME, "home": str(homes[name])}])
@@ -90,6 +93,9 @@ def _fleet(tmp_path, vault, droid, closed_port):
     )
     (homes["carol"] / ".factory").mkdir(mode=0o700)
     (homes["carol"] / ".factory" / "settings.local.json").write_text(json.dumps({"sessionDefaultSettings": {"model": CAROL_DEFAULT}}))
+    # frank's settings.json is cut short (a crash while an editor saved it): the merge must leave it alone
+    (homes["frank"] / ".factory").mkdir(mode=0o700)
+    (homes["frank"] / ".factory" / "settings.json").write_text('{"customModels":[{"apiKey":"%s", "model":\n' % FRANK_KEY)
     return inventory, homes
 
 
@@ -143,15 +149,18 @@ def test_the_fleet_report_has_every_host_and_user_and_no_key(tmp_path, vault, dr
     assert rc != 0
     data, markdown = _load(tmp_path / "reports" / ("byok-" + datetime.date.today().isoformat()))
     hosts = {host["host"]: host for host in data["hosts"]}
-    assert sorted(hosts) == ["alice-laptop", "bob-laptop", "carol-laptop", "dave-laptop", "erin-laptop"]
+    assert sorted(hosts) == ["alice-laptop", "bob-laptop", "carol-laptop", "dave-laptop", "erin-laptop", "frank-laptop"]
     assert {name: host["status"] for name, host in hosts.items()} == {
         "alice-laptop": "ok",  # second run: nothing to change
         "bob-laptop": "changed",
         "carol-laptop": "failed",
         "dave-laptop": "failed",
         "erin-laptop": "unreachable",
+        "frank-laptop": "failed",
     }
-    assert data["summary"]["hosts"] == 5 and data["summary"]["failed"] == 2 and data["summary"]["unreachable"] == 1
+    assert data["summary"]["hosts"] == 6 and data["summary"]["failed"] == 3 and data["summary"]["unreachable"] == 1
+    every = sum(len(host["problems"]) + sum(len(user["problems"]) for user in host["users"]) for host in data["hosts"])
+    assert data["summary"]["problems"] == every and "problems: %d." % every in markdown
 
     wanted = [[model, CATALOG_NAMES[model_id]] for model_id, model in ((i, "custom:llmcloud-" + i.replace("/", "-")) for i in CATALOG_IDS)]
     (alice,) = hosts["alice-laptop"]["users"]
@@ -178,6 +187,18 @@ def test_the_fleet_report_has_every_host_and_user_and_no_key(tmp_path, vault, dr
 
     (erin_problem,) = hosts["erin-laptop"]["problems"]
     assert erin_problem["fix"] and "--limit" in erin_problem["fix"] and str(closed_port) in erin_problem["message"]
+
+    # frank: the failed merge is a problem with the module's sentence and the fix; nothing is "written"
+    frank_file = str(homes["frank"] / ".factory" / "settings.json")
+    (frank_problem,) = hosts["frank-laptop"]["problems"]
+    assert frank_file in frank_problem["message"] and "line 2" in frank_problem["message"] and "left untouched" in frank_problem["message"]
+    assert frank_file in frank_problem["fix"] and "--limit frank-laptop" in frank_problem["fix"]
+    (frank,) = hosts["frank-laptop"]["users"]
+    assert frank["models_written"] == [] and frank["default_written"] is None and frank["files"][0]["failed"]
+    assert FRANK_KEY in (homes["frank"] / ".factory" / "settings.json").read_text(), "the truncated file was left untouched"
+    (frank_row,) = [line for line in markdown.splitlines() if line.startswith("| frank-laptop |")]
+    assert "merge failed: settings.json" in frank_row and "(written)" not in frank_row and not frank_row.endswith("| 0 |")
+    assert "%s: **failed, nothing written**: " % frank_file in markdown and "Fix: Repair %s" % frank_file in markdown
 
     for name in hosts:
         assert "| %s |" % name in markdown

@@ -146,3 +146,83 @@ def test_the_verify_payload_gives_what_droid_lists_and_the_judge_is_not_repeated
     assert user["verified"] and user["droid"] == {"path": "/usr/local/bin/droid", "version": "0.225.2"}
     assert user["models_listed"] == [] and user["problems"] == [problem] and host["problems"] == []
     assert host["verify"] == "always" and KEY not in (tmp_path / "out" / "fleet.md").read_text()
+
+
+def test_a_file_the_merge_could_not_read_is_a_problem_and_nothing_of_it_is_written(tmp_path):
+    plugin = callback(tmp_path)
+    failed = merge("broken-laptop", KEY)
+    message = (
+        "/home/alice/.factory/settings.json: line 2, column 1: unexpected end of the file: the object opened at line 1, "
+        'column 18 is not closed; add the missing "}" (near %s). The file was left untouched.' % KEY
+    )
+    failed.result = {
+        "changed": False,
+        "failed": True,
+        "msg": "files[0]: " + message,
+        "results": [{"path": "/home/alice/.factory/settings.json", "changed": False, "operations": [], "failed": True, "msg": message}],
+    }
+    plugin.v2_runner_on_failed(failed)
+    plugin.v2_runner_on_unreachable(Result("gone-laptop", {"unreachable": True, "msg": "ssh: connect to host gone port 22: Connection refused"}))
+    plugin.v2_playbook_on_stats(Stats({"broken-laptop": {"failures": 1}, "gone-laptop": {"unreachable": 1}}))
+    data = json.loads((tmp_path / "out" / "fleet.json").read_text())
+    markdown = (tmp_path / "out" / "fleet.md").read_text()
+    assert KEY not in json.dumps(data) + markdown
+    hosts = dict((h["host"], h) for h in data["hosts"])
+    (problem,) = hosts["broken-laptop"]["problems"]
+    assert "line 2, column 1" in problem["message"] and byok_report.MASK in problem["message"]
+    assert "/home/alice/.factory/settings.json" in problem["fix"] and "--limit broken-laptop" in problem["fix"]
+    (user,) = hosts["broken-laptop"]["users"]
+    assert user["models_written"] == [] and user["default_written"] is None, "nothing is written to a file that failed"
+    assert data["summary"]["problems"] == 2 and "problems: 2." in markdown
+    row = next(line for line in markdown.splitlines() if line.startswith("| broken-laptop |"))
+    assert "merge failed: settings.json" in row and "(written)" not in row and row.endswith("| 1 |")
+    assert "/home/alice/.factory/settings.json: **failed, nothing written**: " in markdown and "unchanged" not in markdown
+    assert "Fix: Repair /home/alice/.factory/settings.json" in markdown
+
+
+class Shown:
+    """What the callback prints (warnings and lines)."""
+
+    def __init__(self):
+        self.warnings, self.lines = [], []
+
+    def warning(self, text):
+        self.warnings.append(text)
+
+    def display(self, text, **kwargs):
+        self.lines.append((text, kwargs))
+
+
+def _written(tmp_path, path):
+    plugin = byok_report.CallbackModule()
+    plugin._plugin_options = {"path": path}
+    plugin._display = shown = Shown()
+    plugin.v2_runner_on_ok(merge("laptop", KEY))
+    plugin.v2_playbook_on_stats(Stats({"laptop": {}}))
+    return shown
+
+
+def test_missing_folders_are_all_0700(tmp_path):
+    _written(tmp_path, str(tmp_path / "a" / "b" / "c" / "fleet"))
+    for folder in (tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "c"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert sorted(os.listdir(tmp_path / "a" / "b" / "c")) == ["fleet.json", "fleet.md"]
+
+
+def test_a_trailing_slash_or_an_existing_directory_gets_report_json_and_md_inside(tmp_path):
+    shown = _written(tmp_path, str(tmp_path / "new") + "/")
+    assert sorted(os.listdir(tmp_path / "new")) == ["report.json", "report.md"] and not (tmp_path / "new.json").exists()
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
+    assert shown.lines[-1][0].startswith("byok_report: %s.md and %s.json" % (tmp_path / "new" / "report", tmp_path / "new" / "report"))
+    (tmp_path / "isdir.json").mkdir()  # a folder that happens to end in .json
+    _written(tmp_path, str(tmp_path / "isdir.json"))
+    assert sorted(os.listdir(tmp_path / "isdir.json")) == ["report.json", "report.md"] and not (tmp_path / "isdir.md").exists()
+
+
+def test_a_report_that_cannot_be_written_is_a_warning_naming_both_files_and_why(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder\n")
+    shown = _written(tmp_path, str(tmp_path / "a-file" / "fleet"))
+    base = str(tmp_path / "a-file" / "fleet")
+    (warning,) = shown.warnings
+    assert warning.endswith("NOT written (%s.json and %s.md): not a folder: %s" % (base, base, tmp_path / "a-file")), warning
+    assert shown.lines == [], "no line says it was written"
