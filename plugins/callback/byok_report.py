@@ -48,6 +48,18 @@ author:
   - LLMCloud Factory Droid collection maintainers (@llmcloud)
 """
 
+EXAMPLES = r"""
+# ansible.cfg: write build/byok-report.json and build/byok-report.md after every run
+# [defaults]
+# callbacks_enabled = llmcloud.factory_droid.byok_report
+# [callback_byok_report]
+# path = build/byok-report
+
+# or for one run, from the shell:
+# ANSIBLE_CALLBACKS_ENABLED=llmcloud.factory_droid.byok_report BYOK_REPORT_PATH=reports/byok \
+#   ansible-playbook -i inventories/acme playbooks/onboard.yml --vault-id fleet@prompt
+"""
+
 import datetime
 import errno
 import json
