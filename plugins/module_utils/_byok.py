@@ -346,7 +346,20 @@ def problems(
             "(ansible-vault create .../group_vars/all/vault.yml, as vault_llmcloud_api_key) and point "
             "byok_api_key at it, or give every entry of byok_users its own api_key." % reason
         )
-    return found
+    return _without_keys(found, api_key, users)
+
+
+def _without_keys(sentences, api_key, users):
+    """``sentences`` with every configured key masked: a sentence may quote a value the user gave
+    (a default model, a display name), and a key pasted into the wrong variable must not be echoed."""
+    keys = [api_key] + [u.get("api_key") for u in users or [] if isinstance(u, dict)]
+    keys = sorted(set(k for k in keys if isinstance(k, str) and len(k.strip()) >= 6), key=len, reverse=True)
+    masked = []
+    for sentence in sentences:
+        for key in keys:
+            sentence = sentence.replace(key, "********")
+        masked.append(sentence)
+    return masked
 
 
 def _planned(known, models, extra_models):

@@ -568,3 +568,14 @@ def test_client_problems_takes_the_items_of_a_files_task_from_the_plan():
     assert len(report["warnings"]) == 1 and report["warnings"][0].startswith("user alice: /h/settings.local.json holds customModels")
     # without the plan the results name no file kind: nothing to say
     assert _byok.client_problems([], merged, entries, "", "warn", "never")["warnings"] == []
+
+
+def test_a_key_pasted_into_another_variable_is_never_echoed_by_the_input_check():
+    # a reviewer's finding: byok_default_model set to (or holding) a developer's key was quoted back
+    key = "Zx9Qw2Lm8Pv4Rt6Yu1Io3Kj7"
+    users = [{"name": "alice", "api_key": key}]
+    for default in (key, "no-such/model-" + key):
+        found = _byok.problems(CATALOG, ALL, [], URL, KEY, "inline", default_model=default, users=users)
+        assert found, "the bad default model must be refused"
+        assert not any(key in sentence for sentence in found)
+        assert any("byok_default_model" in sentence for sentence in found)
