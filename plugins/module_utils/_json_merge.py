@@ -587,7 +587,7 @@ def align_plain(old_list, new_list):
     if count_old * count_new > MAX_ALIGN_PAIRS:
         return None
     # lengths[i][j]: the longest common subsequence of old_list[i:] and new_list[j:]
-    lengths = [[0] * (count_new + 1) for _ in range(count_old + 1)]
+    lengths = [[0] * (count_new + 1) for _row in range(count_old + 1)]
     for i in range(count_old - 1, -1, -1):
         row, below = lengths[i], lengths[i + 1]
         for j in range(count_new - 1, -1, -1):
