@@ -24,7 +24,8 @@ from pathlib import Path
 
 SIZES = [("1 KiB", 1024), ("100 KiB", 100 * 1024), ("1 MiB", 1024 * 1024), ("10 MiB", 10 * 1024 * 1024)]
 LLMCLOUD = "https://llmcloud.studio"
-# The catalog of FACTS.md: (model id, display name, family).
+# LLMCloud's catalog, the eight models of its integration guide (the default of byok_catalog in
+# roles/byok/meta/argument_specs.yml): (model id, display name, family).
 CATALOG = [
     ("anthropic/claude-opus-4.6", "Claude Opus 4.6", "anthropic"),
     ("anthropic/claude-opus-4.5-thinking", "Claude Opus 4.5 Thinking", "anthropic"),

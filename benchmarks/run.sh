@@ -22,7 +22,8 @@ venv=${VENV:-$repo/.venv}
 export PATH="$venv/bin:$PATH"
 export ANSIBLE_CONFIG="${ANSIBLE_CONFIG:-$repo/ansible.cfg}"
 export ANSIBLE_COLLECTIONS_PATH="${ANSIBLE_COLLECTIONS_PATH:-$repo/build/collections}"
-# Podman needs runc and the sandbox's ulimits here; molecule/ keeps that file (see FACTS.md).
+# Podman needs Debian's runc as its runtime (crun fails on cgroup v1/hybrid hosts) and ulimits no
+# higher than the caller's; molecule/containers.conf says both without editing the machine's /etc.
 if [ -z "${CONTAINERS_CONF:-}" ] && [ -f "$repo/molecule/containers.conf" ]; then
   export CONTAINERS_CONF="$repo/molecule/containers.conf"
 fi
