@@ -3,10 +3,11 @@
 # host) and the alternatives users would write, then write benchmarks/RESULTS.md and
 # benchmarks/bench.png. Raw data and logs go to benchmarks/output/ (ignored by git).
 #
-# Knobs (environment): BENCH_ROUNDS (default 3), BENCH_MATRIX ("1:5 20:5 20:20"),
+# Knobs (environment): BENCH_ROUNDS (default 3), BENCH_MATRIX ("1:5 20:5 100:5 200:5"),
 # BENCH_PIPELINING_AT ("20:5"), BENCH_SSH_HOSTS (6; 0 skips), BENCH_SSH_IMAGE,
 # BENCH_CONTAINERS (3; 0 skips), BENCH_CONTAINER_IMAGE, BENCH_MODULE_REPEATS (5),
-# BENCH_SECTIONS ("hosts ssh containers module"), BENCH_SCENARIOS, BENCH_SLOW_MAX_HOSTS (20).
+# BENCH_SECTIONS ("hosts ssh containers module"), BENCH_SCENARIOS, BENCH_SLOW_MAX_HOSTS (20),
+# BENCH_LARGE_ROUNDS (2). About 20 minutes on 2 cores with the defaults.
 # The Debian images (molecule/images.sh bookworm bookworm-fleet) are built when missing and kept
 # in podman's storage; the SSH fleet is tests/fleet/_fleet.py's.
 # See benchmarks/harness.py for what each one does.
