@@ -159,7 +159,7 @@ def draw_ratios(ax, results: dict) -> None:
             ax.text(x, ratio + 0.03, f"{ratio:.2f}", ha="center", fontsize=6.5)
             if target is not None:
                 ax.hlines(target, x - width / 2, x + width / 2, colors="red", linestyles="--", linewidth=1.2)
-                ax.text(x, target + 0.03, f"{target}x", color="red", fontsize=6, ha="center", va="bottom")
+                ax.text(x, target - 0.03, f"target {target}x", color="red", fontsize=6, ha="center", va="top")
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels([label for label, _v in groups], fontsize=8)
