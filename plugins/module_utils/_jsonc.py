@@ -46,7 +46,6 @@ __all__ = [
 ]
 
 MAX_DEPTH = 200
-MASK = "********"
 
 # Code and strings up to the next "/" outside a string (or a string that does not close on its
 # line), in the unrolled "normal* (special normal*)*" form: one way to match, so no catastrophic
@@ -510,76 +509,6 @@ class Document(object):
         writer = _Writer(self, unit, align)
         writer.diff(self.root, self.value, new_value, "", False)
         return apply_edits(self.text, writer.edits)
-
-    # ------------------------------------------------------------ redaction
-    def _key_matches(self, names):
-        if not names:
-            return []
-        names = sorted(set(name.lower() for name in names), key=len, reverse=True)
-        pattern = r'"(?:%s)"[ \t\r\n]*:[ \t\r\n]*' % "|".join(re.escape(name) for name in names)
-        lowered = self.blank.lower()
-        if len(lowered) == len(self.blank):
-            # offsets are unchanged: a case-sensitive search of the lowered text is ~3x faster than re.I
-            return list(re.compile(pattern).finditer(lowered))
-        return list(re.compile(pattern, re.I).finditer(self.blank))
-
-    def values_at_keys(self, names):
-        """Parsed values of every property whose name is in ``names`` (case-insensitive)."""
-        found = []
-        for match in self._key_matches(names):
-            try:
-                found.append(_SCAN_ONCE(self.blank, match.end())[0])
-            except (StopIteration, ValueError):
-                continue
-        return found
-
-    def has_keys(self, names):
-        return bool(self._key_matches(names))
-
-    def redacted_text(self, names, secrets=(), mask=MASK):
-        """The text with values of properties named in ``names`` and every secret string masked.
-
-        Property values (comments included, e.g. a commented-out old key) become ``"********"``;
-        then each secret (as written raw or JSON-escaped) is replaced wherever it still appears.
-        """
-        edits = []
-        replacement = json.dumps(mask)
-        for match in self._key_matches(names):
-            start = match.end()
-            try:
-                end = _SCAN_ONCE(self.blank, start)[1]
-            except (StopIteration, ValueError):
-                continue
-            edits.append((start, end, replacement))
-        if self.has_comments and names:
-            alternatives = "|".join(re.escape(name) for name in names)
-            in_comments = re.compile(r'"(?:%s)"[ \t]*:[ \t]*("[^"\\\n]*(?:\\.[^"\\\n]*)*")' % alternatives, re.I)
-            for match in in_comments.finditer(self.text):
-                if self.blank[match.start()] == " ":
-                    edits.append((match.start(1), match.end(1), replacement))
-        # keep outermost edits only (a masked object hides its inner keys)
-        edits.sort()
-        kept = []
-        for edit in edits:
-            if kept and edit[0] < kept[-1][1]:
-                continue
-            kept.append(edit)
-        return mask_secrets(apply_edits(self.text, kept), secrets, mask)
-
-
-def mask_secrets(text, secrets, mask=MASK):
-    """Replace every occurrence of each secret (raw and JSON-escaped) by ``mask``, longest first."""
-    forms = set()
-    for secret in secrets:
-        if not isinstance(secret, str) or not secret:
-            continue
-        forms.add(secret)
-        forms.add(json.dumps(secret)[1:-1])
-        forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
-    for form in sorted(forms, key=len, reverse=True):
-        if form and form in text:
-            text = text.replace(form, mask)
-    return text
 
 
 class _Writer(object):

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(COLLECTIONS))
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _jsonc  # noqa: E402
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact import Masking  # noqa: E402
 
 JSONCError = _jsonc.JSONCError
 
@@ -263,7 +264,7 @@ def test_redaction_hides_secrets(doc, secrets, rng):
     doc["token"] = secrets[0]
     text = render(doc, rng) + '\n// old key: "apiKey": "%s"\n' % secrets[-1]
     parsed = _jsonc.parse(text)
-    redacted = parsed.redacted_text(["apiKey", "token"], secrets=secrets)
+    redacted = Masking(["apiKey", "token"]).text(parsed, secrets)
     for s in secrets:
         assert s not in redacted, "secret survived redaction"
         assert json.dumps(s)[1:-1] not in redacted
