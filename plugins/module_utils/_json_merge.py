@@ -9,8 +9,8 @@ operations (``{"op": "add"|"replace"|"remove", "path": <JSON pointer>}``).  ``re
 into the document as it was; ``add`` and ``replace`` paths into the document as it becomes.
 The inputs are never modified; unchanged parts of ``existing`` are shared with the result.
 
-Also here: the list aligner the minimal-edit writer uses. Redaction (what is a secret, and masking
-it) lives in ``_redact``.
+The list aligner the minimal-edit writer uses is in ``_jsonc_writer``; redaction (what is a secret,
+and masking it) in ``_redact``.
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact imp
 __all__ = [
     "MergeError",
     "merge",
-    "make_aligner",
-    "align_plain",
     "normalize",
     "parse_pointer",
     "format_pointer",
@@ -491,118 +489,3 @@ def _remove_keyed(old_list, wanted, pointer, spec, operations):
         else:
             result.append(item)
     return result if len(result) != len(old_list) else old_list
-
-
-# ------------------------------------------------------------------ writer support
-def make_aligner(keyed_lists):
-    """align(pointer, old_list, new_list) for Document.update: which old item each new item continues.
-
-    Keyed lists are matched by identity (in order, never backwards), other items by equality;
-    unmatched new items are appended.  Lists that keyed_lists does not name are matched by
-    equality first (``align_plain``), so a comment stays with its item.
-    """
-    keyed = _Spec(keyed_lists, None).keyed
-
-    def align(pointer, old_list, new_list):
-        fields = keyed.get(pointer)
-        if fields is None:
-            return align_plain(old_list, new_list)
-        # merge() shares the items it leaves alone: match those by object identity, cheaply
-        shared = {}
-        for index, item in enumerate(old_list):
-            if isinstance(item, (dict, list)):
-                shared.setdefault(id(item), []).append(index)
-        positions = None
-        new_ids = set(id(item) for item in new_list)
-        mapping = []
-        cursor = 0
-        for item in new_list:
-            found = None
-            for index in shared.get(id(item), ()):
-                if index >= cursor and old_list[index] is item:
-                    found = index
-                    break
-            identity = _identity(item, fields) if found is None else None
-            if found is not None:
-                pass
-            elif identity is not None:
-                if positions is None:
-                    positions = {}
-                    for index, old_item in enumerate(old_list):
-                        if id(old_item) in new_ids:
-                            continue  # carried over as is: matched by identity above
-                        old_identity = _identity(old_item, fields)
-                        if old_identity is not None:
-                            positions.setdefault(old_identity, []).append(index)
-                for index in positions.get(identity, ()):
-                    if index >= cursor:
-                        found = index
-                        break
-            else:
-                for index in range(cursor, len(old_list)):
-                    if json_equal(old_list[index], item):
-                        found = index
-                        break
-            if found is None:
-                mapping.append(None)
-            else:
-                mapping.append(found)
-                cursor = found + 1
-        return mapping
-
-    return align
-
-
-# Above this many item pairs a plain list is matched by position (the table grows as their product).
-MAX_ALIGN_PAIRS = 250000
-
-
-def align_plain(old_list, new_list):
-    """For each item of ``new_list``, the index of the item of ``old_list`` it continues, or None (a new item).
-
-    Items are matched by equality first, along a longest common subsequence, so that an item keeps
-    its place in the text (and the comments beside it) when others are added or removed around it.
-    Between two matched items, unmatched objects (or lists) are paired by position: an object that
-    changed continues the one it replaces, and only its changed members are rewritten. Other
-    unmatched items are removed (with the comment on their line) or inserted there. Returns None
-    (match by position) for lists too long to compare pair by pair.
-    """
-    count_old, count_new = len(old_list), len(new_list)
-    if count_old * count_new > MAX_ALIGN_PAIRS:
-        return None
-    # lengths[i][j]: the longest common subsequence of old_list[i:] and new_list[j:]
-    lengths = [[0] * (count_new + 1) for _row in range(count_old + 1)]
-    for i in range(count_old - 1, -1, -1):
-        row, below = lengths[i], lengths[i + 1]
-        for j in range(count_new - 1, -1, -1):
-            if json_equal(old_list[i], new_list[j]):
-                row[j] = below[j + 1] + 1
-            else:
-                row[j] = max(below[j], row[j + 1])
-    anchors = []
-    i = j = 0
-    while i < count_old and j < count_new:
-        if json_equal(old_list[i], new_list[j]) and lengths[i][j] == lengths[i + 1][j + 1] + 1:
-            anchors.append((i, j))
-            i += 1
-            j += 1
-        elif lengths[i + 1][j] >= lengths[i][j + 1]:
-            i += 1
-        else:
-            j += 1
-    mapping = [None] * count_new
-    previous_old, previous_new = -1, -1
-    for anchor_old, anchor_new in anchors + [(count_old, count_new)]:
-        gap_old = range(previous_old + 1, anchor_old)
-        gap_new = range(previous_new + 1, anchor_new)
-        for new_index, old_index in zip(gap_new, gap_old):
-            if _same_container(old_list[old_index], new_list[new_index]):
-                mapping[new_index] = old_index
-        if anchor_new < count_new:
-            mapping[anchor_new] = anchor_old
-        previous_old, previous_new = anchor_old, anchor_new
-    return mapping
-
-
-def _same_container(old, new):
-    return (isinstance(old, dict) and isinstance(new, dict)) or (isinstance(old, list) and isinstance(new, list))

@@ -24,14 +24,12 @@ from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS, AnsibleModule
 
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import (
     MergeError,
-    make_aligner,
     merge,
     parse_pointer,
 )
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import (
     JSONCError,
     decode_bytes,
-    dumps,
     parse,
 )
 
@@ -345,6 +343,9 @@ def plan(doc, params, redaction, indent, diff=False, header=None, file_secrets=F
     result.operations = operations
     if not (operations or doc is None or (doc.empty and state == "present")):
         return result
+    # the file changes: the writer is compiled only now
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc_writer import dumps, make_aligner
+
     if doc is not None:
         new_text = doc.update(new_doc, make_aligner(keyed), indent)
     else:

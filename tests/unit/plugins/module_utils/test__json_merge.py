@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import (
     MergeError,
-    make_aligner,
     merge,
     normalize,
     parse_pointer,
 )
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import json_equal, parse
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc_writer import make_aligner
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact import (
     MASK,
     Masking,

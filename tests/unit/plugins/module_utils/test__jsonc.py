@@ -18,10 +18,10 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _jso
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import (
     JSONCError,
     decode_bytes,
-    dumps,
     json_equal,
     parse,
 )
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc_writer import dumps
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact import Masking, mask_secrets
 from ansible_collections.llmcloud.factory_droid.tests.unit.plugins.module_utils.jsonc_helpers import (
     documents,
@@ -573,7 +573,8 @@ def test_corpus_holds_the_issue_cases_and_every_class():
 
 
 # -- plain (not keyed) lists: items matched by equality, so comments stay with their items --------
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import align_plain, make_aligner, merge  # noqa: E402
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import merge  # noqa: E402
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc_writer import align_plain, make_aligner  # noqa: E402
 
 ALLOWLIST = '{\n  "commandAllowlist": [\n    "ls", // listing\n    "rm", // dangerous\n    "cat" // reading\n  ]\n}\n'
 
