@@ -584,7 +584,9 @@ secontext:
 
 import errno
 import gc
+import importlib.util
 import os
+import sys
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -607,9 +609,12 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact imp
 
 # Imported inside the steps that need them, so that the daily run (an idempotent merge) never
 # compiles them (the payload ships module_utils as source, compiled on every run):
-#   _file_write   (a file that changes: folders, temporary file, backup, rename)
-#   _validate     (the validate option)
-#   _path_checks  (strict_path, and a path that is a symlink)
+#   _file_write    (a file that changes: folders, temporary file, backup, rename)
+#   _jsonc_writer  (a file that changes: the minimal-edit writer; imported by _merge_pipeline.plan)
+#   _validate      (the validate option, on a file about to change)
+#   _path_checks   (strict_path, and a path that is a symlink)
+# ansible-core's module finder ships them all (it sees imports inside functions too). A child that
+# works as another account gets their source from root beforehand (PayloadSources).
 
 
 class FileJob(object):
@@ -706,13 +711,58 @@ def merge_file(module, job):
     if job.acting is None:
         _merge(module, job)
         return
-    # as root for another account: every step in its tree runs as that account (a forked child)
-    state, error, trace = files.run_as(job.acting, lambda: _merge(module, job), job.state)
+    # as root for another account: every step in its tree runs as that account (a forked child),
+    # which can no longer read the payload (root's): it gets the source of what it may import
+    sources = PayloadSources(LATER)
+
+    def work():
+        sources.install()
+        _merge(module, job)
+
+    state, error, trace = files.run_as(job.acting, work, job.state)
     job.take(state)
     if trace:
         job.result["exception"] = job.redaction.mask(trace)
     if error:
         raise Failure(error)
+
+
+class PayloadSources(object):
+    """The modules the steps import only when they need them, read (not compiled) from the payload
+    by root before the fork, and served to the child from memory: the child, which dropped to
+    another account, can no longer read the AnsiballZ payload (root's private folder), and compiles
+    a module only if it imports it (an idempotent run imports none)."""
+
+    PACKAGE = "ansible_collections.llmcloud.factory_droid.plugins.module_utils."
+
+    def __init__(self, names):
+        self.sources = {}
+        for name in names:
+            fullname = self.PACKAGE + name
+            if fullname in sys.modules:
+                continue
+            spec = importlib.util.find_spec(fullname)
+            if spec is not None and spec.loader is not None:
+                self.sources[fullname] = (spec.loader.get_source(fullname), spec.origin)
+
+    def install(self):
+        sys.meta_path.insert(0, self)
+
+    def find_spec(self, fullname, path=None, target=None):  # pylint: disable=unused-argument
+        if fullname not in self.sources:
+            return None
+        return importlib.util.spec_from_loader(fullname, self, origin=self.sources[fullname][1])
+
+    def create_module(self, spec):  # pylint: disable=unused-argument
+        return None  # the default module object
+
+    def exec_module(self, module):
+        source, origin = self.sources[module.__name__]
+        exec(compile(source, origin, "exec"), module.__dict__)  # pylint: disable=exec-used
+
+
+# what the steps in the user's tree may import later (see the comment at the imports)
+LATER = ("_file_write", "_jsonc_writer", "_path_checks", "_validate")
 
 
 def _merge(module, job):
