@@ -209,3 +209,17 @@ def test_the_rare_modules_are_in_the_payload():
     source += (ROOT / "plugins" / "module_utils" / "_jsonc.py").read_text() + (ROOT / "plugins" / "module_utils" / "_file_layer.py").read_text()
     for name in ("_file_write", "_validate", "_path_checks", "_jsonc_writer"):
         assert re.search(r"from ansible_collections\.llmcloud\.factory_droid\.plugins\.module_utils(\.%s import | import %s\b)" % (name, name), source), name
+
+
+def test_a_child_working_as_another_account_imports_from_what_root_read(monkeypatch):
+    """The payload is root's: a child that dropped to a user cannot read it. Root reads the source of
+    what the steps may import before the fork, and the child compiles from that, only what it imports."""
+    import importlib
+
+    name = json_merge.PayloadSources.PACKAGE + "_validate"
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    sources = json_merge.PayloadSources(["_validate", "_no_such_module"])
+    assert list(sources.sources) == [name] and name not in sys.modules  # read, not imported
+    monkeypatch.setattr(sys, "meta_path", [sources])  # nothing else can load it any more
+    loaded = importlib.import_module(name)
+    assert loaded.field_paths("customModels.0.provider: bad", {"customModels"}) == ["customModels.0.provider"]
