@@ -586,6 +586,7 @@ import errno
 import gc
 import importlib.util
 import os
+import pkgutil
 import sys
 import traceback
 
@@ -737,13 +738,26 @@ class PayloadSources(object):
 
     def __init__(self, names):
         self.sources = {}
+        folder = list(sys.modules[self.PACKAGE[:-1]].__path__)[0]
+        importer = pkgutil.get_importer(folder)  # the payload's zipimporter (a FileFinder in tests)
         for name in names:
             fullname = self.PACKAGE + name
-            if fullname in sys.modules:
+            if fullname in sys.modules or importer is None:
                 continue
-            spec = importlib.util.find_spec(fullname)
-            if spec is not None and spec.loader is not None:
-                self.sources[fullname] = (spec.loader.get_source(fullname), spec.origin)
+            source = self._source(importer, fullname)
+            if source is not None:
+                self.sources[fullname] = (source, os.path.join(folder, name + ".py"))
+
+    @staticmethod
+    def _source(importer, fullname):
+        """The text of a module, never compiled here (zipimporter.find_spec would compile it)."""
+        try:
+            if hasattr(importer, "get_source"):
+                return importer.get_source(fullname)
+            spec = importer.find_spec(fullname)
+            return spec.loader.get_source(fullname) if spec is not None and spec.loader is not None else None
+        except ImportError:
+            return None
 
     def install(self):
         sys.meta_path.insert(0, self)
