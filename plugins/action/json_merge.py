@@ -34,7 +34,7 @@ file inherit the ACL of the folder above (in ``%USERPROFILE%``: the user, SYSTEM
 file: the hash check before the swap makes a concurrent writer's run fail instead of losing its
 update. The returned ``path`` is the full path of the file (a symlink's target). Round trips:
 reading takes one or two module runs; a write, only when the document changed, about five more.
-The pipeline is imported only for Windows targets.
+The pipeline and the redaction are imported only for Windows targets.
 """
 
 from __future__ import annotations
@@ -122,6 +122,14 @@ def pipeline():
     return _merge_pipeline
 
 
+@functools.lru_cache(maxsize=None)
+def redaction_type():
+    """The Redaction class of plugins/module_utils/_redact.py (imported on first use, as the pipeline)."""
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact import Redaction
+
+    return Redaction
+
+
 def is_windows(connection):
     """True when the connection talks to PowerShell (winrm, psrp, ssh with shell_type powershell)."""
     shell = getattr(connection, "_shell", None)
@@ -194,7 +202,7 @@ class WindowsRun(object):
         self.task = action._task
         self.task_vars = task_vars
         self.params = None
-        self.redaction = pipeline().Redaction({}, None)
+        self.redaction = redaction_type()({}, None)
         self.result = {"changed": False, "operations": []}
 
     def run(self):
@@ -222,7 +230,7 @@ class WindowsRun(object):
         """The module's argument spec and checks (``path`` a plain string: the target expands ``~``)."""
         found = pipeline()
         raw = dict(self.task.args)
-        self.redaction = found.Redaction.of_raw_args(raw)  # mask the key even in argument errors
+        self.redaction = redaction_type().of_raw_args(raw)  # mask the key even in argument errors
         validation = ArgumentSpecValidator(found.argument_spec(), **found.SPEC_RULES).validate(raw)
         if validation.error_messages:
             msg = validation.errors.msg  # the module's words for the first error
@@ -230,7 +238,7 @@ class WindowsRun(object):
                 msg = "Unsupported parameters for (%s) module: %s" % (MODULE, msg)
             raise found.Failure(msg)
         params = validation.validated_parameters
-        redaction = found.Redaction.of_params(params)
+        redaction = redaction_type().of_params(params)
         redaction.secrets |= self.redaction.secrets
         self.params, self.redaction = params, redaction
         tasks = found.file_params(params)

@@ -69,9 +69,9 @@ import tempfile
 
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import (
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact import (
     MASK,
-    collect_secrets,
+    Masking,
     credentials_in_text,
     mask_text,
 )
@@ -188,7 +188,7 @@ class CallbackModule(CallbackBase):
             if not isinstance(item, dict):
                 continue
             value = item.get("value") if isinstance(item.get("value"), dict) else {}
-            self._secrets.update(collect_secrets(value))
+            self._secrets.update(Masking().secrets(value))
             outcome = results[index] if index < len(results) and isinstance(results[index], dict) else {}
             if outcome and not outcome.get("applied", True) and not outcome.get("changed") and not outcome.get("failed"):
                 continue  # settings.local.json without the keys the role would touch: not looked into

@@ -19,6 +19,15 @@ folder a user swapped in between two steps. Here:
   ``F_FULLFSYNC`` where it exists: ``fsync`` on macOS does not reach the disk), then the folder is.
 
 Failures raise :class:`Failure` (from the pipeline) with a message that names the path and the reason.
+
+This module is what every run needs: finding the file, the lock, reading, who owns what, working
+as another account, the file attributes. What only a run that changes the file needs (creating
+folders, the temporary file, the backup, the rename) is ``_file_write``; the ``strict_path`` check
+and the checks of a symlinked path are ``_path_checks``. The module imports both only when it gets
+there, so an idempotent run never compiles them.
+
+Who the steps run as (the account root works for, or None) is an argument of the steps whose
+messages name it; nothing here keeps it in a global.
 """
 
 from __future__ import annotations
@@ -26,13 +35,14 @@ from __future__ import annotations
 import errno
 import fcntl
 import grp
+import inspect
 import json
 import os
 import pwd
-import re
 import stat
 import time
 import traceback
+import types
 
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipeline import (
     USER_ERRORS,
@@ -83,88 +93,7 @@ def user_name(uid):
         return str(uid)
 
 
-def _fsync(fd):
-    os.fsync(fd)
-    if hasattr(fcntl, "F_FULLFSYNC"):  # macOS: flush the drive's cache too
-        try:
-            fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
-        except OSError:
-            pass
-
-
-def _fsync_folder_fd(fd):
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP):  # folders that cannot be synced
-            raise
-
-
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-
-
-# the account a forked child works as (run_as), for messages; None in the module's own process
-_ACTING_AS = [None]
-
-
-def _not_created(created, parent, exc):
-    failure = _os_error("could not create the folder", created, exc)
-    name = _ACTING_AS[0]
-    if name is None or exc.errno not in (errno.EACCES, errno.EPERM):
-        return failure
-    return Failure(
-        "%s. Running as root for %s, the module works as %s, who may not create folders in %s, and root "
-        "never creates them in its place: create %s for %s (or fix the path), then run again" % (failure, name, name, parent, created, name)
-    )
-
-
-def make_folders(folder, uid, gid):
-    """Create missing folders (0700 whatever the umask, owned by uid/gid when given); return them."""
-    missing = []
-    current = folder
-    while True:
-        try:
-            if stat.S_ISDIR(os.stat(current).st_mode):
-                break
-            raise Failure("%s (a parent of path) exists but is not a folder" % current)
-        except OSError as exc:
-            if exc.errno == errno.EACCES and _ACTING_AS[0] is not None:
-                who = _ACTING_AS[0]
-                raise Failure(
-                    "%s cannot reach %s: %s (EACCES). Running as root for %s, the module works as %s, so "
-                    "the file must be somewhere %s can reach; fix the path or the permissions of the folders "
-                    "above it, then run again" % (who, current, exc.strerror, who, who, who)
-                ) from exc
-            if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.ELOOP):
-                raise _os_error("could not look at", current, exc) from exc
-            if os.path.lexists(current) and exc.errno == errno.ENOTDIR:
-                raise Failure("%s (a parent of path) exists but is not a folder" % current) from exc
-        missing.append(current)
-        parent = os.path.dirname(current)
-        if parent == current:
-            break
-        current = parent
-    for created in reversed(missing):
-        parent, name = os.path.split(created)
-        try:
-            parent_fd = os.open(parent or ".", _DIR_FLAGS)
-        except OSError as exc:
-            raise _not_created(created, parent, exc) from exc
-        try:
-            os.mkdir(name, 0o700, dir_fd=parent_fd)
-            fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
-            try:
-                os.fchmod(fd, 0o700)
-                if uid is not None or gid is not None:
-                    os.fchown(fd, -1 if uid is None else uid, -1 if gid is None else gid)
-            finally:
-                os.close(fd)
-            _fsync_folder_fd(parent_fd)
-        except OSError as exc:
-            raise _not_created(created, parent, exc) from exc
-        finally:
-            os.close(parent_fd)
-    return list(reversed(missing))
 
 
 class Folder(object):
@@ -293,33 +222,6 @@ class FileLock(object):
         return False
 
 
-def read_only_link(path, folder_path):
-    """A sentence when ``path`` is a symlink whose target's folder cannot be written (a read-only store
-    such as Nix's, which Home Manager links dotfiles into), else None."""
-    if not os.path.islink(path):
-        return None
-    try:
-        read_only = bool(os.statvfs(folder_path).f_flag & getattr(os, "ST_RDONLY", 1))
-    except OSError:
-        read_only = False
-    store = folder_path == "/nix/store" or folder_path.startswith("/nix/store/")
-    if not (read_only or store or not os.access(folder_path, os.W_OK)):
-        return None
-    target = os.path.realpath(path)
-    return (
-        "%s is a link to %s, %s: it cannot be changed in place, and nothing was changed. If a tool such as Home "
-        "Manager (nix) manages this file, put these settings into its configuration there; otherwise replace the link "
-        "with a copy of the file (cp --remove-destination %s %s) and run again"
-        % (
-            path,
-            target,
-            "in the read-only Nix store" if store else ("on a read-only file system" if read_only else "in a folder this user cannot write"),
-            target,
-            path,
-        )
-    )
-
-
 def read_file(folder, name, max_size):
     """(bytes, stat) of the file, or (None, None) when it does not exist."""
     path = folder.join(name)
@@ -369,125 +271,11 @@ def read_file(folder, name, max_size):
         os.close(fd)
 
 
-def remove_stale_temps(folder, name):
-    """Temp files a killed run left behind (only ever removed while the exclusive lock is held)."""
-    pattern = re.compile(r"^\.%s\.[0-9a-f]{12}\.tmp$" % re.escape(name))
-    try:
-        entries = os.listdir(folder.fd)
-    except OSError:
-        return
-    for entry in entries:
-        if not pattern.match(entry):
-            continue
-        try:
-            if stat.S_ISREG(os.stat(entry, dir_fd=folder.fd, follow_symlinks=False).st_mode):
-                os.unlink(entry, dir_fd=folder.fd)
-        except OSError:
-            pass
-
-
-def _create_exclusive(folder, names, what):
-    """(name, fd) of a new file created 0600 with O_EXCL|O_NOFOLLOW: nothing planted is ever reused."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    for name in names:
-        try:
-            return name, os.open(name, flags, 0o600, dir_fd=folder.fd)
-        except OSError as exc:
-            if exc.errno == errno.EEXIST:
-                continue
-            raise _os_error("could not create the %s" % what, folder.join(name), exc) from exc
-    raise Failure("could not find a free name for the %s in %s" % (what, folder.path))
-
-
 def _write_all(fd, data):
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
         view = view[written:]
-
-
-def _unlink_quietly(folder, name):
-    try:
-        os.unlink(name, dir_fd=folder.fd)
-    except OSError:
-        pass
-
-
-def write_backup(folder, name, data, info, holds_secrets):
-    """Copy of the original beside it: 0600 when it holds secrets, never looser than the original."""
-    stamp = time.strftime("%Y-%m-%d@%H:%M:%S~", time.localtime())
-    names = ["%s.%s.%s" % (name, os.getpid(), stamp)] + ["%s.%s.%d.%s" % (name, os.getpid(), n, stamp) for n in range(1, 50)]
-    backup, fd = _create_exclusive(folder, names, "backup file")
-    try:
-        _write_all(fd, data)
-        mode = stat.S_IMODE(info.st_mode) & (0o600 if holds_secrets else 0o777)
-        if os.geteuid() == 0:
-            os.fchown(fd, info.st_uid, info.st_gid)
-        os.fchmod(fd, mode)
-        os.utime(fd, ns=(info.st_atime_ns, info.st_mtime_ns))
-        _fsync(fd)
-    except OSError as exc:
-        os.close(fd)
-        _unlink_quietly(folder, backup)
-        raise _os_error("could not write the backup", folder.join(backup), exc) from exc
-    os.close(fd)
-    return folder.join(backup)
-
-
-def write_atomic(module, folder, name, data, info, uid, gid, mode, before_rename=None, validate=None):
-    """Temp file (0600, O_EXCL|O_NOFOLLOW) in the same folder, fsync, rename over the file, fsync the folder.
-
-    The new file gets its final owner, group and mode before the rename: those of the file it
-    replaces unless uid/gid/mode (numeric) are given, 0600 for a new file. ``validate`` (a callable
-    taking the temp file's path) judges the finished candidate first; ``before_rename`` runs when the
-    temp file is complete, durable and judged, just before the rename (the re-check of the file and
-    the backup). What either raises leaves the file as it is and removes the temp file.
-    """
-    remove_stale_temps(folder, name)
-    temps = (".%s.%s.tmp" % (name, os.urandom(6).hex()) for attempt in range(50))
-    temp, fd = _create_exclusive(folder, temps, "temporary file")
-    try:
-        try:
-            os.fchmod(fd, 0o600)
-            _write_all(fd, data)
-            _fsync(fd)
-            want_uid = uid if uid is not None else (info.st_uid if info is not None else -1)
-            want_gid = gid if gid is not None else (info.st_gid if info is not None else -1)
-            if (want_uid, want_gid) != (-1, -1) and (want_uid, want_gid) != (os.geteuid(), os.getegid()):
-                try:
-                    os.fchown(fd, want_uid, want_gid)
-                except OSError:
-                    if os.geteuid() == 0:
-                        raise
-                    # not root: the group may not be ours to give; the mode below still applies
-            if mode is not None:
-                os.fchmod(fd, mode)
-            elif info is not None:
-                os.fchmod(fd, stat.S_IMODE(info.st_mode))
-        except OSError as exc:
-            raise _os_error("could not write the temporary file", folder.join(temp), exc) from exc
-        finally:
-            os.close(fd)
-        if module.selinux_enabled():
-            target = folder.join(name)
-            context = module.selinux_context(target) if info is not None else module.selinux_default_context(target)
-            module.set_context_if_different(folder.join(temp), context, False)
-        if validate is not None:
-            validate(folder.join(temp))
-        if before_rename is not None:
-            before_rename()
-        try:
-            os.rename(temp, name, src_dir_fd=folder.fd, dst_dir_fd=folder.fd)
-        except OSError as exc:
-            raise _os_error("could not replace %s with" % folder.join(name), folder.join(temp), exc) from exc
-        temp = None
-        try:
-            _fsync_folder_fd(folder.fd)
-        except OSError as exc:
-            raise _os_error("wrote the file but could not sync its folder", folder.path, exc) from exc
-    finally:
-        if temp is not None:
-            _unlink_quietly(folder, temp)
 
 
 # ------------------------------------------------------------------ accounts and paths
@@ -626,7 +414,6 @@ def run_as(entry, work, state):
             error = trace = None
             try:
                 _drop_to(entry)
-                _ACTING_AS[0] = entry.pw_name
                 work()
             except USER_ERRORS as exc:
                 error = str(exc)
@@ -657,95 +444,9 @@ def run_as(entry, work, state):
 
 
 # ------------------------------------------------------------------ where the file is, who owns it
-def _link_chain(path):
-    """The links ``path`` goes through, for a message about a loop."""
-    chain, current = [path], path
-    for _step in range(8):
-        try:
-            current = os.path.normpath(os.path.join(os.path.dirname(current), os.readlink(current)))
-        except OSError:
-            break
-        chain.append(current)
-        if chain.count(current) > 1:
-            break
-    return " -> ".join(chain)
-
-
-def _check_link(path, what):
-    """A symlink at ``path`` must lead somewhere: a loop or a dangling link fails, naming the target."""
-    try:
-        os.stat(path)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise Failure(
-                "%s (%s) is a symlink loop: %s. Point the link at a real file (or remove it) and run again" % (path, what, _link_chain(path))
-            ) from exc
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            target = os.path.normpath(os.path.join(os.path.dirname(path), os.readlink(path)))
-            raise Failure(
-                "%s (%s) is a symlink to %s, which does not exist. The module does not create files or "
-                "folders through a dangling link: create the target (for example with the content {}) "
-                "or remove the link, then run again" % (path, what, target)
-            ) from exc
-        if exc.errno == errno.EACCES and _ACTING_AS[0] is not None:
-            name = _ACTING_AS[0]
-            raise Failure(
-                "%s (%s) is a symlink to %s, which %s cannot reach (Permission denied). Running as root "
-                "for %s, the module works as %s and never follows a link to what %s could not read or "
-                "write alone: point the link at a file %s owns, or remove it, then run again" % (path, what, os.readlink(path), name, name, name, name, name)
-            ) from exc
-        raise _os_error("could not follow the symlink", path, exc) from exc
-
-
-def check_strict_path(path):
-    """``strict_path``: every folder from ``/`` down to the file is a real folder (no symlink) owned
-    by root (or by the user the module runs as) and not writable by group or others, and the file,
-    when it exists, is a regular file, not a symlink. Only lstat: nothing is followed or opened.
-
-    A folder only root can change cannot have a link or a file swapped in by anyone else afterwards
-    (OpenSSH's StrictModes, sudo's checks of its own files), so the path found now is the path written.
-    """
-    trusted = set([0, os.geteuid()])
-    current = "/"
-    parts = [part for part in os.path.normpath(path).split("/") if part]
-    for index, part in enumerate(parts):
-        last = index == len(parts) - 1
-        current = os.path.join(current, part)
-        try:
-            info = os.lstat(current)
-        except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-                return  # the rest is created by the module, owned by root (or the user it runs as)
-            raise _os_error("could not look at", current, exc) from exc
-        kind = stat.S_IFMT(info.st_mode)
-        if last:
-            if kind == stat.S_IFLNK:
-                raise Failure(
-                    "%s is a symlink (to %s); strict_path: the module never writes this file through a link. "
-                    "Remove the link (who planted it could redirect the write), then run again" % (path, os.readlink(current))
-                )
-            if kind != stat.S_IFREG:
-                raise Failure("%s is not a regular file; strict_path: remove it, then run again" % path)
-            return
-        if kind == stat.S_IFLNK:
-            raise Failure(
-                "%s (a folder of %s) is a symlink (to %s); strict_path: every folder of the path must be a real "
-                "folder. Replace the link with a folder owned by root, mode 0755, then run again" % (current, path, os.readlink(current))
-            )
-        if kind != stat.S_IFDIR:
-            raise Failure("%s (a folder of %s) exists but is not a folder" % (current, path))
-        if info.st_uid not in trusted or info.st_mode & 0o022:
-            raise Failure(
-                "%s (a folder of %s) is owned by %s (uid %d), mode %04o; strict_path: every folder of the path must "
-                "belong to root and not be writable by group or others, or anyone who can write there could plant a "
-                "link or a file the module would then write through. Nothing was written: check what is in it, "
-                "then chown root %s and chmod go-w %s, and run again"
-                % (current, path, user_name(info.st_uid), info.st_uid, stat.S_IMODE(info.st_mode), current, current)
-            )
-
-
-def locate(path):
-    """(folder, name, lock folder) of the file ``path`` names.
+def locate(path, acting=None):
+    """(folder, name, lock folder) of the file ``path`` names; ``acting``: the name of the account
+    the module works as for root (for the messages), or None.
 
     A symlink at ``path`` is followed to its target, which must exist (dotfile managers link
     these files); the temp file and the rename happen in the target's real folder, the lock file
@@ -753,9 +454,9 @@ def locate(path):
     """
     folder_path = os.path.dirname(path)
     if os.path.islink(folder_path):
-        _check_link(folder_path, "the folder of path")
+        _check_link(folder_path, "the folder of path", acting)
     if os.path.islink(path):
-        _check_link(path, "path")
+        _check_link(path, "path", acting)
         target = os.path.realpath(path)
         lock_folder = os.path.realpath(folder_path)
     else:
@@ -771,30 +472,6 @@ def locate(path):
     if lock_folder == folder_path:
         lock_folder = None
     return folder_path, name, lock_folder
-
-
-class Changed(Exception):
-    """The file changed on disk since it was read (a writer that does not take the lock)."""
-
-
-def check_unchanged(folder, name, info):
-    """Raise Changed when ``name`` is not the very file read (``info``; None: there was none)."""
-    try:
-        now = os.stat(name, dir_fd=folder.fd, follow_symlinks=False)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise _os_error("could not check", folder.join(name), exc) from exc
-        now = None
-    if info is None and now is None:
-        return
-    if (
-        info is not None
-        and now is not None
-        and (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns)
-        == (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-    ):
-        return
-    raise Changed(folder.join(name))
 
 
 def _expected_owner(uid):
@@ -830,44 +507,62 @@ def check_owner(info, uid, path, target):
     )
 
 
-class _AttributeFailure(Exception):
-    pass
+def _check_link(path, what, acting):
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils._path_checks import check_link  # only for a symlinked path
+
+    check_link(path, what, acting)
 
 
-def _raise_failure(msg="", **_kwargs):
-    raise _AttributeFailure(msg)
+class HelperFailure(Failure):
+    """What one of ansible-core's file helpers reported through ``fail_json``: fails this file only."""
 
 
-def apply_attributes(module, target, info, written, changed, holds_secrets, warn):
-    """Owner, group, mode, SELinux and attributes of the file as the task asks; warns about loose modes.
+class FileView(object):
+    """The module as ansible-core's file helpers (owner, group, mode, SELinux, attributes) see it
+    for one file: that file's check flag, and a failure raised as :class:`HelperFailure` instead of
+    ending the whole task. Methods of the module run bound to the view (so what they call on
+    ``self`` is the view's); everything else is the module's. The module itself is never changed.
+    """
 
-    A failure here (for example chattr refusing an attribute on this file system) fails the task
+    def __init__(self, module, check):
+        self._module = module
+        self.check_mode = check
+
+    def fail_json(self, msg="", **_kwargs):
+        raise HelperFailure(msg)
+
+    def __getattr__(self, name):
+        found = inspect.getattr_static(type(self._module), name, None)
+        if inspect.isfunction(found):
+            return types.MethodType(found, self)
+        return getattr(self._module, name)
+
+
+def apply_attributes(module, params, check, target, info, outcome, holds_secrets, warn):
+    """Owner, group, mode, SELinux and attributes of the file as ``params`` ask (only looked at when
+    ``check``); warns about loose modes. Returns whether the file changed (``outcome.changed``, or
+    its attributes).
+
+    A failure here (for example chattr refusing an attribute on this file system) fails the file
     with ``changed`` telling whether the content was written already.
     """
-    params = module.params
+    changed = outcome.changed
     if not os.path.exists(target):
         return changed  # check mode, new file: nothing to compare yet
     file_args = module.load_file_common_arguments(params, path=target)
-    saved = module.fail_json
-    module.fail_json = _raise_failure
     try:
-        changed = module.set_fs_attributes_if_different(file_args, changed)
-    except _AttributeFailure as exc:
+        changed = FileView(module, check).set_fs_attributes_if_different(file_args, changed)
+    except HelperFailure as exc:
         raise Failure("%s%s" % (exc, " (the new content was written; only the file attributes are not as asked)" if changed else "")) from exc
-    finally:
-        module.fail_json = saved
     if info is None:
         return changed
     before = stat.S_IMODE(info.st_mode)
-    if module.check_mode:
+    if check:
         after = numeric_mode(params["mode"])  # symbolic modes are reported after a real run only
     else:
         after = stat.S_IMODE(os.stat(target).st_mode)
     if after is not None and before & 0o077 & ~after:
-        warn(
-            "%s the mode of %s from %04o to %04o: it was open to group or others"
-            % ("Would tighten" if module.check_mode else "Tightened", params["path"], before, after)
-        )
-    elif before & 0o044 and params["mode"] is None and holds_secrets(written):
+        warn("%s the mode of %s from %04o to %04o: it was open to group or others" % ("Would tighten" if check else "Tightened", params["path"], before, after))
+    elif before & 0o044 and params["mode"] is None and holds_secrets(outcome.written):
         warn('%s holds secrets and is readable by group or others (mode %04o); set mode: "0600"' % (params["path"], before))
     return changed

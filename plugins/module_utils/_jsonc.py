@@ -17,7 +17,8 @@ every offset and line/column stays valid) and the values come from the C JSON de
 that fails does an iterative pure-Python parser run, to name the error precisely.
 
 The concrete syntax tree is lazy: ``Document.root`` is a ``Node`` with character offsets, and a
-container's children (keys, value spans, commas) are worked out when asked for.  The writer walks
+container's children (keys, value spans, commas) are worked out when asked for.  The writer
+(``_jsonc_writer``, imported only when a file changes) walks
 the old and the new value side by side and rewrites only the spans that differ, in the manner of
 VS Code's jsonc-parser ``modify``/``applyEdits``: every character outside a changed span survives,
 comments stay where they are, new text takes the file's indentation and newline style.
@@ -39,14 +40,12 @@ __all__ = [
     "encode_text",
     "parse",
     "loads",
-    "dumps",
     "json_equal",
     "apply_edits",
     "line_col",
 ]
 
 MAX_DEPTH = 200
-MASK = "********"
 
 # Code and strings up to the next "/" outside a string (or a string that does not close on its
 # line), in the unrolled "normal* (special normal*)*" form: one way to match, so no catastrophic
@@ -501,322 +500,12 @@ class Document(object):
         it, arrays are matched position by position.  ``indent``: None/'auto' for the file's own
         unit, a number of spaces, or a string such as a tab.
         """
-        unit = self.indent_unit if indent in (None, "auto") else _unit_string(indent)
-        if self.empty:
-            head = self.text.rstrip()
-            return (head + self.newline if head else "") + dumps(new_value, unit, self.newline)
-        if json_equal(self.value, new_value):
+        if json_equal(self.value, new_value) and not self.empty:
             return self.text
-        writer = _Writer(self, unit, align)
-        writer.diff(self.root, self.value, new_value, "", False)
-        return apply_edits(self.text, writer.edits)
+        # the writer is compiled only when a file changes
+        from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc_writer import update
 
-    # ------------------------------------------------------------ redaction
-    def _key_matches(self, names):
-        if not names:
-            return []
-        names = sorted(set(name.lower() for name in names), key=len, reverse=True)
-        pattern = r'"(?:%s)"[ \t\r\n]*:[ \t\r\n]*' % "|".join(re.escape(name) for name in names)
-        lowered = self.blank.lower()
-        if len(lowered) == len(self.blank):
-            # offsets are unchanged: a case-sensitive search of the lowered text is ~3x faster than re.I
-            return list(re.compile(pattern).finditer(lowered))
-        return list(re.compile(pattern, re.I).finditer(self.blank))
-
-    def values_at_keys(self, names):
-        """Parsed values of every property whose name is in ``names`` (case-insensitive)."""
-        found = []
-        for match in self._key_matches(names):
-            try:
-                found.append(_SCAN_ONCE(self.blank, match.end())[0])
-            except (StopIteration, ValueError):
-                continue
-        return found
-
-    def has_keys(self, names):
-        return bool(self._key_matches(names))
-
-    def redacted_text(self, names, secrets=(), mask=MASK):
-        """The text with values of properties named in ``names`` and every secret string masked.
-
-        Property values (comments included, e.g. a commented-out old key) become ``"********"``;
-        then each secret (as written raw or JSON-escaped) is replaced wherever it still appears.
-        """
-        edits = []
-        replacement = json.dumps(mask)
-        for match in self._key_matches(names):
-            start = match.end()
-            try:
-                end = _SCAN_ONCE(self.blank, start)[1]
-            except (StopIteration, ValueError):
-                continue
-            edits.append((start, end, replacement))
-        if self.has_comments and names:
-            alternatives = "|".join(re.escape(name) for name in names)
-            in_comments = re.compile(r'"(?:%s)"[ \t]*:[ \t]*("[^"\\\n]*(?:\\.[^"\\\n]*)*")' % alternatives, re.I)
-            for match in in_comments.finditer(self.text):
-                if self.blank[match.start()] == " ":
-                    edits.append((match.start(1), match.end(1), replacement))
-        # keep outermost edits only (a masked object hides its inner keys)
-        edits.sort()
-        kept = []
-        for edit in edits:
-            if kept and edit[0] < kept[-1][1]:
-                continue
-            kept.append(edit)
-        return mask_secrets(apply_edits(self.text, kept), secrets, mask)
-
-
-def mask_secrets(text, secrets, mask=MASK):
-    """Replace every occurrence of each secret (raw and JSON-escaped) by ``mask``, longest first."""
-    forms = set()
-    for secret in secrets:
-        if not isinstance(secret, str) or not secret:
-            continue
-        forms.add(secret)
-        forms.add(json.dumps(secret)[1:-1])
-        forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
-    for form in sorted(forms, key=len, reverse=True):
-        if form and form in text:
-            text = text.replace(form, mask)
-    return text
-
-
-class _Writer(object):
-    """Collects (start, end, text) edits that turn the document's value into a new value."""
-
-    def __init__(self, doc, unit, align):
-        self.doc = doc
-        self.text = doc.text
-        self.newline = doc.newline
-        self.unit = unit
-        self.align = align
-        self.edits = []
-
-    # layout helpers ------------------------------------------------------
-    def line_start(self, offset):
-        return self.text.rfind("\n", 0, offset) + 1
-
-    def line_indent(self, offset):
-        start = self.line_start(offset)
-        return self.text[start : _SPACES.match(self.text, start).end()]
-
-    def alone_on_line(self, offset):
-        """True when only spaces/tabs precede ``offset`` on its line."""
-        start = self.line_start(offset)
-        return _SPACES.match(self.text, start).end() == offset
-
-    def end_of_line_after(self, offset, skip_comma=False):
-        """Offset of the newline ending the line, if only blanks/comments (and a comma) follow ``offset``.
-
-        Returns None when other content follows on the same line.
-        """
-        text, blank = self.text, self.doc.blank
-        pos = offset
-        length = len(text)
-        comma_seen = not skip_comma
-        while pos < length:
-            char = text[pos]
-            if char in " \t":
-                pos += 1
-            elif char == "\r" and text.startswith("\r\n", pos):
-                return pos
-            elif char == "\n":
-                return pos
-            elif char == "," and not comma_seen and blank[pos] == ",":
-                comma_seen = True
-                pos += 1
-            elif blank[pos] == " " and char == "/":
-                # a comment: line comment to the end of line; block comment must end on this line
-                if text.startswith("//", pos):
-                    return _line_end(text, pos)
-                close = text.find("*/", pos + 2)
-                if "\n" in text[pos:close]:
-                    return None
-                pos = close + 2
-            else:
-                return None
-        return length
-
-    def is_inline(self, node):
-        return "\n" not in self.text[node.start : node.end]
-
-    def format(self, value, base, inline):
-        if inline:
-            out = _dumps_compact(value)
-        else:
-            out = _dumps_indented(value, self.unit)
-            if "\n" in out:
-                out = out.replace("\n", self.newline + base)
-        return out
-
-    def add(self, start, end, text):
-        self.edits.append((start, end, len(self.edits), text))
-
-    # diff ----------------------------------------------------------------
-    def diff(self, node, old, new, pointer, inline_parent):
-        if old is new or json_equal(old, new):
-            return
-        if isinstance(old, dict) and isinstance(new, dict) and node.kind == "object":
-            self.diff_object(node, old, new, pointer, inline_parent)
-        elif isinstance(old, list) and isinstance(new, list) and node.kind == "array":
-            self.diff_array(node, old, new, pointer, inline_parent)
-        else:
-            text = self.format(new, self.line_indent(node.start), inline_parent)
-            self.add(node.start, node.end, text)
-
-    def _inline(self, node, inline_parent):
-        """One-line layout: a container written on one line, unless it is an empty pair on a multi-line level."""
-        return self.is_inline(node) and (bool(node.children) or inline_parent)
-
-    def diff_object(self, node, old, new, pointer, inline_parent=False):
-        children = node.children
-        inline = self._inline(node, inline_parent)
-        removed = set()
-        last = dict((item.key, index) for index, item in enumerate(children))
-        for index, item in enumerate(children):
-            if item.key not in new:
-                removed.add(index)  # every occurrence of a duplicated key goes, or an earlier one would count
-            elif last[item.key] == index:
-                self.diff(item.value, old[item.key], new[item.key], pointer + "/" + escape_token(item.key), inline)
-            # an earlier occurrence of a duplicated key: droid ignores it, so it stays as it is
-        inserts = [(key, value) for key, value in new.items() if key not in old]
-        self.members(node, children, removed, inserts, inline)
-
-    def diff_array(self, node, old, new, pointer, inline_parent=False):
-        children = node.children
-        inline = self._inline(node, inline_parent)
-        mapping = self.align(pointer, old, new) if self.align is not None else None
-        if not _valid_mapping(mapping, len(old), len(new)):
-            mapping = [index if index < len(old) else None for index in range(len(new))]
-        used = set()
-        inserts = []
-        for new_index, old_index in enumerate(mapping):
-            if old_index is None:
-                inserts.append((None, new[new_index]))
-                continue
-            if inserts:  # new items before a kept one: they go in right before it
-                self.insert_before(node, children[old_index], [value for _key, value in inserts], inline)
-                inserts = []
-            used.add(old_index)
-            if old[old_index] is not new[new_index]:
-                self.diff(children[old_index].value, old[old_index], new[new_index], pointer + "/" + str(old_index), inline)
-        removed = set(range(len(old))) - used
-        self.members(node, children, removed, inserts, inline)
-
-    def insert_before(self, node, child, values, inline):
-        """Edits putting new array items right before the kept item ``child`` (each with its comma)."""
-        if inline:
-            self.add(child.start, child.start, "".join(self.item_text(None, value, "", True) + ", " for value in values))
-            return
-        if self.alone_on_line(child.start):
-            base = self.line_indent(child.start)
-            separator = "," + self.newline + base
-        else:
-            base = self.line_indent(node.start) + self.unit
-            separator = ", "
-        self.add(child.start, child.start, "".join(self.item_text(None, value, base, False) + separator for value in values))
-
-    def item_text(self, key, value, base, inline):
-        text = self.format(value, base, inline)
-        if key is None:
-            return text
-        return _dumps_string(key) + ": " + text
-
-    def members(self, node, children, removed, inserts, inline):
-        """Edits removing children (comma handling included) and appending new members."""
-        if not removed and not inserts:
-            return
-        text = self.text
-        count = len(children)
-        kept = [index for index in range(count) if index not in removed]
-        last_kept = kept[-1] if kept else None
-        opener, closer = node.start, node.end - 1
-        if not kept and not inserts and text[opener + 1 : closer] == self.doc.blank[opener + 1 : closer]:
-            # everything goes and no comment lives inside: leave an empty pair of brackets
-            self.add(opener + 1, closer, "")
-            return
-        removed_spans = []
-        # -- removals: a removed member takes its own comma; removing the tail takes the comma before it
-        if last_kept is not None and removed and max(removed) > last_kept:
-            comma = children[last_kept].comma
-            self.add(comma, comma + 1, "")
-        for index in sorted(removed):
-            item = children[index]
-            end = item.comma + 1 if item.comma is not None else item.value.end
-            if not inline and self.alone_on_line(item.start):
-                line_end = self.end_of_line_after(end)
-                if line_end is not None:
-                    # the member fills its line(s): remove them whole, a comment on its last line too
-                    if text.startswith("\r\n", line_end):
-                        line_end += 2
-                    elif line_end < len(text):
-                        line_end += 1
-                    self.add(self.line_start(item.start), line_end, "")
-                    removed_spans.append((self.line_start(item.start), line_end))
-                    continue
-            if last_kept is not None and index == last_kept + 1:
-                start = children[last_kept].comma + 1
-            else:
-                start = item.start
-            if item.comma is not None:
-                end = _SPACES.match(text, end).end()
-            self.add(start, end, "")
-            removed_spans.append((start, end))
-        # -- insertions
-        if not inserts:
-            return
-        opener_indent = self.line_indent(opener)
-        if last_kept is not None:
-            previous = children[last_kept]
-            if inline:
-                pieces = [", " + self.item_text(key, value, "", True) for key, value in inserts]
-                self.add(previous.value.end, previous.value.end, "".join(pieces))
-                return
-            if self.alone_on_line(previous.start):
-                base = self.line_indent(previous.start)
-            else:
-                base = opener_indent + self.unit
-            # siblings written on one line each (e.g. {"model": ...} per line) set the style of new items
-            compact = previous.value.kind in ("object", "array") and self.is_inline(previous.value)
-            self.add(previous.value.end, previous.value.end, ",")
-            line_end = self.end_of_line_after(previous.value.end, skip_comma=True)
-            where = previous.value.end if line_end is None else line_end
-            if any(start <= where < end for start, end in removed_spans):
-                # the end of that line lies in a member being removed: insert right after the value
-                where = previous.value.end
-            pieces = [self.newline + base + self.item_text(key, value, base, compact) for key, value in inserts]
-            self.add(where, where, ",".join(pieces))
-            return
-        if inline:
-            pieces = [self.item_text(key, value, "", True) for key, value in inserts]
-            self.add(opener + 1, opener + 1, ", ".join(pieces))
-            return
-        base = opener_indent + self.unit
-        pieces = [self.newline + base + self.item_text(key, value, base, False) for key, value in inserts]
-        tail = ""
-        if self.line_start(closer) <= opener or not self.alone_on_line(closer):
-            # the closer shares a line with the opener or other text: give it a line of its own
-            tail = self.newline + opener_indent
-        where = opener + 1
-        line_end = self.end_of_line_after(where)
-        if line_end is not None and line_end < closer:
-            # only a comment follows the opener on its line: it stays there, the new items go below it
-            where = line_end
-        self.add(where, where, ",".join(pieces) + tail)
-
-
-def _valid_mapping(mapping, old_count, new_count):
-    if mapping is None or len(mapping) != new_count:
-        return False
-    last = -1
-    for index in mapping:
-        if index is None:
-            continue  # a new item: inserted before the next kept one, or appended
-        if not isinstance(index, int) or isinstance(index, bool) or index <= last or index >= old_count:
-            return False
-        last = index
-    return True
+        return update(self, new_value, align, indent)
 
 
 def apply_edits(text, edits):
@@ -840,37 +529,6 @@ def apply_edits(text, edits):
 def escape_token(key):
     """One JSON pointer token (RFC 6901)."""
     return key.replace("~", "~0").replace("/", "~1")
-
-
-def _encodable(text):
-    try:
-        text.encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False
-
-
-def _dumps_string(value):
-    out = json.dumps(value, ensure_ascii=False)
-    return out if _encodable(out) else json.dumps(value)
-
-
-def _dumps_compact(value):
-    out = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
-    return out if _encodable(out) else json.dumps(value, separators=(", ", ": "), allow_nan=False)
-
-
-def _dumps_indented(value, unit):
-    out = json.dumps(value, ensure_ascii=False, indent=unit, separators=(",", ": "), allow_nan=False)
-    return out if _encodable(out) else json.dumps(value, indent=unit, separators=(",", ": "), allow_nan=False)
-
-
-def dumps(value, indent=2, newline="\n"):
-    """A whole new document: indented JSON plus a final newline."""
-    out = _dumps_indented(value, _unit_string(indent) if indent not in (None, "auto") else "  ")
-    if newline != "\n":
-        out = out.replace("\n", newline)
-    return out + newline
 
 
 def parse(text, max_depth=MAX_DEPTH, allow_empty=False):

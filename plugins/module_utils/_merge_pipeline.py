@@ -2,7 +2,7 @@
 # Copyright (c) 2025, LLMCloud Factory Droid collection maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The json_merge pipeline: options, their checks, parse, merge, plan the edit, diff, redaction.
+"""The json_merge pipeline: options, their checks, parse, merge, plan the edit and its diff.
 
 Pure and free of file I/O. One copy serves every target:
 
@@ -23,23 +23,17 @@ import re
 from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS, AnsibleModule
 
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import (
-    Masking,
     MergeError,
-    make_aligner,
-    mask_text,
     merge,
     parse_pointer,
 )
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import (
     JSONCError,
     decode_bytes,
-    dumps,
     parse,
 )
 
 MIB = 1024 * 1024
-MASK = "********"
-NO_LOG_VALUE = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"  # what Ansible shows for a no_log option
 
 # The file options of ansible.builtin.files that the module honours. ``unsafe_writes`` is left
 # out on purpose: the module never writes a settings file in place, so it does not accept the option.
@@ -296,74 +290,6 @@ def numeric_mode(mode):
         return None
 
 
-# ------------------------------------------------------------------ redaction plumbing
-class Redaction(object):
-    """The secrets of one task (the masking rule of _json_merge, with the task's ``redact`` names
-    and ``redact_exclude``); masks text and whole results.
-
-    Ansible masks every leaf string of a no_log option in all output (so "anthropic" would vanish
-    from every diff); the module masks the real secrets instead, everywhere.
-    """
-
-    def __init__(self, value, names, exclude=None):
-        self.masking = Masking(names, exclude)
-        self.secrets = self.masking.secrets(value) if isinstance(value, dict) else set()
-
-    @classmethod
-    def of_params(cls, params):
-        """The secrets of a validated task: its ``value`` and every ``files`` item's."""
-        found = cls(params.get("value") or {}, params.get("redact"), params.get("redact_exclude"))
-        for item in params.get("files") or []:
-            found.secrets |= cls(item.get("value") or {}, params.get("redact"), params.get("redact_exclude")).secrets
-        return found
-
-    @classmethod
-    def of_raw_args(cls, args):
-        """Secrets of arguments not validated yet: the key is masked even in argument errors."""
-
-        def names(option):
-            given = args.get(option)
-            return [name for name in given if isinstance(name, str)] if isinstance(given, list) else []
-
-        found = cls(args.get("value"), names("redact"), names("redact_exclude"))
-        for item in args.get("files") if isinstance(args.get("files"), list) else []:
-            if isinstance(item, dict):
-                found.secrets |= cls(item.get("value"), names("redact"), names("redact_exclude")).secrets
-        return found
-
-    def invocation(self, params):
-        """``invocation`` as the module returns it: ``value`` (and each ``files`` item's) hidden as
-        Ansible hides a no_log option, whatever the masking rule says of its parts (it is the whole
-        desired document)."""
-        args = dict(params)
-        args["value"] = NO_LOG_VALUE
-        if isinstance(args.get("files"), list):
-            args["files"] = [dict(item, value=NO_LOG_VALUE) if isinstance(item, dict) and item.get("value") is not None else item for item in args["files"]]
-        return {"module_args": self.mask_all(args)}
-
-    def holds_secrets(self, doc):
-        """Does the parsed document hold a secret (backups 0600, mode warnings)?"""
-        return doc is not None and self.masking.holds_secrets(doc.value)
-
-    def text(self, doc, secrets):
-        return self.masking.text(doc, secrets)
-
-    def mask(self, text):
-        return mask_text(text, self.secrets)
-
-    def mask_all(self, value):
-        """A copy of a result with every secret masked in every string (keys included)."""
-        if not self.secrets:
-            return value
-        if isinstance(value, dict):
-            return dict((self.mask_all(key), self.mask_all(item)) for key, item in value.items())
-        if isinstance(value, (list, tuple)):
-            return [self.mask_all(item) for item in value]
-        if isinstance(value, str):
-            return self.mask(value)
-        return value
-
-
 # ------------------------------------------------------------------ parse, merge, plan
 def read_document(data, shown):
     """The parsed document of a file's bytes; a file that does not read fails naming ``shown``."""
@@ -417,6 +343,9 @@ def plan(doc, params, redaction, indent, diff=False, header=None, file_secrets=F
     result.operations = operations
     if not (operations or doc is None or (doc.empty and state == "present")):
         return result
+    # the file changes: the writer is compiled only now
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc_writer import dumps, make_aligner
+
     if doc is not None:
         new_text = doc.update(new_doc, make_aligner(keyed), indent)
     else:

@@ -584,9 +584,9 @@ secontext:
 
 import errno
 import gc
+import importlib.util
 import os
-import re
-import shlex
+import pkgutil
 import sys
 import traceback
 
@@ -594,312 +594,332 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _file_layer as files
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import encode_text
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipeline import (
     SPEC_RULES,
     USER_ERRORS,
     Failure,
-    Redaction,
     argument_spec,
     check_params,
     file_params,
     files_message,
     missing,
-    numeric_mode,
     plan,
     read_document,
 )
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipeline import number as seconds_text
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact import Redaction
+
+# Imported inside the steps that need them, so that the daily run (an idempotent merge) never
+# compiles them (the payload ships module_utils as source, compiled on every run):
+#   _file_write    (a file that changes: folders, temporary file, backup, rename)
+#   _jsonc_writer  (a file that changes: the minimal-edit writer; imported by _merge_pipeline.plan)
+#   _validate      (the validate option, on a file about to change)
+#   _path_checks   (strict_path, and a path that is a symlink)
+# ansible-core's module finder ships them all (it sees imports inside functions too). A child that
+# works as another account gets their source from root beforehand (PayloadSources).
 
 
-def merge_file(module, redaction, result, warnings):
-    """Read, merge, compare and (when the document changes and not in check mode) write one file."""
-    params = module.params
-    indent = check_params(params)  # every option error before any I/O
-    entry = files.account(params["user"])
-    path = files.expand_path(params["path"], entry)
-    result["path"] = path
-    if params.get("strict_path"):
-        files.check_strict_path(path)  # lstat only, before anything is followed, read or written
-    uid = files.uid_of(params["owner"]) if params["owner"] is not None else (entry.pw_uid if entry else None)
-    gid = files.gid_of(params["group"]) if params["group"] is not None else (entry.pw_gid if entry else None)
+class FileJob(object):
+    """One file of the task: its options, whether it may be written, who the steps run as, and
+    what it reports. Computed first (:meth:`prepare`), acted on afterwards; every step gets it
+    explicitly, so the module's own ``params`` and ``check_mode`` stay the task's.
+    """
 
-    acting = None  # the account whose identity the steps run with
-    euid = os.geteuid()
-    if entry is not None and entry.pw_uid != euid:
-        if euid != 0:
-            raise Failure(
-                "user %s: the module runs as %s, which cannot write files for another user; run the task "
-                "with become: true (as root), or as %s" % (entry.pw_name, files.user_name(euid), entry.pw_name)
-            )
-        if uid != entry.pw_uid:
-            raise Failure("owner %s is not user %s: a file written for a user belongs to that user; leave owner out" % (params["owner"], entry.pw_name))
-        acting = entry
-    elif entry is None and euid == 0 and uid not in (None, 0):
-        # root writing a file for another account (owner without user): the same steps as for user,
-        # as that account, so root never creates or hands over anything the owner could not have
-        acting = files.owner_account(params["owner"], uid)
-    if acting is not None:
-        files.check_group_member(acting, gid, params["group"])
-    home_entry = entry if entry is not None else acting
+    def __init__(self, params, check, diff, redaction):
+        self.params = params  # the file's options (a files item overlaid on the task's)
+        self.check = check  # check mode, or a check_only file: look, never write
+        self.diff = diff
+        self.redaction = redaction
+        self.indent = None
+        self.path = None  # with ~ expanded
+        self.entry = None  # the passwd entry of the option user
+        self.uid = None  # owner and group the file (and a new folder) gets, None: as found
+        self.gid = None
+        self.acting = None  # the account every step in its tree runs as (root writing for it), or None
+        self.folder_path = self.name = None  # the real folder of the file, and its name there
+        self.lock_path = None  # the folder of the lock when not folder_path (path is a symlink)
+        self.result = {"changed": False, "operations": []}
+        self.warnings = []
+        self.secrets = set()  # the file's own secrets: masked in all output
+
+    @property
+    def acting_name(self):
+        return self.acting.pw_name if self.acting is not None else None
+
+    def prepare(self):
+        """Options, account, path and identity, before anything under the path is touched."""
+        params = self.params
+        self.indent = check_params(params)  # every option error before any I/O
+        self.entry = entry = files.account(params["user"])
+        self.path = files.expand_path(params["path"], entry)
+        self.result["path"] = self.path
+        if params.get("strict_path"):
+            from ansible_collections.llmcloud.factory_droid.plugins.module_utils._path_checks import check_strict_path
+
+            check_strict_path(self.path)  # lstat only, before anything is followed, read or written
+        self.uid = files.uid_of(params["owner"]) if params["owner"] is not None else (entry.pw_uid if entry else None)
+        self.gid = files.gid_of(params["group"]) if params["group"] is not None else (entry.pw_gid if entry else None)
+        euid = os.geteuid()
+        if entry is not None and entry.pw_uid != euid:
+            if euid != 0:
+                raise Failure(
+                    "user %s: the module runs as %s, which cannot write files for another user; run the task "
+                    "with become: true (as root), or as %s" % (entry.pw_name, files.user_name(euid), entry.pw_name)
+                )
+            if self.uid != entry.pw_uid:
+                raise Failure("owner %s is not user %s: a file written for a user belongs to that user; leave owner out" % (params["owner"], entry.pw_name))
+            self.acting = entry
+        elif entry is None and euid == 0 and self.uid not in (None, 0):
+            # root writing a file for another account (owner without user): the same steps as for user,
+            # as that account, so root never creates or hands over anything the owner could not have
+            self.acting = files.owner_account(params["owner"], self.uid)
+        if self.acting is not None:
+            files.check_group_member(self.acting, self.gid, params["group"])
+
+    def state(self):
+        """What a child working as another account sends back (JSON)."""
+        return {"result": self.result, "warnings": self.warnings, "secrets": sorted(self.secrets)}
+
+    def take(self, state):
+        self.result.clear()
+        self.result.update(state["result"])
+        self.warnings[:] = state["warnings"]
+        self.secrets |= set(state["secrets"])
+
+
+def run_job(module, job):
+    """One file, start to end: None, or the failure's msg (and exception) for its result."""
+    # JSON data holds no reference cycles: pausing the cyclic collector keeps multi-MiB files linear
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        merge_file(module, job)
+    except USER_ERRORS as exc:
+        return {"msg": job.redaction.mask(str(exc))}
+    except Exception as exc:  # pylint: disable=broad-except
+        return {
+            "msg": job.redaction.mask("unexpected error: %s: %s" % (type(exc).__name__, to_native(exc))),
+            "exception": job.redaction.mask(traceback.format_exc()),
+        }
+    finally:
+        if collecting:
+            gc.enable()
+    return None
+
+
+def merge_file(module, job):
+    """Read, merge, compare and (when the document changes and may be written) write one file."""
+    job.prepare()
+    if job.acting is None:
+        _merge(module, job)
+        return
+    # as root for another account: every step in its tree runs as that account (a forked child),
+    # which can no longer read the payload (root's): it gets the source of what it may import
+    sources = PayloadSources(LATER)
 
     def work():
-        _merge(module, redaction, result, warnings, path, indent, uid, gid, home_entry, entry is not None)
+        sources.install()
+        _merge(module, job)
 
-    if acting is None:
-        work()
-        return
-    # as root for another account: every step in its tree runs as that account (a forked child)
-    state, error, trace = files.run_as(acting, work, lambda: {"result": result, "warnings": warnings, "no_log": sorted(module.no_log_values)})
-    result.clear()
-    result.update(state["result"])
-    warnings[:] = state["warnings"]
-    module.no_log_values |= set(state["no_log"])
+    state, error, trace = files.run_as(job.acting, work, job.state)
+    job.take(state)
     if trace:
-        result["exception"] = redaction.mask(trace)
+        job.result["exception"] = job.redaction.mask(trace)
     if error:
         raise Failure(error)
 
 
-def _merge(module, redaction, result, warnings, path, indent, uid, gid, entry, strict_home):
-    params = module.params
-    create, check = params["create"], module.check_mode
-    if entry is not None and (strict_home or os.path.isabs(entry.pw_dir or "")):
-        home = files.home_of(entry)
-        if files.inside(path, home) and not os.path.isdir(home):
-            try:
-                os.stat(home)
-            except OSError as exc:
-                if exc.errno == errno.EACCES:
-                    raise Failure(
-                        "user %s cannot reach their home folder %s (%s on a folder above it): the module works "
-                        "as that user, so every folder above the home must let them through (at least o+x); "
-                        "fix the permissions and run again" % (entry.pw_name, home, exc.strerror)
-                    ) from exc
-            raise Failure(
-                "the home folder %s of user %s does not exist; the module never creates a home or the "
-                "folders above it: create the home (for example useradd -m, or mkhomedir_helper %s) and "
-                "run again" % (home, entry.pw_name, entry.pw_name)
-            )
-    folder_path, name, lock_path = files.locate(path)
+class PayloadSources(object):
+    """The modules the steps import only when they need them, read (not compiled) from the payload
+    by root before the fork, and served to the child from memory: the child, which dropped to
+    another account, can no longer read the AnsiballZ payload (root's private folder), and compiles
+    a module only if it imports it (an idempotent run imports none)."""
+
+    PACKAGE = "ansible_collections.llmcloud.factory_droid.plugins.module_utils."
+
+    def __init__(self, names):
+        self.sources = {}
+        folder = list(sys.modules[self.PACKAGE[:-1]].__path__)[0]
+        importer = pkgutil.get_importer(folder)  # the payload's zipimporter (a FileFinder in tests)
+        for name in names:
+            fullname = self.PACKAGE + name
+            if fullname in sys.modules or importer is None:
+                continue
+            source = self._source(importer, fullname)
+            if source is not None:
+                self.sources[fullname] = (source, os.path.join(folder, name + ".py"))
+
+    @staticmethod
+    def _source(importer, fullname):
+        """The text of a module, never compiled here (zipimporter.find_spec would compile it)."""
+        try:
+            if hasattr(importer, "get_source"):
+                return importer.get_source(fullname)
+            spec = importer.find_spec(fullname)
+            return spec.loader.get_source(fullname) if spec is not None and spec.loader is not None else None
+        except ImportError:
+            return None
+
+    def install(self):
+        sys.meta_path.insert(0, self)
+
+    def find_spec(self, fullname, path=None, target=None):  # pylint: disable=unused-argument
+        if fullname not in self.sources:
+            return None
+        return importlib.util.spec_from_loader(fullname, self, origin=self.sources[fullname][1])
+
+    def create_module(self, spec):  # pylint: disable=unused-argument
+        return None  # the default module object
+
+    def exec_module(self, module):
+        source, origin = self.sources[module.__name__]
+        exec(compile(source, origin, "exec"), module.__dict__)  # pylint: disable=exec-used
+
+
+# what the steps in the user's tree may import later (see the comment at the imports)
+LATER = ("_file_write", "_jsonc_writer", "_path_checks", "_validate")
+
+
+def _merge(module, job):
+    params, path, acting = job.params, job.path, job.acting_name
+    create = params["create"]
+    entry = job.entry if job.entry is not None else job.acting  # whose home ~ and the path are in
+    if entry is not None and (job.entry is not None or os.path.isabs(entry.pw_dir or "")):
+        _check_home(entry, path)
+    job.folder_path, job.name, job.lock_path = folder_path, name, lock_path = files.locate(path, acting)
     target = os.path.join(folder_path, name)
     if not os.path.isdir(folder_path):
         if not create:
             raise Failure("%s does not exist (nor its folder %s) and create is false" % (path, folder_path))
-        outcome = plan(None, params, redaction, indent, module._diff, path)
-        if not outcome.changed or check:
-            _apply(module, redaction, result, warnings, outcome, target, None)
+        outcome = plan(None, params, job.redaction, job.indent, job.diff, path)
+        if not outcome.changed or job.check:
+            _apply(module, job, outcome, target, None)
             return
-        files.make_folders(folder_path, uid, gid)
+        from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _file_write
+
+        _file_write.make_folders(folder_path, job.uid, job.gid, acting)
 
     lock_name = os.path.join(lock_path or folder_path, ".%s.lock" % os.path.basename(path))
     if params.get("only_if_keys") and not os.path.lexists(target) and not os.path.lexists(lock_name):
         # nothing to merge into, and no lock to take for it (none is created for a file that is not there)
-        outcome = plan(None, params, redaction, indent, module._diff, path)
+        outcome = plan(None, params, job.redaction, job.indent, job.diff, path)
         if not outcome.applied:
-            _apply(module, redaction, result, warnings, outcome, target, None)
+            _apply(module, job, outcome, target, None)
             return
 
     with files.Folder(folder_path) as folder:
-        files.check_folder_owner(folder, uid, path)
+        files.check_folder_owner(folder, job.uid, path)
         lock_folder = files.Folder(lock_path) if lock_path else folder
         try:
-            with files.FileLock(lock_folder, os.path.basename(path), params["lock_timeout"], exclusive=not check, create=not check):
-                for _attempt in range(3):
-                    data, info = files.read_file(folder, name, params["max_size"])
-                    doc = None
-                    if data is None:
-                        if not create:
-                            raise missing(path)
-                    else:
-                        files.check_owner(info, uid, path, target)
-                        doc = read_document(data, path)
-                    outcome = plan(doc, params, redaction, indent, module._diff, path)
-                    if not outcome.changed or check:
-                        break
-                    read_only = files.read_only_link(path, folder_path) if lock_path else None
-                    if read_only:
-                        raise Failure(read_only)
-
-                    def before_rename(info=info, data=data, outcome=outcome):
-                        # a writer that takes no lock (the droid client saving) may have renamed a new
-                        # version in since the read: merge again into that one instead of dropping it
-                        files.check_unchanged(folder, name, info)
-                        if params["backup"] and outcome.exists:
-                            result["backup_file"] = files.write_backup(folder, name, data, info, redaction.holds_secrets(outcome.doc))
-
-                    try:
-                        files.write_atomic(
-                            module,
-                            folder,
-                            name,
-                            encode_text(outcome.new_text),
-                            info,
-                            uid,
-                            gid,
-                            numeric_mode(params["mode"]),
-                            before_rename,
-                            validator(module, params["validate"], path, redaction, (doc, outcome.written)),
-                        )
-                        break
-                    except files.Changed:
-                        continue
-                else:
-                    raise Failure(
-                        "%s changed on disk while the merge ran, 3 times in a row (the droid client or "
-                        "another tool saving it without taking the lock); it was left as that writer saved "
-                        "it: run the task again" % path
-                    )
-                _apply(module, redaction, result, warnings, outcome, target, info)
+            with files.FileLock(lock_folder, os.path.basename(path), params["lock_timeout"], exclusive=not job.check, create=not job.check):
+                outcome, info = _merge_locked(module, job, folder)
+                _apply(module, job, outcome, target, info)
         finally:
             if lock_folder is not folder:
                 lock_folder.close()
 
 
-def validator(module, command, path, redaction, docs):
-    """The ``validate`` option as a callable on the candidate's path (None when not given).
-
-    The validator runs without a shell, with no stdin, in its own process group, under
-    ``validate_timeout`` (killed with its children when it expires); at most 64 KiB of what it
-    prints is read. Its output is never shown as it is: a validator may print the candidate, which
-    holds the file's values, in any encoding (base64, hex), and masking only catches a value spelled
-    as it is. The message gives the exit status and only the field paths the validator named
-    (``maxAutonomyLevel``, ``customModels.0.provider``: a name that is a key of the file, then keys
-    or indexes), never what follows them.
-    """
-    if command is None:
-        return None
-    timeout = module.params.get("validate_timeout") or 120
-
-    def run(candidate):
-        try:
-            rc, output = run_bounded(module, shlex.split(command.replace("%s", shlex.quote(candidate))), timeout)
-        except OSError as exc:
-            raise Failure("validate could not run on the candidate for %s: %s; %s was left as it was" % (path, exc.strerror or exc, path)) from exc
-        except ValueError as exc:  # shlex: unbalanced quotes
-            raise Failure("validate could not run on the candidate for %s: %s; %s was left as it was" % (path, exc, path)) from exc
-        if rc is None:
-            raise Failure(
-                "validate did not finish within validate_timeout=%s seconds on the candidate for %s (it was killed), "
-                "so the candidate was not swapped in and %s was left as it was" % (seconds_text(timeout), path, path)
-            )
-        if rc != 0:
-            keys = set()
-            for doc in docs:
-                if doc is not None:
-                    keys |= document_keys(doc.value)
-            named = [redaction.mask(field) for field in field_paths(output, keys)]
-            raise Failure(
-                "validate failed on the candidate for %s (rc %d), so it was not swapped in and %s was left as it "
-                "was. %s Its output is not shown (it may carry the file's values in any encoding): run the "
-                "validator by hand on the file to read it."
-                % (path, rc, path, ("It named: %s." % ", ".join(named)) if named else "It named no field of the file.")
-            )
-
-    return run
-
-
-OUTPUT_LIMIT = 64 * 1024
-
-# Run by module.run_command with the module's own Python: the validator in a session (process group)
-# of its own, stdin from /dev/null, its output into a file of which 64 KiB are read, killed with its
-# group after the timeout. run_command alone cannot bound the time nor kill what the command started.
-_BOUNDED = r"""
-import os, signal, subprocess, sys, tempfile
-timeout, limit, argv = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
-with tempfile.TemporaryFile() as sink:
+def _check_home(entry, path):
+    """A file in the home of the account the module works for needs that home: it is never created."""
+    home = files.home_of(entry)
+    if not files.inside(path, home) or os.path.isdir(home):
+        return
     try:
-        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, close_fds=True, start_new_session=True)
+        os.stat(home)
     except OSError as exc:
-        sys.stderr.write("byok-bounded: cannot run: %s" % (exc.strerror or exc))
-        raise SystemExit(0)
-    try:
-        rc = child.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        rc = None
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        child.wait()
-    sink.seek(0)
-    sys.stdout.buffer.write(sink.read(limit))
-sys.stderr.write("byok-bounded: timeout" if rc is None else "byok-bounded: rc=%d" % rc)
-"""
+        if exc.errno == errno.EACCES:
+            raise Failure(
+                "user %s cannot reach their home folder %s (%s on a folder above it): the module works "
+                "as that user, so every folder above the home must let them through (at least o+x); "
+                "fix the permissions and run again" % (entry.pw_name, home, exc.strerror)
+            ) from exc
+    raise Failure(
+        "the home folder %s of user %s does not exist; the module never creates a home or the "
+        "folders above it: create the home (for example useradd -m, or mkhomedir_helper %s) and "
+        "run again" % (home, entry.pw_name, entry.pw_name)
+    )
 
 
-def run_bounded(module, argv, timeout):
-    """(rc, the first 64 KiB of stdout and stderr); rc None when ``timeout`` seconds passed (the
-    command and its process group are killed). Raises OSError when the command cannot start."""
-    saved = module.fail_json
-    module.fail_json = _command_failure  # a command that cannot run fails this file, not the whole task
+def _merge_locked(module, job, folder):
+    """Under the lock: read, plan, and write when the plan changes the file; (plan, stat as read)."""
+    params, path, name = job.params, job.path, job.name
+    for _attempt in range(3):
+        data, info = files.read_file(folder, name, params["max_size"])
+        doc = None
+        if data is None:
+            if not params["create"]:
+                raise missing(path)
+        else:
+            files.check_owner(info, job.uid, path, os.path.join(job.folder_path, name))
+            doc = read_document(data, path)
+        outcome = plan(doc, params, job.redaction, job.indent, job.diff, path)
+        if not outcome.changed or job.check:
+            return outcome, info
+        if _write(module, job, folder, (data, info, doc), outcome):
+            return outcome, info
+    raise Failure(
+        "%s changed on disk while the merge ran, 3 times in a row (the droid client or "
+        "another tool saving it without taking the lock); it was left as that writer saved "
+        "it: run the task again" % path
+    )
+
+
+def _write(module, job, folder, read, outcome):
+    """The planned text into the file (atomic, durable, validated, backed up); False when another
+    writer renamed a new version in since the read (the caller merges into that one). ``read``:
+    the bytes, stat and document the plan was made from."""
+    # the file changes: the write side of the file layer, imported only now
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _file_write
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import encode_text
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils._merge_pipeline import numeric_mode
+
+    params, path, name = job.params, job.path, job.name
+    data, info, doc = read
+    read_only = _file_write.read_only_link(path, job.folder_path) if job.lock_path else None
+    if read_only:
+        raise Failure(read_only)
+
+    def before_rename():
+        # a writer that takes no lock (the droid client saving) may have renamed a new
+        # version in since the read: merge again into that one instead of dropping it
+        _file_write.check_unchanged(folder, name, info)
+        if params["backup"] and outcome.exists:
+            job.result["backup_file"] = _file_write.write_backup(folder, name, data, info, job.redaction.holds_secrets(outcome.doc))
+
+    validate = None
+    if params["validate"] is not None:
+        from ansible_collections.llmcloud.factory_droid.plugins.module_utils._validate import validator
+
+        validate = validator(params["validate"], params.get("validate_timeout") or 120, path, job.redaction, (doc, outcome.written))
     try:
-        rc, out, err = module.run_command(
-            [sys.executable, "-c", _BOUNDED, str(timeout), str(OUTPUT_LIMIT)] + list(argv), expand_user_and_vars=False, errors="surrogate_or_replace"
+        _file_write.write_atomic(
+            files.FileView(module, False),
+            folder,
+            name,
+            encode_text(outcome.new_text),
+            info,
+            job.uid,
+            job.gid,
+            numeric_mode(params["mode"]),
+            before_rename,
+            validate,
         )
-    except _CommandFailure as exc:
-        raise OSError(errno.ENOEXEC, str(exc)) from exc
-    finally:
-        module.fail_json = saved
-    status = (err or "").rsplit("byok-bounded: ", 1)[-1].strip() if "byok-bounded: " in (err or "") else ""
-    if rc != 0 or not status:
-        raise OSError(errno.ENOEXEC, "the bounded runner failed (rc %s)" % rc)
-    if status.startswith("cannot run: "):
-        raise OSError(errno.ENOENT, status[len("cannot run: ") :])
-    if status == "timeout":
-        return None, out
-    return int(status[len("rc=") :]), out
+    except _file_write.Changed:
+        return False
+    return True
 
 
-class _CommandFailure(Exception):
-    """run_command's fail_json, turned into an exception (the message only: never the arguments)."""
-
-
-def _command_failure(msg="", **_kwargs):
-    raise _CommandFailure(msg)
-
-
-# "field.path:" at a word start: the form in which validators (droid doctor among them) name a problem
-_FIELD = re.compile(r"(?<![\w.$/-])([A-Za-z_][A-Za-z0-9_]{0,63}(?:\.(?:[0-9]{1,6}|[A-Za-z_][A-Za-z0-9_]{0,63})){0,8})(?=:)")
-
-
-def document_keys(value):
-    """Every object key of a parsed document, at any depth."""
-    found, stack = set(), [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            found.update(key for key in item if isinstance(key, str))
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
-
-
-def field_paths(output, keys, limit=20):
-    """The field paths a validator's output names whose first part is a key of the file: all that
-    is shown of its output (never the text after the colon, where values are quoted)."""
-    found = []
-    for match in _FIELD.finditer(output or ""):
-        field = match.group(1)
-        if field.split(".", 1)[0] in keys and field not in found:
-            found.append(field)
-            if len(found) == limit:
-                break
-    return found
-
-
-def _apply(module, redaction, result, warnings, outcome, target, info):
-    """The outcome into the result; file attributes (owner, mode, ...) as the task asks."""
+def _apply(module, job, outcome, target, info):
+    """The outcome into the file's result; file attributes (owner, mode, ...) as the task asks."""
+    result = job.result
     result["operations"] = outcome.operations
     result["applied"] = outcome.applied
-    if module.params.get("offboard") is not None:
+    if job.params.get("offboard") is not None:
         result["remove_file"] = outcome.remove_file
     if outcome.diff is not None:
-        module.no_log_values |= outcome.secrets
+        job.secrets |= outcome.secrets
         result["diff"] = outcome.diff
     result["changed"] = outcome.changed  # a failure setting attributes still says whether it wrote
-    result["changed"] = files.apply_attributes(module, target, info, outcome.written, outcome.changed, redaction.holds_secrets, warnings.append)
+    result["changed"] = files.apply_attributes(module, job.params, job.check, target, info, outcome, job.redaction.holds_secrets, job.warnings.append)
 
 
 def main():
@@ -910,12 +930,14 @@ def main():
     module.no_log_values = set(redaction.secrets)
     invocation = redaction.invocation(module.params)
     if module.params["files"] is None:
-        result, warnings, error = merge_one(module, redaction, dict(module.params, check_only=False))
-        for warning in warnings:
+        job = FileJob(dict(module.params, check_only=False), module.check_mode, module._diff, redaction)
+        error = run_job(module, job)
+        module.no_log_values |= job.secrets
+        for warning in job.warnings:
             module.warn(redaction.mask(warning))
         if error:
-            module.fail_json(invocation=invocation, **dict(result, **error))
-        module.exit_json(invocation=invocation, **result)
+            module.fail_json(invocation=invocation, **dict(job.result, **error))
+        module.exit_json(invocation=invocation, **job.result)
 
     # files: one round trip for several files, each merged, locked and written on its own
     try:
@@ -934,8 +956,11 @@ def main():
         module.fail_json(msg=redaction.mask("; ".join(problems) + ". No file was touched."), invocation=invocation)
     results, diffs, failures = [], [], []
     for number, task in enumerate(tasks):
-        one, warnings, error = merge_one(module, redaction, task)
-        for warning in warnings:
+        job = FileJob(task, module.check_mode or task["check_only"], module._diff, redaction)
+        error = run_job(module, job)
+        module.no_log_values |= job.secrets
+        one = job.result
+        for warning in job.warnings:
             module.warn(redaction.mask(files_message(number, one.get("path") or task["path"], warning)))
         if error:
             one.update(error, failed=True)
@@ -956,30 +981,6 @@ def main():
     if failures:
         module.fail_json(msg="; ".join(failures), invocation=invocation, **outcome)
     module.exit_json(invocation=invocation, **outcome)
-
-
-def merge_one(module, redaction, params):
-    """One file: (its result, its warnings, None or the failure's msg/exception). ``module.params``
-    and ``module.check_mode`` are the file's while it runs (``check_only`` is check mode for it)."""
-    result = {"changed": False, "operations": []}
-    warnings = []
-    error = None
-    saved = module.params, module.check_mode
-    module.params, module.check_mode = params, module.check_mode or params["check_only"]
-    # JSON data holds no reference cycles: pausing the cyclic collector keeps multi-MiB files linear
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        merge_file(module, redaction, result, warnings)
-    except USER_ERRORS as exc:
-        error = {"msg": redaction.mask(str(exc))}
-    except Exception as exc:  # pylint: disable=broad-except
-        error = {"msg": redaction.mask("unexpected error: %s: %s" % (type(exc).__name__, to_native(exc))), "exception": redaction.mask(traceback.format_exc())}
-    finally:
-        if collecting:
-            gc.enable()
-        module.params, module.check_mode = saved
-    return result, warnings, error
 
 
 if __name__ == "__main__":

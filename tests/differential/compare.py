@@ -18,8 +18,9 @@ import hashlib
 import json
 import re
 
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _jsonc
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import make_aligner, merge
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _jsonc, _jsonc_writer
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import merge
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc_writer import make_aligner
 
 KEYED = {"/customModels": ["model", "baseUrl"]}
 PRUNE = {"/customModels": {"baseUrl": r"^https://llmcloud\.studio(/v1)?/?$"}}
@@ -109,7 +110,7 @@ def _edit_problems(doc, new_doc, align, new_text):
     and the edited spans are only where the merge changed something.
     """
     problems = []
-    writer = _jsonc._Writer(doc, doc.indent_unit, align)
+    writer = _jsonc_writer._Writer(doc, doc.indent_unit, align)
     writer.diff(doc.root, doc.value, new_doc, "", False)
     if _jsonc.apply_edits(doc.text, writer.edits) != new_text:
         problems.append("the edits do not rebuild the written text")

@@ -29,6 +29,8 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(COLLECTIONS))
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _jsonc  # noqa: E402
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc_writer import dumps  # noqa: E402
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact import Masking  # noqa: E402
 
 JSONCError = _jsonc.JSONCError
 
@@ -250,7 +252,7 @@ def test_writer_keeps_untouched_comments(doc, rng):
 @counted_given("dumps output reads back", documents, st.sampled_from([2, 4, "\t"]), st.sampled_from(["\n", "\r\n"]))
 def test_dumps_reads_back(doc, indent, newline):
     assume(not _jsonc._depth_exceeds(doc, _jsonc.MAX_DEPTH))
-    assert _jsonc.json_equal(_jsonc.parse(_jsonc.dumps(doc, indent, newline)).value, doc)
+    assert _jsonc.json_equal(_jsonc.parse(dumps(doc, indent, newline)).value, doc)
 
 
 secret_text = st.text(st.sampled_from("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz0123456789-_"), min_size=8, max_size=40)
@@ -263,7 +265,7 @@ def test_redaction_hides_secrets(doc, secrets, rng):
     doc["token"] = secrets[0]
     text = render(doc, rng) + '\n// old key: "apiKey": "%s"\n' % secrets[-1]
     parsed = _jsonc.parse(text)
-    redacted = parsed.redacted_text(["apiKey", "token"], secrets=secrets)
+    redacted = Masking(["apiKey", "token"]).text(parsed, secrets)
     for s in secrets:
         assert s not in redacted, "secret survived redaction"
         assert json.dumps(s)[1:-1] not in redacted

@@ -34,6 +34,7 @@ from ansible.plugins import loader as plugin_loaders
 from ansible.plugins.action import ActionBase
 from ansible.plugins.loader import init_plugin_loader, shell_loader
 from ansible.utils.collection_loader import AnsibleCollectionConfig
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 from ansible.utils.hashing import checksum_s
 
 from ansible_collections.llmcloud.factory_droid.plugins.action import json_merge as plugin
@@ -72,10 +73,19 @@ USER_FILE = (
 
 @pytest.fixture(scope="module", autouse=True)
 def plugin_loader():
-    """The real plugin loader, so that the plugin finds ansible.windows.win_copy by name."""
-    if AnsibleCollectionConfig.collection_finder is None:
+    """The real plugin loader, so that the plugin finds ansible.windows.win_copy by name.
+
+    Removed again afterwards: in a test process it holds no metadata for this collection, and a
+    module of the collection first imported later (the module imports some only when it needs
+    them) must load as it does on a target, not through it.
+    """
+    installed = AnsibleCollectionConfig.collection_finder is None
+    if installed:
         collections = os.path.abspath(os.path.join(os.path.dirname(plugin.__file__), "..", "..", "..", "..", ".."))
         init_plugin_loader([collections])
+    yield
+    if installed:
+        _AnsibleCollectionFinder._remove()  # pylint: disable=protected-access
 
 
 class FakeWindows(object):

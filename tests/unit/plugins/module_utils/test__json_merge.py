@@ -14,21 +14,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import (
-    MASK,
     MergeError,
-    collect_secrets,
-    holds_secrets,
-    is_secret_name,
-    looks_like_credential,
-    make_aligner,
-    mask_text,
     merge,
     normalize,
     parse_pointer,
-    redact,
-    redact_text,
 )
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import json_equal, parse
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc_writer import make_aligner
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact import (
+    MASK,
+    Masking,
+    is_secret_name,
+    looks_like_credential,
+    mask_text,
+)
 from ansible_collections.llmcloud.factory_droid.tests.unit.plugins.module_utils.jsonc_helpers import (
     documents,
     mutate,
@@ -268,7 +267,7 @@ def test_redact_masks_secret_named_leaves_at_any_depth_and_case():
         "token": 42,
         "plain": "anthropic",
     }
-    masked = redact(value)
+    masked = Masking().redact(value)
     # containers are never masked whole: their keys stay readable, their leaves are judged
     assert masked == {
         "customModels": [{"model": "m", "APIKEY": MASK, "extraHeaders": {"Authorization": MASK}}],
@@ -277,9 +276,9 @@ def test_redact_masks_secret_named_leaves_at_any_depth_and_case():
         "plain": "anthropic",
     }
     assert value["customModels"][0]["APIKEY"] == "sk-1"
-    assert redact(value, ["plain"])["plain"] == MASK
+    assert Masking(["plain"]).redact(value)["plain"] == MASK
     # redact names add to the rule; they never switch it off (redact_exclude does)
-    assert redact(value, [])["token"] == MASK and redact(value, exclude=["TOKEN"])["token"] == 42
+    assert Masking([]).redact(value)["token"] == MASK and Masking(exclude=["TOKEN"]).redact(value)["token"] == 42
 
 
 @pytest.mark.parametrize(
@@ -318,7 +317,7 @@ def test_redact_masks_secret_named_leaves_at_any_depth_and_case():
 )
 def test_secret_key_names_by_word(name):
     assert is_secret_name(name)
-    assert redact({name: "v"}) == {name: MASK}
+    assert Masking().redact({name: "v"}) == {name: MASK}
 
 
 @pytest.mark.parametrize(
@@ -347,12 +346,12 @@ def test_secret_key_names_by_word(name):
 )
 def test_readable_key_names(name):
     assert not is_secret_name(name)
-    assert redact({name: "anthropic"}) == {name: "anthropic"}
+    assert Masking().redact({name: "anthropic"}) == {name: "anthropic"}
 
 
 def test_session_default_settings_stays_readable_its_secret_leaves_do_not():
     value = {"sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.6-0", "reasoningEffort": "high", "sessionToken": "abc"}}
-    assert redact(value) == {"sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.6-0", "reasoningEffort": "high", "sessionToken": MASK}}
+    assert Masking().redact(value) == {"sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.6-0", "reasoningEffort": "high", "sessionToken": MASK}}
 
 
 def test_every_value_of_a_header_map_is_masked_whatever_its_name():
@@ -364,13 +363,13 @@ def test_every_value_of_a_header_map_is_masked_whatever_its_name():
         "cookies": {"sid": "cookie-value"},
         "credentials": {"user": "bob", "flag": True},
     }
-    masked = redact(value)
+    masked = Masking().redact(value)
     assert masked["customModels"][0]["extraHeaders"] == {"X-Proxy-Token": MASK, "X-Org": MASK, "X-Count": MASK}
     assert masked["customModels"][0]["model"] == "azure/gpt-5"
     assert masked["extra_headers"] == {"X-Plain": MASK}
     assert masked["headers"] == [{"name": MASK, "value": MASK}]
     assert masked["cookies"] == {"sid": MASK} and masked["credentials"] == {"user": MASK, "flag": True}
-    assert collect_secrets(value) == {"sk-HEADERCANARY-7777777777", "acme-org", "plain-value", "list-form", "cookie-value"}
+    assert Masking().secrets(value) == {"sk-HEADERCANARY-7777777777", "acme-org", "plain-value", "list-form", "cookie-value"}
 
 
 @pytest.mark.parametrize(
@@ -398,8 +397,8 @@ def test_every_value_of_a_header_map_is_masked_whatever_its_name():
 )
 def test_values_that_look_like_credentials_are_masked_under_any_key(text):
     assert looks_like_credential(text)
-    assert redact({"note": text, "list": [text]}) == {"note": MASK, "list": [MASK]}
-    assert text in collect_secrets({"note": text})
+    assert Masking().redact({"note": text, "list": [text]}) == {"note": MASK, "list": [MASK]}
+    assert text in Masking().secrets({"note": text})
 
 
 @pytest.mark.parametrize(
@@ -431,23 +430,23 @@ def test_values_that_look_like_credentials_are_masked_under_any_key(text):
 )
 def test_values_needed_to_review_a_change_stay_readable(text):
     assert not looks_like_credential(text)
-    assert redact({"model": text}) == {"model": text}
+    assert Masking().redact({"model": text}) == {"model": text}
 
 
 def test_a_password_in_a_url_is_masked_and_the_url_stays_readable():
     value = {"baseUrl": "https://bob:hunter2-pw@proxy.internal/v1"}
     assert looks_like_credential(value["baseUrl"])
-    assert redact(value) == {"baseUrl": "https://bob:********@proxy.internal/v1"}
-    assert collect_secrets(value) == {"hunter2-pw"}
+    assert Masking().redact(value) == {"baseUrl": "https://bob:********@proxy.internal/v1"}
+    assert Masking().secrets(value) == {"hunter2-pw"}
 
 
 def test_redact_exclude_opts_a_name_out_and_redact_names_add_whole_names():
     value = {"sessionId": "visible-session", "extraHeaders": {"X-Org": "acme"}, "myPin": 1234, "note": "sk-abcdefghijkl0123"}
-    masked = redact(value, names=["MYPIN"], exclude=["sessionid", "extraHeaders", "note"])
+    masked = Masking(["MYPIN"], ["sessionid", "extraHeaders", "note"]).redact(value)
     assert masked == {"sessionId": "visible-session", "extraHeaders": {"X-Org": "acme"}, "myPin": MASK, "note": "sk-abcdefghijkl0123"}
-    assert collect_secrets(value, ["myPin"], exclude=["sessionId", "extraHeaders", "note"]) == {"1234"}
+    assert Masking(["myPin"], ["sessionId", "extraHeaders", "note"]).secrets(value) == {"1234"}
     # a name given in redact that holds a container: every leaf below it is masked, keys stay
-    assert redact({"vault": {"a": "x", "b": [1]}}, ["vault"]) == {"vault": {"a": MASK, "b": [MASK]}}
+    assert Masking(["vault"]).redact({"vault": {"a": "x", "b": [1]}}) == {"vault": {"a": MASK, "b": [MASK]}}
 
 
 def test_collect_secrets_finds_every_secret_leaf():
@@ -460,11 +459,11 @@ def test_collect_secrets_finds_every_secret_leaf():
         "apiKeyHelper": MASK,
         "apiKeys": ["listed-key-1"],
     }
-    assert collect_secrets(value) == {"sk-abcdef", "123456", "listed-key-1"}
-    assert collect_secrets(value, min_length=1) == {"sk-abcdef", "123456", "abc", "listed-key-1"}
-    assert holds_secrets(value) and not holds_secrets({"model": "m", "secret": {"a": 1}, "token": None})
+    assert Masking().secrets(value) == {"sk-abcdef", "123456", "listed-key-1"}
+    assert Masking().secrets(value, min_length=1) == {"sk-abcdef", "123456", "abc", "listed-key-1"}
+    assert Masking().holds_secrets(value) and not Masking().holds_secrets({"model": "m", "secret": {"a": 1}, "token": None})
     text = json.dumps(value) + " raw sk-abcdef"
-    masked = mask_text(text, collect_secrets(value))
+    masked = mask_text(text, Masking().secrets(value))
     assert "sk-abcdef" not in masked and "listed-key-1" not in masked and "not-a-secret" in masked
 
 
@@ -479,7 +478,7 @@ def test_redact_text_masks_in_place_keeps_layout_and_comments():
         '  "secret": {"inner": "stays-visible-key-below-a-singular-name"}\n}\n'
     )
     doc = parse(text)
-    out = redact_text(doc)
+    out = Masking().text(doc)
     for gone in ("sk-old-commented-0001", '"pw1"', '"k1"', "hdr-value", "pw-in-url", "ghp_0123", '"X-N": 7'):
         assert gone not in out, gone
     for kept in (
@@ -497,16 +496,16 @@ def test_redact_text_masks_in_place_keeps_layout_and_comments():
         assert kept in out, kept
     assert out.count("\n") == text.count("\n")
     parse(out)  # still a valid document
-    assert redact_text(doc, exclude=["authMode", "myNote"]).count("ghp_0123") == 1
-    assert '"k1"' in redact_text(doc, exclude=["apiKey"]) and "hdr-value" not in redact_text(doc, exclude=["apiKey"])
+    assert Masking(exclude=["authMode", "myNote"]).text(doc).count("ghp_0123") == 1
+    assert '"k1"' in Masking(exclude=["apiKey"]).text(doc) and "hdr-value" not in Masking(exclude=["apiKey"]).text(doc)
     # secrets given by the caller are masked wherever they still appear
-    assert "custom:x-0" not in redact_text(doc, secrets={"custom:x-0"})
+    assert "custom:x-0" not in Masking().text(doc, {"custom:x-0"})
 
 
 def test_many_secrets_are_masked_in_one_pass():
     models = [{"model": "m%d" % i, "apiKey": "key-number-%04d" % i} for i in range(300)]
     text = json.dumps({"customModels": models, "copy": "key-number-0042", "inside": "x key-number-0007 y"}, indent=1)
-    out = redact_text(parse(text), secrets={"key-number-0007"})
+    out = Masking().text(parse(text), {"key-number-0007"})
     assert "key-number-" not in out and out.count('"********"') == 301 and '"x ******** y"' in out
     big = ("filler " * 200000) + " ".join("tok-%03d-secret" % i for i in range(40)) + ' "tok-\\u00e9"'
     masked = mask_text(big, ["tok-%03d-secret" % i for i in range(40)] + ["tok-\u00e9"])
@@ -524,8 +523,8 @@ def test_property_redacted_text_parses_and_holds_no_secret_leaf(doc, names, secr
     for index, name in enumerate(names):
         value[name] = secret + str(index)
     value["extraHeaders"] = {"X-Any": secret + "h"}
-    out = redact_text(parse(render(value, 0).text))
-    for leaf in collect_secrets(value):  # 4 characters or more: masked wherever they appear
+    out = Masking().text(parse(render(value, 0).text))
+    for leaf in Masking().secrets(value):  # 4 characters or more: masked wherever they appear
         assert leaf not in out and json.dumps(leaf)[1:-1] not in out
 
 

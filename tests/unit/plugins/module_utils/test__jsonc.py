@@ -18,10 +18,11 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _jso
 from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import (
     JSONCError,
     decode_bytes,
-    dumps,
     json_equal,
     parse,
 )
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc_writer import dumps
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact import Masking, mask_secrets
 from ansible_collections.llmcloud.factory_droid.tests.unit.plugins.module_utils.jsonc_helpers import (
     documents,
     mutate,
@@ -372,19 +373,20 @@ def test_redacted_text_masks_named_keys_secrets_and_commented_out_keys():
         '  "password": 12345\n}'
     )
     doc = parse(text)
-    out = doc.redacted_text(["apiKey", "secret", "password"], secrets={"sk-live-123"})
+    out = Masking(["apiKey", "secret", "password"]).text(doc, secrets={"sk-live-123"})
     for leaked in ("sk-commented-out", "sk-live-123", "t0k3n-inner", "12345"):
         assert leaked not in out
-    assert out.count('"********"') == 5
-    assert '"model": "m"' in out
-    assert doc.values_at_keys(["apikey"]) == ["sk-live-123"]
-    assert doc.has_keys(["Password"]) and not doc.has_keys(["nothere"])
+    # each secret leaf in place (a container is never masked whole: below "secret", token and n),
+    # and the commented-out key
+    assert out.count('"********"') == 6
+    assert '"model": "m"' in out and '"token"' in out
+    assert parse(out).value["customModels"][0]["model"] == "m"
 
 
 def test_mask_secrets_covers_escaped_forms():
     secret = 'p\u00e4ss"w/ord'
     text = json.dumps({"a": secret}) + json.dumps({"a": secret}, ensure_ascii=False) + secret
-    out = _jsonc.mask_secrets(text, {secret, ""})
+    out = mask_secrets(text, {secret, ""})
     assert "ss" not in out and out.count("********") == 3
 
 
@@ -571,7 +573,8 @@ def test_corpus_holds_the_issue_cases_and_every_class():
 
 
 # -- plain (not keyed) lists: items matched by equality, so comments stay with their items --------
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import align_plain, make_aligner, merge  # noqa: E402
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import merge  # noqa: E402
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc_writer import align_plain, make_aligner  # noqa: E402
 
 ALLOWLIST = '{\n  "commandAllowlist": [\n    "ls", // listing\n    "rm", // dangerous\n    "cat" // reading\n  ]\n}\n'
 

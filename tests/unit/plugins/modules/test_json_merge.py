@@ -694,9 +694,9 @@ def test_not_root_cannot_write_for_another_user(run, tmp_path):
 # ---------------------------------------------------------------- issue 17: a writer that takes no lock
 def _lockless_writer(monkeypatch, path, times):
     """Every time the module has its temp file durable, 'droid' renames a new version in (no lock)."""
-    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _file_layer
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _file_write
 
-    real_fsync = _file_layer._fsync
+    real_fsync = _file_write._fsync
     saves = []
 
     def fsync_then_droid_saves(fd):
@@ -707,7 +707,7 @@ def _lockless_writer(monkeypatch, path, times):
             new.write_text(json.dumps({"a": 1, "droidSaves": len(saves)}))
             os.rename(str(new), str(path))
 
-    monkeypatch.setattr(_file_layer, "_fsync", fsync_then_droid_saves)
+    monkeypatch.setattr(_file_write, "_fsync", fsync_then_droid_saves)
     return saves
 
 
