@@ -422,9 +422,7 @@ def key_mode_problems():
     for entry_point, spec in specs["argument_specs"].items():
         option = ((spec or {}).get("options") or {}).get("byok_key_mode")
         if option is not None and list(option.get("choices") or []) != wanted:
-            problems.append(
-                "roles/byok/meta/argument_specs.yml (%s): byok_key_mode choices %s, but main has %s" % (entry_point, option.get("choices"), wanted)
-            )
+            problems.append("roles/byok/meta/argument_specs.yml (%s): byok_key_mode choices %s, but main has %s" % (entry_point, option.get("choices"), wanted))
     for name in filter_names():
         with open(os.path.join(ROOT, "plugins", "filter", name + ".yml"), encoding="utf-8") as handle:
             doc = (yaml.safe_load(handle) or {}).get("DOCUMENTATION") or {}
