@@ -59,7 +59,7 @@ options:
     description: For V(client), V(rewrites) and V(inspected), the registered result of the merge task.
     type: raw
 author:
-  - LLMCloud Factory Droid collection maintainers
+  - LLMCloud Factory Droid collection maintainers (@llmcloud)
 """
 
 EXAMPLES = r"""

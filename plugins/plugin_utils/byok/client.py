@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils._droid import (  # noqa: F401 - re-exported facts
+# The facts a target needs too, typed once in module_utils/_droid.py and re-exported here.
+# pylint: disable=unused-import
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._droid import (  # noqa: F401
     ENV_KEY_REFERENCE,
     ENV_KEY_VARIABLE,
     PREVIOUS_DEFAULT,
@@ -34,6 +36,8 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._droid impo
     selector_name,
     url_pattern,
 )
+
+# pylint: enable=unused-import
 
 # The droid versions the role supports: every input the role accepts is loaded by each of them.
 SUPPORTED_CLIENTS = ("0.109.3", "0.117.0", "0.215.0", "0.225.2")
