@@ -104,6 +104,21 @@ def custom_models(catalog, models, extra_models, url, api_key, key_mode, openai_
     return entries
 
 
+def role_entries(values, api_key, key_mode=None):
+    """The role's entries from the input object's values (``Inputs.values``), with ``api_key``
+    (``key_mode`` overrides byok_key_mode, e.g. ``env`` for entries without a key). A new role
+    variable that shapes the entries is read here and nowhere else."""
+    return custom_models(
+        values["byok_catalog"],
+        values["byok_models"],
+        values["byok_extra_models"],
+        values["byok_llmcloud_url"],
+        api_key,
+        key_mode or values["byok_key_mode"],
+        openai_provider=values["byok_openai_family_provider"],
+    )
+
+
 def default_candidates(entries, default_model):
     """The entries ``byok_default_model`` names: by explicit id (``custom:llmcloud-...``), else by
     ``model``, else by display name. More than one is ambiguous (see ``default_problem``)."""

@@ -577,10 +577,7 @@ class Inputs(object):
         """The role's entries without any key (``${LLMCLOUD_API_KEY}``), for checks and the system file."""
         from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import entries
 
-        v = self.values
-        return entries.custom_models(
-            v["byok_catalog"], v["byok_models"], v["byok_extra_models"], v["byok_llmcloud_url"], None, "env", openai_provider=v["byok_openai_family_provider"]
-        )
+        return entries.role_entries(self.values, None, "env")
 
     def offboard_entries(self):
         """The role's entries as json_merge's offboard option takes them: the identity fields only."""
@@ -588,7 +585,7 @@ class Inputs(object):
 
     def files(self):
         """json_merge's ``files``: every file of every user, with the user's key (checks first)."""
-        from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import plan
+        from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import entries, plan
 
         v = self.check().values
         return plan.merge_files(
@@ -603,6 +600,7 @@ class Inputs(object):
             openai_provider=v["byok_openai_family_provider"],
             default_model=v["byok_default_model"],
             prune=v["byok_prune"],
+            entries_for=lambda key: entries.role_entries(v, key),
         )
 
     def system_plan(self, probe_stdout):

@@ -123,7 +123,19 @@ def merge_args(kind, entries, url, default_model="", prune=True):
 
 
 def merge_files(
-    plan, catalog, models, extra_models, url, api_key, users=None, key_mode="inline", openai_provider="openai", default_model="", prune=True, problems=None
+    plan,
+    catalog,
+    models,
+    extra_models,
+    url,
+    api_key,
+    users=None,
+    key_mode="inline",
+    openai_provider="openai",
+    default_model="",
+    prune=True,
+    problems=None,
+    entries_for=None,
 ):
     """json_merge's ``files`` for a whole plan: one module call per host instead of one per file.
 
@@ -131,6 +143,8 @@ def merge_files(
     ``api_key``), keyed_lists, prune, exact_items, only_if_keys and check_only (the plan's ``check``).
     ``problems`` (the role's input check, a list of sentences): when not empty, nothing is built and
     ByokError carries every one of them (the merge task then fails before anything is touched).
+    ``entries_for(key)``, when given, builds the entries with a key (``Inputs.files`` passes
+    ``entries.role_entries``, so a variable shaping the entries is read in one place).
     """
     if problems:
         raise ByokError(list(problems))
@@ -143,7 +157,10 @@ def merge_files(
         if index is not None and isinstance(users[index], dict) and users[index].get("api_key"):
             key = users[index]["api_key"]
         if key not in entries_of:
-            entries_of[key] = custom_models(catalog, models, extra_models, url, key, key_mode, openai_provider=openai_provider)
+            if entries_for is not None:
+                entries_of[key] = entries_for(key)
+            else:
+                entries_of[key] = custom_models(catalog, models, extra_models, url, key, key_mode, openai_provider=openai_provider)
         args = merge_args(item["kind"], entries_of[key], url, default_model, prune)
         found.append(
             dict(
