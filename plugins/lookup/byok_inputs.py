@@ -8,8 +8,8 @@
 ``byok_*`` option of the role's argument spec, each templated here, in Python, instead of a chain of
 Jinja filters per host) and returns one view of it:
 
-- ``tasks``: the task file this configuration needs (``settings.yml`` for the daily run, which is
-  only the merge, else ``steps.yml``); fails with every input problem, naming the variables;
+- ``daily``: whether this configuration needs nothing but the merge (the daily run); fails with
+  every input problem, naming the variables;
 - ``files``: json_merge's ``files`` for every file of every user (with each user's key);
 - ``targets``, ``plan``, ``offboard_plan``, ``entries`` (no key), ``offboard_entries``: what the
   optional steps loop over; ``item_key``: the key of the user in ``item``;
@@ -37,7 +37,7 @@ description:
 options:
   _terms:
     description:
-      - The view, one of V(tasks), V(files), V(targets), V(plan), V(offboard_plan), V(entries), V(offboard_entries),
+      - The view, one of V(daily), V(files), V(targets), V(plan), V(offboard_plan), V(entries), V(offboard_entries),
         V(system_plan), V(system_document), V(system_url_pattern), V(item_key), V(preflight), V(client), V(rewrites),
         V(inspected).
     type: list
@@ -95,9 +95,8 @@ class LookupModule(LookupBase):
         found = []
         try:
             for what in terms:
-                if what == "tasks":
-                    inputs.check()
-                    found.append("settings.yml" if inputs.daily() else "steps.yml")
+                if what == "daily":
+                    found.append(inputs.check().daily())
                 elif what == "files":
                     found.append(inputs.files())
                 elif what == "targets":

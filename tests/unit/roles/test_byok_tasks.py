@@ -30,10 +30,14 @@ def test_the_task_files_are_the_concerns_and_nothing_named_by_when_it_runs():
     assert sorted(p.name for p in (ROLE / "tasks").glob("*.yml")) == sorted(list(CONCERNS) + ["main.yml", "steps.yml"])
 
 
-def test_main_is_one_include_the_input_object_picks():
+def test_main_is_the_steps_or_the_merge_as_the_input_object_decides():
     main = tasks("main.yml")
-    assert len(main) == 1 and "byok_inputs', 'tasks'" in main[0]["ansible.builtin.include_tasks"]["file"]
+    assert len(main) == 2
+    assert main[0]["ansible.builtin.include_tasks"]["file"] == "steps.yml" and main[0]["when"] == "not __byok_daily"
     assert main[0]["tags"] == ["always"]
+    assert main[1]["ansible.builtin.import_tasks"] == "settings.yml" and main[1]["when"] == "__byok_daily"
+    daily = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["__byok_daily"]
+    assert "byok_inputs', 'daily'" in daily
 
 
 def test_the_daily_file_is_the_merge_alone():
