@@ -13,8 +13,8 @@ One source per table, never a hand copy:
 
 ``--check`` also fails when the sources disagree with each other: a variable in
 ``roles/byok/defaults/main.yml`` that the argument spec does not document (or a different
-default), and a ``key_mode``/``byok_key_mode`` option whose choices differ from the key modes
-``plugins/module_utils/_byok.py`` implements.
+default), and a ``key_mode``/``byok_key_mode`` option whose choices differ from those of the
+main entry point's ``byok_key_mode`` (which the Python code reads).
 
 Usage::
 
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import importlib.util
 import json
 import os
 import re
@@ -409,12 +408,10 @@ def filters_reference(names):
 
 
 def key_modes():
-    """The key modes plugins/module_utils/_byok.py implements (the module is pure, no imports)."""
-    path = os.path.join(ROOT, "plugins", "module_utils", "_byok.py")
-    spec = importlib.util.spec_from_file_location("_byok_for_docs", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return list(module.KEY_MODES)
+    """The key modes, as the role's argument spec (entry point main) declares them: the one list the
+    Python code reads too (plugins/plugin_utils/byok/inputs.py, ``choices``)."""
+    specs, _defaults = load_role(ROLE)
+    return list(specs["argument_specs"]["main"]["options"]["byok_key_mode"]["choices"])
 
 
 def key_mode_problems():
@@ -425,15 +422,13 @@ def key_mode_problems():
     for entry_point, spec in specs["argument_specs"].items():
         option = ((spec or {}).get("options") or {}).get("byok_key_mode")
         if option is not None and list(option.get("choices") or []) != wanted:
-            problems.append(
-                "roles/byok/meta/argument_specs.yml (%s): byok_key_mode choices %s, but _byok.KEY_MODES is %s" % (entry_point, option.get("choices"), wanted)
-            )
+            problems.append("roles/byok/meta/argument_specs.yml (%s): byok_key_mode choices %s, but main has %s" % (entry_point, option.get("choices"), wanted))
     for name in filter_names():
         with open(os.path.join(ROOT, "plugins", "filter", name + ".yml"), encoding="utf-8") as handle:
             doc = (yaml.safe_load(handle) or {}).get("DOCUMENTATION") or {}
         option = (doc.get("options") or {}).get("key_mode")
         if option is not None and list(option.get("choices") or []) != wanted:
-            problems.append("plugins/filter/%s.yml: key_mode choices %s, but _byok.KEY_MODES is %s" % (name, option.get("choices"), wanted))
+            problems.append("plugins/filter/%s.yml: key_mode choices %s, but the role spec has %s" % (name, option.get("choices"), wanted))
     return problems
 
 

@@ -197,7 +197,7 @@ def offboard_options(doc, params):
     """``params`` with ``value``, ``keyed_lists`` and ``prune`` decided by the ``offboard`` option from
     the document as read (``doc``, a _jsonc Document or None), and what it decided (``remove_file``)."""
     # imported here: only the byok role's offboarding needs the droid rules
-    from ansible_collections.llmcloud.factory_droid.plugins.module_utils._byok_system import offboard
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils._droid import offboard
 
     given = params["offboard"]
     decided = offboard(

@@ -63,7 +63,7 @@ REQUESTS = [
 
 def droid_id(entry: dict) -> str:
     """The id droid gives an entry: its stored `id`, else custom:<displayName, whitespace runs as
-    '-'>-<n> (n = 0 here: every display name is unique in these files). docs FACTS.md."""
+    '-'>-<n> (n = 0 here: every display name is unique in these files); module_utils/_droid.py client_ids."""
     return entry.get("id") or "custom:%s-0" % re.sub(r"\s+", "-", entry.get("displayName") or entry["model"])
 
 

@@ -28,10 +28,11 @@ import yaml
 from conftest import ROOT, Droid, _install
 
 sys.path.insert(0, str(ROOT / "build" / "collections"))
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok  # noqa: E402
+from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import client as _client  # noqa: E402
+from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import inputs as _inputs  # noqa: E402
 
 SPEC = yaml.safe_load((ROOT / "roles" / "byok" / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
-CLIENTS = _byok.SUPPORTED_CLIENTS
+CLIENTS = _client.SUPPORTED_CLIENTS
 SUMMARY = ROOT / "build" / "role-tests" / "conformance.txt"
 
 # Enumerated top-level options that do not change what droid loads from the files the role writes
@@ -204,7 +205,7 @@ def test_every_input_the_role_accepts_is_loaded_by_every_supported_client(sandbo
     providers = known_providers(clients, tmp_path)
     verdicts = {}  # provider -> the role's problem sentence, or None when accepted
     for provider in providers:
-        problems = _byok.problems([], [], [{"model": "m", "provider": provider}], "https://llmcloud.studio", "k", "inline")
+        problems = _inputs.problems([], [], [{"model": "m", "provider": provider}], "https://llmcloud.studio", "k", "inline")
         verdicts[provider] = next((p for p in problems if "provider" in p), None)
     accepted = [p for p in providers if verdicts[p] is None]
     refused = [p for p in providers if verdicts[p] is not None]
@@ -243,7 +244,7 @@ def test_every_input_the_role_accepts_is_loaded_by_every_supported_client(sandbo
         runs.append((combo, box))
     assert runs, "the role refused every combination: %s" % [o[-1500:] for _c, o in refusals]
     for combo, output in refusals:  # a refusal names the variable, the value and the client versions
-        assert "byok_format %s" % combo["byok_format"] in output and all(v in output for v in _byok.BOTH_FORMAT_DOUBLED_BY), output[-3000:]
+        assert "byok_format %s" % combo["byok_format"] in output and all(v in output for v in _client.BOTH_FORMAT_DOUBLED_BY), output[-3000:]
 
     homes = [box.home for _combo, box in runs]
     listed = ask_all(clients, homes)
@@ -283,7 +284,7 @@ def test_every_input_the_role_accepts_is_loaded_by_every_supported_client(sandbo
             failures.append("the role wrote the refused providers %s" % refused)
         for index, provider in enumerate(refused):
             named = "byok_extra_models[%d].provider %r" % (index, provider) in run.output
-            versions = all(v in verdicts[provider] and v in run.output for v in _byok.PROVIDERS_DROPPED_BY.get(provider, ()))
+            versions = all(v in verdicts[provider] and v in run.output for v in _client.PROVIDERS_DROPPED_BY.get(provider, ()))
             if not (named and versions):
                 failures.append("the refusal of provider %s does not name byok_extra_models[%d], the value and the client versions" % (provider, index))
     good = {"model": "good", "id": "custom:good", "displayName": "Good", "baseUrl": "https://x.example", "apiKey": "k", "provider": accepted[0]}
@@ -294,12 +295,12 @@ def test_every_input_the_role_accepts_is_loaded_by_every_supported_client(sandbo
     probed = ask_all(clients, list(probe_homes.values()))
     for provider, home in probe_homes.items():
         dropping = tuple(c.version for c in clients if probed[(c.version, str(home))] != ["custom:good", "custom:bad"])
-        if provider in _byok.NEEDS_BLOCK_PROVIDERS:
+        if provider in _client.NEEDS_BLOCK_PROVIDERS:
             continue  # refused for the block the role does not write, whatever the clients do
-        if dropping != _byok.PROVIDERS_DROPPED_BY.get(provider, ()):
+        if dropping != _client.PROVIDERS_DROPPED_BY.get(provider, ()):
             failures.append(
-                "provider %s: dropped by droid %s, but the role's facts (_byok.PROVIDERS_DROPPED_BY) say %s"
-                % (provider, ", ".join(dropping) or "none", ", ".join(_byok.PROVIDERS_DROPPED_BY.get(provider, ())) or "none")
+                "provider %s: dropped by droid %s, but the role's facts (_client.PROVIDERS_DROPPED_BY) say %s"
+                % (provider, ", ".join(dropping) or "none", ", ".join(_client.PROVIDERS_DROPPED_BY.get(provider, ())) or "none")
             )
     calls = len(homes) * len(clients) + len(probe_homes) * len(clients) + 1
     summary = (

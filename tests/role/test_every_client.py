@@ -14,7 +14,7 @@ from conftest import CATALOG_IDS, KEY, ROOT, Droid, _install
 from test_resolve import exec_, posts_since
 
 sys.path.insert(0, str(ROOT / "build" / "collections"))
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok  # noqa: E402
+from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import client as _client  # noqa: E402
 
 SONNET = "anthropic/claude-sonnet-4.5"
 SONNET_ID = "custom:llmcloud-anthropic-claude-sonnet-4.5"
@@ -24,7 +24,7 @@ PROXY_NAME = "Claude Sonnet 4.5 (EU proxy)"
 
 @pytest.fixture(scope="session")
 def clients():
-    return [Droid(_install(version), version) for version in _byok.SUPPORTED_CLIENTS]
+    return [Droid(_install(version), version) for version in _client.SUPPORTED_CLIENTS]
 
 
 def test_each_model_is_listed_once_by_every_client_whatever_the_format(sandbox, clients):
@@ -32,7 +32,7 @@ def test_each_model_is_listed_once_by_every_client_whatever_the_format(sandbox, 
     holds: with both files written, exactly the clients in BOTH_FORMAT_DOUBLED_BY list them twice."""
     refused = sandbox.play({"byok_format": "both"}, check=False)
     assert refused.rc != 0 and not sandbox.factory.exists(), refused
-    for version in _byok.BOTH_FORMAT_DOUBLED_BY:
+    for version in _client.BOTH_FORMAT_DOUBLED_BY:
         assert "droid %s" % version in refused.output, refused
     for fmt in ("current", "legacy"):
         box = type(sandbox)(sandbox.base / fmt, sandbox.vault)
@@ -45,7 +45,7 @@ def test_each_model_is_listed_once_by_every_client_whatever_the_format(sandbox, 
     box.play({"byok_format": "current"})
     box.play({"byok_format": "legacy"})
     doubled = tuple(c.version for c in clients if len(c.models(box.home)) == 2 * len(CATALOG_IDS))
-    assert doubled == _byok.BOTH_FORMAT_DOUBLED_BY
+    assert doubled == _client.BOTH_FORMAT_DOUBLED_BY
 
 
 def test_an_ambiguous_default_is_refused_and_either_entry_can_be_picked(sandbox, clients, standin_factory):

@@ -189,7 +189,7 @@ def test_system_scope_serves_the_models_and_the_policy_refuses_other_urls(machin
 def test_scope_both_lists_each_model_once_and_the_org_entry_wins(machine_factory, standin_factory, version):
     """byok_scope both: the same models in the system file and in the user's settings.json, with the
     same explicit ids. droid 0.215.0+ lists each model once, and on an equal id the org entry is the
-    one used (CLIENT-HIERARCHY F1)."""
+    one used (measured with both clients: the org level's entry hides a user entry of the same id)."""
     machine = machine_factory(version)
     org, user_side = standin_factory(), standin_factory()
     machine.box.factory.mkdir(mode=0o700)
@@ -270,7 +270,7 @@ def test_an_old_client_is_served_by_the_user_scope(machine_factory, standin):
 
 
 def _client_rewrite(path: Path, key: str):
-    """What droid's TUI does to settings.json on save (CLIENT-HIERARCHY F5): JSON.stringify with 2
+    """What droid's TUI does to settings.json on save (measured with the real client): JSON.stringify with 2
     spaces, comments gone, id/index/noImageSupport added, the entry's keys in the client's order,
     and the expanded value of ${LLMCLOUD_API_KEY} written in place of the reference."""
     doc = json.loads(strip_comments(path.read_text()))

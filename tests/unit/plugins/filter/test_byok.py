@@ -2,7 +2,7 @@
 # Copyright (c) 2025, LLMCloud Factory Droid collection maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Unit tests of plugins/filter/byok.py: the filters the byok role calls, as Ansible calls them."""
+"""Unit tests of plugins/filter/byok.py: the public filters, as Ansible calls them."""
 
 from __future__ import annotations
 
@@ -55,26 +55,6 @@ def test_defaults_give_all_eight_catalog_models():
     assert FILTERS["byok_model_id"](entries, "anthropic/claude-sonnet-4.5") == "custom:llmcloud-anthropic-claude-sonnet-4.5"
 
 
-def test_defaults_have_no_problems():
-    assert (
-        FILTERS["byok_problems"](
-            DEFAULTS["byok_catalog"],
-            models=DEFAULTS["byok_models"],
-            extra_models=DEFAULTS["byok_extra_models"],
-            url=DEFAULTS["byok_llmcloud_url"],
-            api_key=KEY,
-            key_mode=DEFAULTS["byok_key_mode"],
-            openai_provider=DEFAULTS["byok_openai_family_provider"],
-            file_format=DEFAULTS["byok_format"],
-            default_model=DEFAULTS["byok_default_model"],
-            users=DEFAULTS["byok_users"],
-            preflight=DEFAULTS["byok_preflight"],
-            prune=DEFAULTS["byok_prune"],
-        )
-        == []
-    )
-
-
 def test_errors_become_filter_errors_without_the_key():
     with pytest.raises(AnsibleFilterError) as info:
         FILTERS["byok_custom_models"](DEFAULTS["byok_catalog"], models=["nope/nope"], url="https://h", api_key=KEY)
@@ -83,15 +63,12 @@ def test_errors_become_filter_errors_without_the_key():
         FILTERS["byok_model_id"]([], "x")
 
 
-def test_legacy_and_prune_and_targets_filters():
+def test_legacy_filter():
     entries = FILTERS["byok_custom_models"](DEFAULTS["byok_catalog"], models=["google/gemini-3-pro-preview"], url="http://127.0.0.1:9", key_mode="env")
     assert FILTERS["byok_legacy_models"](entries)[0]["base_url"] == "http://127.0.0.1:9/v1"
-    assert FILTERS["byok_prune_pattern"]("http://127.0.0.1:9") == r"^(?:http://127\.0\.0\.1:9|http://127\.0\.0\.1:9/v1)$"
-    assert FILTERS["byok_targets"]([])[0]["factory_dir"] == "~/.factory"
 
 
-def test_preflight_filter_accepts_entries_or_ids():
-    entries = [{"model": "a", "baseUrl": "https://h"}, {"model": "own", "baseUrl": "https://elsewhere"}]
-    answer = {"results": [{"status": 200, "json": {"data": [{"id": "a"}]}, "item": {"name": None}}]}
-    assert FILTERS["byok_preflight_problems"](answer, wanted=entries, url="https://h") == []
-    assert "Model not found: own" in FILTERS["byok_preflight_problems"](answer, wanted=["own"], url="https://h")[0]
+def test_only_the_filters_a_user_calls_are_public():
+    # the role's plumbing is private to the role (roles/byok/lookup_plugins/), not a public filter
+    assert sorted(FILTERS) == ["byok_custom_models", "byok_legacy_models", "byok_model_id"]
+    assert sorted(p.stem for p in (ROOT / "plugins" / "filter").glob("*.yml")) == sorted(FILTERS)

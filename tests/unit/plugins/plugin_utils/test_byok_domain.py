@@ -2,7 +2,7 @@
 # Copyright (c) 2025, LLMCloud Factory Droid collection maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Unit tests of plugins/module_utils/_byok.py: the byok role's pure logic."""
+"""Unit tests of plugins/plugin_utils/byok/: the byok role's pure logic (inputs, entries, plan, judges)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,18 @@ from pathlib import Path
 import pytest
 
 try:
-    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import client as _client
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import entries as _entries
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import inputs as _inputs
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import judges as _judges
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import plan as _plan
 except ImportError:  # plain pytest from the checkout: `make collection` links it under build/
     sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "build" / "collections"))
-    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import client as _client
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import entries as _entries
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import inputs as _inputs
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import judges as _judges
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import plan as _plan
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -40,14 +48,14 @@ ALL = [item["id"] for item in CATALOG]
 def problems(**overrides):
     args = dict(catalog=CATALOG, models=ALL, extra_models=[], url=URL, api_key=KEY, key_mode="inline")
     args.update(overrides)
-    return _byok.problems(**args)
+    return _inputs.problems(**args)
 
 
 # -- custom_models --------------------------------------------------------------------------
 
 
 def test_catalog_family_decides_provider_and_url():
-    entries = _byok.custom_models(CATALOG, ALL, [], URL, KEY, "inline")
+    entries = _entries.custom_models(CATALOG, ALL, [], URL, KEY, "inline")
     assert [e["model"] for e in entries] == ALL
     by_model = {e["model"]: e for e in entries}
     assert by_model["anthropic/claude-sonnet-4.5"] == {
@@ -64,31 +72,31 @@ def test_catalog_family_decides_provider_and_url():
 
 
 def test_openai_family_provider_is_configurable():
-    entries = _byok.custom_models(CATALOG, ["google/gemini-3-flash-preview"], [], URL, KEY, "inline", openai_provider="generic-chat-completion-api")
+    entries = _entries.custom_models(CATALOG, ["google/gemini-3-flash-preview"], [], URL, KEY, "inline", openai_provider="generic-chat-completion-api")
     assert entries[0]["provider"] == "generic-chat-completion-api"
     assert entries[0]["baseUrl"] == URL + "/v1"
 
 
 def test_models_keep_the_order_given_and_trailing_slash_is_dropped():
     wanted = ["google/gemini-3-pro-preview", "anthropic/claude-haiku-4.5"]
-    entries = _byok.custom_models(CATALOG, wanted, [], "http://127.0.0.1:8080//", KEY, "inline")
+    entries = _entries.custom_models(CATALOG, wanted, [], "http://127.0.0.1:8080//", KEY, "inline")
     assert [e["model"] for e in entries] == wanted
     assert [e["baseUrl"] for e in entries] == ["http://127.0.0.1:8080/v1", "http://127.0.0.1:8080"]
 
 
 def test_env_mode_writes_the_reference_not_the_key():
-    entries = _byok.custom_models(CATALOG, ALL, [], URL, KEY, "env")
+    entries = _entries.custom_models(CATALOG, ALL, [], URL, KEY, "env")
     assert {e["apiKey"] for e in entries} == {"${LLMCLOUD_API_KEY}"}
     assert KEY not in repr(entries)
 
 
 def test_env_mode_needs_no_key():
-    assert _byok.custom_models(CATALOG, ALL[:1], [], URL, "", "env")[0]["apiKey"] == "${LLMCLOUD_API_KEY}"
+    assert _entries.custom_models(CATALOG, ALL[:1], [], URL, "", "env")[0]["apiKey"] == "${LLMCLOUD_API_KEY}"
 
 
 def test_inline_mode_without_key_raises_naming_the_variable():
-    with pytest.raises(_byok.ByokError, match="byok_api_key"):
-        _byok.custom_models(CATALOG, ALL, [], URL, "", "inline")
+    with pytest.raises(_inputs.ByokError, match="byok_api_key"):
+        _entries.custom_models(CATALOG, ALL, [], URL, "", "inline")
 
 
 def test_extra_models_follow_with_optional_fields_in_camel_case():
@@ -105,7 +113,7 @@ def test_extra_models_follow_with_optional_fields_in_camel_case():
         },
         {"model": "mine/claude", "provider": "anthropic"},
     ]
-    entries = _byok.custom_models(CATALOG, ALL[:1], extra, URL, KEY, "inline")
+    entries = _entries.custom_models(CATALOG, ALL[:1], extra, URL, KEY, "inline")
     assert [e["model"] for e in entries] == [ALL[0], "deepseek/deepseek-v3.2", "mine/claude"]
     deepseek = entries[1]
     assert deepseek["maxOutputTokens"] == 8192 and deepseek["noImageSupport"] is True
@@ -117,13 +125,13 @@ def test_extra_models_follow_with_optional_fields_in_camel_case():
 
 def test_extra_model_with_its_own_base_url():
     extra = [{"model": "m", "provider": "openai", "base_url": "https://proxy.example.com/v1/"}]
-    assert _byok.custom_models(CATALOG, [], extra, URL, KEY, "inline")[0]["baseUrl"] == "https://proxy.example.com/v1"
+    assert _entries.custom_models(CATALOG, [], extra, URL, KEY, "inline")[0]["baseUrl"] == "https://proxy.example.com/v1"
 
 
 def test_custom_models_does_not_modify_its_input():
     catalog, extra = copy.deepcopy(CATALOG), [{"model": "m", "provider": "generic-chat-completion-api", "max_output_tokens": 5}]
     before = copy.deepcopy((catalog, extra))
-    _byok.custom_models(catalog, ALL, extra, URL, KEY, "inline")
+    _entries.custom_models(catalog, ALL, extra, URL, KEY, "inline")
     assert (catalog, extra) == before
 
 
@@ -142,8 +150,8 @@ def test_custom_models_does_not_modify_its_input():
     ],
 )
 def test_entries_are_checked_against_the_client_schema(entry, message):
-    with pytest.raises(_byok.ByokError, match=re.escape(message)):
-        _byok.check_entries([entry])
+    with pytest.raises(_inputs.ByokError, match=re.escape(message)):
+        _entries.check_entries([entry])
 
 
 # -- problems -------------------------------------------------------------------------------
@@ -227,10 +235,10 @@ def test_no_problem_sentence_ever_contains_the_key(secret, key_mode, fmt):
 
 
 def test_legacy_shape():
-    entries = _byok.custom_models(
+    entries = _entries.custom_models(
         CATALOG, ["anthropic/claude-sonnet-4.5"], [{"model": "m", "provider": "openai", "max_output_tokens": 10, "no_image_support": True}], URL, KEY, "inline"
     )
-    assert _byok.legacy_models(entries) == [
+    assert _entries.legacy_models(entries) == [
         {"model_display_name": "Claude Sonnet 4.5", "model": "anthropic/claude-sonnet-4.5", "base_url": URL, "api_key": KEY, "provider": "anthropic"},
         {"model_display_name": "m", "model": "m", "base_url": URL + "/v1", "api_key": KEY, "provider": "openai", "max_tokens": 10, "supports_images": False},
     ]
@@ -243,15 +251,15 @@ def test_model_ids_follow_the_client():
         {"model": "c"},
         {"model": "d", "model_display_name": "Legacy Name"},
     ]
-    assert _byok.model_ids(entries) == [
+    assert _entries.model_ids(entries) == [
         "custom:Claude-Sonnet-4.5-0",
         "custom:Claude-Sonnet-4.5-1",
         "custom:c-0",
         "custom:Legacy-Name-0",
     ]
-    assert _byok.model_id(entries, "b") == "custom:Claude-Sonnet-4.5-1"
-    with pytest.raises(_byok.ByokError, match="byok_default_model"):
-        _byok.model_id(entries, "zzz")
+    assert _entries.model_id(entries, "b") == "custom:Claude-Sonnet-4.5-1"
+    with pytest.raises(_inputs.ByokError, match="byok_default_model"):
+        _entries.model_id(entries, "zzz")
 
 
 @pytest.mark.parametrize(
@@ -269,7 +277,7 @@ def test_model_ids_follow_the_client():
     ],
 )
 def test_prune_pattern_matches_only_the_two_urls(candidate, matches):
-    pattern = _byok.prune_pattern("https://llmcloud.studio/")
+    pattern = _client.prune_pattern("https://llmcloud.studio/")
     assert bool(re.search(pattern, candidate)) is matches
 
 
@@ -277,12 +285,12 @@ def test_prune_pattern_matches_only_the_two_urls(candidate, matches):
 
 
 def test_targets_default_to_the_connecting_user():
-    assert _byok.targets([]) == [{"name": None, "index": None, "home": None, "factory_dir": "~/.factory", "home_ref": "~"}]
+    assert _plan.targets([]) == [{"name": None, "index": None, "home": None, "factory_dir": "~/.factory", "home_ref": "~"}]
 
 
 def test_targets_leave_the_home_to_the_host_unless_given():
     users = [{"name": "alice", "api_key": KEY}, {"name": "bob", "home": "/srv/bob/"}]
-    found = _byok.targets(users)
+    found = _plan.targets(users)
     assert found == [
         {"name": "alice", "index": 0, "home": None, "factory_dir": "~/.factory", "home_ref": "~alice"},
         {"name": "bob", "index": 1, "home": "/srv/bob", "factory_dir": "/srv/bob/.factory", "home_ref": "/srv/bob"},
@@ -298,7 +306,7 @@ def test_every_entry_gets_a_stable_unique_id_and_an_explicit_image_flag():
         {"model": "Vendor/Qwen2.5-Coder:7B", "provider": "anthropic"},
         {"model": "anthropic/claude-haiku-4.5", "provider": "anthropic", "base_url": "https://proxy.example"},
     ]
-    entries = _byok.custom_models(CATALOG, ["anthropic/claude-haiku-4.5"], extra, URL, KEY, "env")
+    entries = _entries.custom_models(CATALOG, ["anthropic/claude-haiku-4.5"], extra, URL, KEY, "env")
     assert [e["id"] for e in entries] == [
         "custom:llmcloud-anthropic-claude-haiku-4.5",
         "custom:llmcloud-vendor-qwen2.5-coder-7b",
@@ -307,30 +315,30 @@ def test_every_entry_gets_a_stable_unique_id_and_an_explicit_image_flag():
     assert [list(e)[:2] for e in entries] == [["model", "id"]] * 3
     assert {e["noImageSupport"] for e in entries} == {False}
     # the default names the entry's own id, whatever display names the file holds
-    assert _byok.model_id(entries, "Vendor/Qwen2.5-Coder:7B") == "custom:llmcloud-vendor-qwen2.5-coder-7b"
+    assert _entries.model_id(entries, "Vendor/Qwen2.5-Coder:7B") == "custom:llmcloud-vendor-qwen2.5-coder-7b"
     # the legacy file has no ids and keeps its default image support
-    legacy = _byok.legacy_models(entries)
+    legacy = _entries.legacy_models(entries)
     assert all("id" not in item and "supports_images" not in item for item in legacy)
 
 
 def test_the_merge_plan_covers_settings_local_and_legacy_files():
-    plan = _byok.merge_plan(_byok.targets([{"name": "alice"}]), "both", "merge", "m")
+    plan = _plan.merge_plan(_plan.targets([{"name": "alice"}]), "both", "merge", "m")
     assert [(p["kind"], p["path"], p["only_if_keys"], p["check"]) for p in plan] == [
         ("settings", "~/.factory/settings.json", [], False),
         ("local", "~/.factory/settings.local.json", ["/customModels"], False),
         ("local-default", "~/.factory/settings.local.json", ["/sessionDefaultSettings"], False),
         ("legacy", "~/.factory/config.json", [], False),
     ]
-    assert [p["kind"] for p in _byok.merge_plan(_byok.targets([]), "current", "warn", "")] == ["settings", "local"]
-    assert all(p["check"] for p in _byok.merge_plan(_byok.targets([]), "current", "fail", "")[1:])
-    assert [p["kind"] for p in _byok.merge_plan(_byok.targets([]), "legacy", "merge", "")] == ["legacy"]
-    assert [p["kind"] for p in _byok.merge_plan(_byok.targets([]), "both", "ignore", "m")] == ["settings", "legacy"]
+    assert [p["kind"] for p in _plan.merge_plan(_plan.targets([]), "current", "warn", "")] == ["settings", "local"]
+    assert all(p["check"] for p in _plan.merge_plan(_plan.targets([]), "current", "fail", "")[1:])
+    assert [p["kind"] for p in _plan.merge_plan(_plan.targets([]), "legacy", "merge", "")] == ["legacy"]
+    assert [p["kind"] for p in _plan.merge_plan(_plan.targets([]), "both", "ignore", "m")] == ["settings", "legacy"]
 
 
 def test_the_offboarding_plan_names_every_file_the_role_may_have_written():
-    users = _byok.targets([{"name": "alice"}, {"name": "bob", "home": "/srv/bob"}])
+    users = _plan.targets([{"name": "alice"}, {"name": "bob", "home": "/srv/bob"}])
     for fmt, local in (("current", "ignore"), ("legacy", "warn"), ("both", "merge")):
-        plan = _byok.merge_plan(users, fmt, local, "", state="absent")
+        plan = _plan.merge_plan(users, fmt, local, "", state="absent")
         assert [(p["name"], p["kind"], p["path"], p["only_if_keys"], p["check"]) for p in plan] == [
             ("alice", "settings", "~/.factory/settings.json", [], False),
             ("alice", "local", "~/.factory/settings.local.json", [], False),
@@ -342,17 +350,17 @@ def test_the_offboarding_plan_names_every_file_the_role_may_have_written():
 
 
 def test_merge_args_own_entries_exactly_and_clear_the_guide_s_dead_block():
-    entries = _byok.custom_models(CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, KEY, "inline")
-    args = _byok.merge_args("settings", entries, URL, "anthropic/claude-haiku-4.5", True)
+    entries = _entries.custom_models(CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, KEY, "inline")
+    args = _plan.merge_args("settings", entries, URL, "anthropic/claude-haiku-4.5", True)
     assert args["value"]["sessionDefaultSettings"] == {"model": "custom:llmcloud-anthropic-claude-haiku-4.5"}
     assert args["exact_items"] == {"/customModels": ["id", "index"]}
     dead = re.compile(args["prune"]["/custom_models"]["base_url"])
     assert all(dead.match(u) for u in ("https://llmcloud.studio", "https://llmcloud.studio/v1/", "https://llmcloud.studio/"))
     assert not any(dead.match(u) for u in ("https://llmcloud.studio.evil.example", "https://llmcloud.studio/v2", "http://localhost:11434/v1"))
-    assert _byok.merge_args("local-default", entries, URL, "anthropic/claude-haiku-4.5")["value"] == {
+    assert _plan.merge_args("local-default", entries, URL, "anthropic/claude-haiku-4.5")["value"] == {
         "sessionDefaultSettings": {"model": "custom:llmcloud-anthropic-claude-haiku-4.5"}
     }
-    assert _byok.merge_args("local", entries, URL, "", False)["prune"] == {}
+    assert _plan.merge_args("local", entries, URL, "", False)["prune"] == {}
 
 
 CHECK_OUTPUT = (
@@ -377,9 +385,9 @@ byok-check: end
 
 
 def test_client_problems_name_the_user_and_the_file_and_never_a_value():
-    entries = _byok.custom_models(CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, KEY, "inline")
+    entries = _entries.custom_models(CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, KEY, "inline")
     results = {"results": [{"item": {"name": "alice"}, "stdout": CHECK_OUTPUT}]}
-    report = _byok.client_problems(results, [], entries, "anthropic/claude-haiku-4.5", "merge", "always")
+    report = _judges.client_problems(results, [], entries, "anthropic/claude-haiku-4.5", "merge", "always")
     text = " ".join(report["problems"] + report["warnings"])
     assert "user alice: /etc/factory/settings.json sets modelPolicy.allowCustomModels: false" in text
     assert "does not allow https://llmcloud.studio" in text
@@ -387,22 +395,22 @@ def test_client_problems_name_the_user_and_the_file_and_never_a_value():
     assert KEY not in text
     # 0.109.3 never reads the system file
     old = {"results": [{"item": {"name": "alice"}, "stdout": CHECK_OUTPUT.replace("0.225.2", "0.109.3")}]}
-    assert _byok.client_problems(old, [], entries, "anthropic/claude-haiku-4.5", "merge", "always")["problems"] == []
+    assert _judges.client_problems(old, [], entries, "anthropic/claude-haiku-4.5", "merge", "always")["problems"] == []
     hidden = CHECK_OUTPUT.replace("custom:llmcloud-anthropic-claude-haiku-4.5 (Claude Haiku 4.5), ", "") + (
         'byok-check: file /home/a/.factory/settings.local.json\n{"customModels": [], "sessionDefaultSettings": {}}\n'
     )
-    report = _byok.client_problems({"results": [{"item": {"name": "alice"}, "stdout": hidden}]}, [], entries, "anthropic/claude-haiku-4.5", "merge", "auto")
+    report = _judges.client_problems({"results": [{"item": {"name": "alice"}, "stdout": hidden}]}, [], entries, "anthropic/claude-haiku-4.5", "merge", "auto")
     text = " ".join(report["problems"])
     assert "user alice: droid does not list custom:llmcloud-anthropic-claude-haiku-4.5" in text
     assert "The file to fix: /home/a/.factory/settings.local.json" in text
     assert "resolves to no model" in text
     missing = {"results": [{"item": {"name": None}, "stdout": "byok-check: droid=missing\n"}]}
-    assert _byok.client_problems(missing, [], entries, "", "merge", "auto") == {
+    assert _judges.client_problems(missing, [], entries, "", "merge", "auto") == {
         "problems": [],
         "warnings": [],
         "users": [{"user": None, "droid": None, "version": "", "models": [], "missing": [], "default": None, "problems": [], "warnings": []}],
     }
-    assert "the connecting user: droid was not found" in _byok.client_problems(missing, [], entries, "", "merge", "always")["problems"][0]
+    assert "the connecting user: droid was not found" in _judges.client_problems(missing, [], entries, "", "merge", "always")["problems"][0]
     merged = {
         "results": [
             {
@@ -414,9 +422,10 @@ def test_client_problems_name_the_user_and_the_file_and_never_a_value():
         ]
     }
     assert (
-        "user bob: /home/bob/.factory/settings.local.json holds customModels" in _byok.client_problems({}, merged, entries, "", "fail", "never")["problems"][0]
+        "user bob: /home/bob/.factory/settings.local.json holds customModels"
+        in _judges.client_problems({}, merged, entries, "", "fail", "never")["problems"][0]
     )
-    assert _byok.client_problems({}, merged, entries, "", "warn", "never")["problems"] == []
+    assert _judges.client_problems({}, merged, entries, "", "warn", "never")["problems"] == []
 
 
 DEFAULT_UNIT = "anthropic/claude-haiku-4.5"
@@ -425,13 +434,13 @@ DEFAULT_UNIT = "anthropic/claude-haiku-4.5"
 def test_client_problems_say_per_user_what_droid_lists_and_where_the_default_goes():
     """The ``users`` part (the fleet report's): per user the droid, its version, the role's models it
     lists, where the default resolves, and that user's own problems; never a value from a file."""
-    entries = _byok.custom_models(CATALOG, ["anthropic/claude-haiku-4.5", "anthropic/claude-sonnet-4.5"], [], URL, KEY, "inline")
+    entries = _entries.custom_models(CATALOG, ["anthropic/claude-haiku-4.5", "anthropic/claude-sonnet-4.5"], [], URL, KEY, "inline")
     hidden = CHECK_OUTPUT.replace("0.225.2", "0.109.3")
     local = CHECK_OUTPUT.replace("0.225.2", "0.109.3").replace("/home/a/", "/home/b/") + (
         'byok-check: file /home/b/.factory/settings.local.json\n{"sessionDefaultSettings": {"model": "%s"}}\n' % KEY
     )
     results = {"results": [{"item": {"name": "alice"}, "stdout": hidden}, {"item": {"name": "bob"}, "stdout": local}]}
-    report = _byok.client_problems(results, [], entries, "anthropic/claude-haiku-4.5", "merge", "auto")
+    report = _judges.client_problems(results, [], entries, "anthropic/claude-haiku-4.5", "merge", "auto")
     alice, bob = report["users"]
     assert alice["user"] == "alice" and alice["droid"] == "/usr/local/bin/droid" and alice["version"] == "0.109.3"
     assert alice["models"] == [["custom:llmcloud-anthropic-claude-haiku-4.5", "Claude Haiku 4.5"]]  # not the user's own Mine
@@ -445,7 +454,7 @@ def test_client_problems_say_per_user_what_droid_lists_and_where_the_default_goe
     # an id droid does not list is shown when it has a custom model's shape, never a credential-looking one
     for value, shown in (("custom:Local-Qwen-0", "custom:Local-Qwen-0"), ("custom:sk-" + "a1B2c3D4e5F6g7H8i9J0k1L2", None), ("claude-opus", None)):
         other = local.replace(KEY, value)
-        user = _byok.client_problems({"results": [{"item": {"name": "bob"}, "stdout": other}]}, [], entries, DEFAULT_UNIT, "merge", "auto")["users"][0]
+        user = _judges.client_problems({"results": [{"item": {"name": "bob"}, "stdout": other}]}, [], entries, DEFAULT_UNIT, "merge", "auto")["users"][0]
         assert user["default"]["model"] == shown, value
     assert KEY not in repr(report)
 
@@ -462,7 +471,7 @@ def _answer(status, json=None, msg="", user=None):
 
 def test_preflight_all_good():
     answer = _answer(200, {"object": "list", "data": [{"id": m} for m in ALL]})
-    assert _byok.preflight_problems({"results": [answer]}, ALL, URL) == []
+    assert _judges.preflight_problems({"results": [answer]}, ALL, URL) == []
 
 
 @pytest.mark.parametrize(
@@ -482,13 +491,13 @@ def test_preflight_all_good():
     ],
 )
 def test_preflight_failures_speak_the_guide(answer, words):
-    found = _byok.preflight_problems([answer], ALL, URL)
+    found = _judges.preflight_problems([answer], ALL, URL)
     assert len(found) == 1 and words in found[0], found
 
 
 def test_preflight_wanted_entries_only_at_llmcloud():
     entries = [{"model": "a", "baseUrl": URL}, {"model": "b", "baseUrl": URL + "/v1"}, {"model": "c", "baseUrl": "https://elsewhere.example"}]
-    assert _byok.llmcloud_models(entries, URL) == ["a", "b"]
+    assert _entries.llmcloud_models(entries, URL) == ["a", "b"]
 
 
 # -- issue 11: the key never travels in clear, never follows a redirect ------------------------
@@ -532,42 +541,42 @@ def test_preflight_reports_a_redirect_and_where_without_credentials(location, sh
     answer = _answer(302)
     if location is not None:
         answer["location"] = location
-    found = _byok.preflight_problems([answer], ALL, URL)
+    found = _judges.preflight_problems([answer], ALL, URL)
     assert len(found) == 1 and shown in found[0] and "byok_llmcloud_url" in found[0], found
     assert "pw" not in found[0] and "key=abc" not in found[0]
 
 
 def test_merge_files_is_the_plan_with_each_users_key_and_options():
     users = [{"name": "alice", "api_key": "alice-own-key-000"}, {"name": "bob"}]
-    plan = _byok.merge_plan(_byok.targets(users), "current", "warn", "anthropic/claude-haiku-4.5")
-    files = _byok.merge_files(plan, CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, KEY, users, "inline", default_model="anthropic/claude-haiku-4.5")
+    plan = _plan.merge_plan(_plan.targets(users), "current", "warn", "anthropic/claude-haiku-4.5")
+    files = _plan.merge_files(plan, CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, KEY, users, "inline", default_model="anthropic/claude-haiku-4.5")
     assert [(f["path"], f["user"], f["check_only"]) for f in files] == [(p["path"], p["name"], p["check"]) for p in plan]
     keys = [sorted(set(m["apiKey"] for m in f["value"].get("customModels", []))) for f in files]
     assert keys == [["alice-own-key-000"], ["alice-own-key-000"], [], [KEY], [KEY], []]
     for item, f in zip(plan, files):
-        expected = _byok.merge_args(
+        expected = _plan.merge_args(
             item["kind"],
-            _byok.custom_models(CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, f["value"].get("customModels", [{}])[0].get("apiKey", KEY), "inline"),
+            _entries.custom_models(CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, f["value"].get("customModels", [{}])[0].get("apiKey", KEY), "inline"),
             URL,
             "anthropic/claude-haiku-4.5",
         )
         assert {k: f[k] for k in ("keyed_lists", "prune", "exact_items")} == {k: expected[k] for k in ("keyed_lists", "prune", "exact_items")}
         assert f["only_if_keys"] == item["only_if_keys"]
     # env mode: no key anywhere
-    env = _byok.merge_files(plan, CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, KEY, users, "env")
+    env = _plan.merge_files(plan, CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, KEY, users, "env")
     assert "alice-own-key-000" not in repr(env) and KEY not in repr(env)
 
 
 def test_client_problems_takes_the_items_of_a_files_task_from_the_plan():
-    plan = _byok.merge_plan(_byok.targets([{"name": "alice"}]), "current", "warn", "")
-    entries = _byok.custom_models(CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, KEY, "env")
+    plan = _plan.merge_plan(_plan.targets([{"name": "alice"}]), "current", "warn", "")
+    entries = _entries.custom_models(CATALOG, ["anthropic/claude-haiku-4.5"], [], URL, KEY, "env")
     merged = {
         "results": [{"changed": False, "applied": True, "path": "/h/settings.json"}, {"changed": True, "applied": True, "path": "/h/settings.local.json"}]
     }
-    report = _byok.client_problems([], merged, entries, "", "warn", "never", plan)
+    report = _judges.client_problems([], merged, entries, "", "warn", "never", plan)
     assert len(report["warnings"]) == 1 and report["warnings"][0].startswith("user alice: /h/settings.local.json holds customModels")
     # without the plan the results name no file kind: nothing to say
-    assert _byok.client_problems([], merged, entries, "", "warn", "never")["warnings"] == []
+    assert _judges.client_problems([], merged, entries, "", "warn", "never")["warnings"] == []
 
 
 def test_a_key_pasted_into_another_variable_is_never_echoed_by_the_input_check():
@@ -575,7 +584,7 @@ def test_a_key_pasted_into_another_variable_is_never_echoed_by_the_input_check()
     key = "Zx9Qw2Lm8Pv4Rt6Yu1Io3Kj7"
     users = [{"name": "alice", "api_key": key}]
     for default in (key, "no-such/model-" + key):
-        found = _byok.problems(CATALOG, ALL, [], URL, KEY, "inline", default_model=default, users=users)
+        found = _inputs.problems(CATALOG, ALL, [], URL, KEY, "inline", default_model=default, users=users)
         assert found, "the bad default model must be refused"
         assert not any(key in sentence for sentence in found)
         assert any("byok_default_model" in sentence for sentence in found)

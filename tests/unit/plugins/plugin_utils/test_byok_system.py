@@ -2,7 +2,7 @@
 # Copyright (c) 2025, LLMCloud Factory Droid collection maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Unit tests of plugins/module_utils/_byok_system.py: machine scope, offboarding, rewrite report."""
+"""Unit tests of plugins/plugin_utils/byok/system.py (machine scope), module_utils/_droid.py (offboarding) and the rewrite report."""
 
 from __future__ import annotations
 
@@ -15,12 +15,20 @@ from pathlib import Path
 import pytest
 
 try:
-    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok
-    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok_system as system
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _droid
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import client as _client
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import entries as _entries
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import inputs as _inputs
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import judges as _judges
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import system
 except ImportError:  # plain pytest from the checkout: `make collection` links it under build/
     sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "build" / "collections"))
-    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok
-    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _byok_system as system
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils import _droid
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import client as _client
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import entries as _entries
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import inputs as _inputs
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import judges as _judges
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import system
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -31,7 +39,7 @@ CATALOG = [
     {"id": "anthropic/claude-haiku-4.5", "display_name": "Claude Haiku 4.5", "family": "anthropic"},
     {"id": "google/gemini-3-pro-preview", "display_name": "Gemini 3 Pro Preview", "family": "openai"},
 ]
-ENTRIES = _byok.custom_models(CATALOG, [c["id"] for c in CATALOG], [], URL, None, "env")
+ENTRIES = _entries.custom_models(CATALOG, [c["id"] for c in CATALOG], [], URL, None, "env")
 
 
 # ------------------------------------------------------------------ plan
@@ -69,8 +77,8 @@ def test_an_old_client_falls_back_or_fails(version):
 
 
 def test_version_tuple():
-    assert system.version_tuple("droid 0.225.2 (bun)") == (0, 225, 2)
-    assert system.version_tuple("1.0") is None and system.version_tuple(None) is None
+    assert _client.version_tuple("droid 0.225.2 (bun)") == (0, 225, 2)
+    assert _client.version_tuple("1.0") is None and _client.version_tuple(None) is None
 
 
 # ------------------------------------------------------------------ the document
@@ -78,7 +86,7 @@ def test_system_document_ids_slashes_reference_and_policy():
     before = copy.deepcopy(ENTRIES)
     doc = system.system_document(ENTRIES, URL, "anthropic/claude-haiku-4.5", False, False)
     assert ENTRIES == before  # the input is not changed
-    # the same explicit ids as the user files' entries (_byok.stable_id): droid lists each model once
+    # the same explicit ids as the user files' entries (_client.stable_id): droid lists each model once
     assert (
         [e["id"] for e in doc["customModels"]]
         == [e["id"] for e in ENTRIES]
@@ -93,7 +101,7 @@ def test_system_document_ids_slashes_reference_and_policy():
 
 
 def test_ids_stay_unique_and_outside_urls_are_allowed():
-    entries = _byok.custom_models(
+    entries = _entries.custom_models(
         CATALOG,
         [c["id"] for c in CATALOG],
         [
@@ -138,13 +146,13 @@ def test_problems_the_client_would_drop_the_org_level_for(mutate, words):
 
 
 def test_an_entry_with_a_bad_id_fails_the_document():
-    with pytest.raises(system.SystemError_, match="id must start with custom:"):
+    with pytest.raises(_inputs.ByokError, match="id must start with custom:"):
         system.system_document([dict(ENTRIES[0], id="llmcloud-x")] + ENTRIES[1:], URL)
 
 
 @given(st.sampled_from(["https://llmcloud.studio", "https://llmcloud.studio/", "http://127.0.0.1:8080", "https://proxy.example.com/llm"]))
 def test_url_pattern_matches_the_forms_the_role_writes_and_nothing_nearby(url):
-    pattern = re.compile(system.url_pattern(url))
+    pattern = re.compile(_droid.url_pattern(url, "/?"))
     base = url.rstrip("/")
     for good in (base, base + "/", base + "/v1", base + "/v1/"):
         assert pattern.match(good)
@@ -173,44 +181,44 @@ def test_offboard_a_user_file_keeps_the_developers_own_default_and_models():
     old = dict(ENTRIES[0], apiKey="llmc-plain")
     old.pop("id")
     text = _text({"customModels": [own, old], "sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.5-0", "autonomyMode": "auto-low"}})
-    found = system.offboard(text, URL, entries=ENTRIES)
+    found = _droid.offboard(text, URL, entries=ENTRIES)
     assert found["value"] == {"customModels": IDENTITIES} and found["models"] == 1
     text = _text({"customModels": [own, old], "sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.5-1", "autonomyMode": "auto-low"}})
-    assert system.offboard(text, URL, entries=ENTRIES)["value"] == {"customModels": IDENTITIES, "sessionDefaultSettings": {"model": None}}
+    assert _droid.offboard(text, URL, entries=ENTRIES)["value"] == {"customModels": IDENTITIES, "sessionDefaultSettings": {"model": None}}
     # the role's entries carry its explicit id: that is what the role's default names
     ours = dict(ENTRIES[0], apiKey="${LLMCLOUD_API_KEY}")
     text = _text({"customModels": [own, ours], "sessionDefaultSettings": {"model": ours["id"]}})
-    assert system.offboard(text, URL, entries=ENTRIES)["value"] == {"customModels": IDENTITIES, "sessionDefaultSettings": None}
+    assert _droid.offboard(text, URL, entries=ENTRIES)["value"] == {"customModels": IDENTITIES, "sessionDefaultSettings": None}
     # a role id as the default with the entry already gone (a settings.local.json default) goes too
     text = _text({"theme": "light", "sessionDefaultSettings": {"model": ENTRIES[2]["id"]}})
-    assert system.offboard(text, URL, entries=ENTRIES, kind="local")["value"] == {"customModels": IDENTITIES, "sessionDefaultSettings": None}
+    assert _droid.offboard(text, URL, entries=ENTRIES, kind="local")["value"] == {"customModels": IDENTITIES, "sessionDefaultSettings": None}
     # the developer's own default stays even when it names a custom: id
     text = _text({"customModels": [own, ours], "sessionDefaultSettings": {"model": "custom:Claude-Sonnet-4.5-0"}})
-    assert "sessionDefaultSettings" not in system.offboard(text, URL, entries=ENTRIES)["value"]
+    assert "sessionDefaultSettings" not in _droid.offboard(text, URL, entries=ENTRIES)["value"]
     # a stored id (written by droid) is what the default names
     text = _text({"customModels": [dict(ours, id="custom:mine")], "sessionDefaultSettings": {"model": "custom:mine"}})
-    assert system.offboard(text, URL)["value"] == {"customModels": None, "sessionDefaultSettings": None}
+    assert _droid.offboard(text, URL)["value"] == {"customModels": None, "sessionDefaultSettings": None}
 
 
 def test_offboard_options_follow_the_onboarding_identity_per_kind():
-    extra = _byok.custom_models(CATALOG, [], [{"model": "x/y", "provider": "anthropic", "base_url": "https://proxy.example"}], URL, None, "env")
+    extra = _entries.custom_models(CATALOG, [], [{"model": "x/y", "provider": "anthropic", "base_url": "https://proxy.example"}], URL, None, "env")
     entries = ENTRIES + extra
     theirs = {"model": "x/z", "baseUrl": "https://proxy.example", "provider": "anthropic"}
     text = _text({"customModels": [dict(extra[0]), theirs]})
-    found = system.offboard(text, URL, entries=entries)
+    found = _droid.offboard(text, URL, entries=entries)
     # the extra model goes by its identity (model, baseUrl); the developer's model at that URL stays
     kept = {"model": "x/y", "baseUrl": "https://proxy.example"}
     assert found["models"] == 1 and found["value"]["customModels"][-1] == kept
     assert found["keyed_lists"] == {"/customModels": ["model", "baseUrl"], "/custom_models": ["model", "base_url"]}
     assert set(found["prune"]) == {"/customModels", "/custom_models"}  # the guide's dead block too
     assert not re.match(found["prune"]["/customModels"]["baseUrl"], "https://proxy.example")
-    local = system.offboard(text, URL, entries=entries, kind="local")
+    local = _droid.offboard(text, URL, entries=entries, kind="local")
     assert set(local["keyed_lists"]) == {"/customModels"}
-    legacy = system.offboard(None, URL, entries=entries, kind="legacy")
+    legacy = _droid.offboard(None, URL, entries=entries, kind="legacy")
     assert legacy["value"] == {"custom_models": [{"model": e["model"], "base_url": e["baseUrl"]} for e in entries]}
     assert legacy["keyed_lists"] == {"/custom_models": ["model", "base_url"]}
     assert re.match(legacy["prune"]["/custom_models"]["base_url"], URL + "/v1")
-    machine = system.offboard(None, URL, system=True, entries=entries)
+    machine = _droid.offboard(None, URL, system=True, entries=entries)
     assert machine["value"] == {"customModels": [{"id": e["id"]} for e in entries]}
     assert machine["keyed_lists"] == {"/customModels": ["id"]}
     assert re.match(machine["prune"]["/customModels"]["baseUrl"], URL + "/")
@@ -218,26 +226,26 @@ def test_offboard_options_follow_the_onboarding_identity_per_kind():
 
 def test_offboard_the_system_file_policy_and_what_stays():
     doc = system.system_document(ENTRIES, URL, "anthropic/claude-haiku-4.5", False, False)
-    found = system.offboard(_text(doc), URL, system=True)
+    found = _droid.offboard(_text(doc), URL, system=True)
     assert found["remove_file"] is True
     doc["commandDenylist"] = ["rm -rf /"]
-    found = system.offboard("// admin\n" + _text(doc), URL, system=True)
+    found = _droid.offboard("// admin\n" + _text(doc), URL, system=True)
     assert found["remove_file"] is False
     assert found["value"] == {"customModels": None, "sessionDefaultSettings": None, "modelPolicy": None}
     # the administrator's own URLs in the list, and their own policy keys, stay
     doc["modelPolicy"]["allowedBaseUrls"].append("https://other.example/")
     doc["modelPolicy"]["allowCustomModels"] = True
-    found = system.offboard(_text(doc), URL, system=True)
+    found = _droid.offboard(_text(doc), URL, system=True)
     assert found["value"]["modelPolicy"] == {"allowAllFactoryModels": None}
     # a user file's modelPolicy is the developer's: never touched
-    assert "modelPolicy" not in system.offboard(_text(doc), URL)["value"]
+    assert "modelPolicy" not in _droid.offboard(_text(doc), URL)["value"]
 
 
 @pytest.mark.parametrize("text", [None, "", "{", "[1, 2]", '{"customModels": "x"}'])
 def test_offboard_an_absent_or_unreadable_file_removes_nothing_named(text):
-    found = system.offboard(text, URL)
+    found = _droid.offboard(text, URL)
     assert found["models"] == 0 and found["value"] == {"customModels": []}
-    assert system.offboard(text, URL, entries=ENTRIES)["value"] == {"customModels": IDENTITIES}
+    assert _droid.offboard(text, URL, entries=ENTRIES)["value"] == {"customModels": IDENTITIES}
 
 
 # ------------------------------------------------------------------ the client's rewrite
@@ -253,8 +261,8 @@ def test_rewrites_name_the_files_where_an_api_key_was_replaced():
             {"skipped": True},
         ]
     }
-    assert system.rewrites(results, URL) == ["/home/a/.factory/settings.json"]
-    assert system.rewrites({"skipped": True}, URL) == []
+    assert _judges.rewrites(results, URL) == ["/home/a/.factory/settings.json"]
+    assert _judges.rewrites({"skipped": True}, URL) == []
 
 
 # ------------------------------------------------------------------ the variables
@@ -286,14 +294,14 @@ GOOD = dict(
     ],
 )
 def test_variable_problems_name_the_variable(change, words):
-    assert system.variable_problems(**GOOD) == []
-    found = system.variable_problems(**dict(GOOD, **change))
+    assert _inputs.system_problems(**GOOD) == []
+    found = _inputs.system_problems(**dict(GOOD, **change))
     assert len(found) == 1 and words in found[0], found
 
 
 def test_offboarding_and_the_default_user_scope_need_nothing_more():
-    assert system.variable_problems(droid_paths=["droid"]) == []
-    assert system.variable_problems(**{**GOOD, "key_mode": "inline", "state": "absent"}) == []
+    assert _inputs.system_problems(droid_paths=["droid"]) == []
+    assert _inputs.system_problems(**{**GOOD, "key_mode": "inline", "state": "absent"}) == []
 
 
 # ------------------------------------------------------------------ issue 20: the privilege boundary
@@ -324,10 +332,10 @@ def test_an_inspected_file_is_not_repaired_but_reported_as_holding_a_key():
             {"path": "/h/.factory/settings.local.json", "operations": operations, "check_only": True, "changed": True},
         ]
     }
-    assert system.rewrites(results, URL) == ["/h/.factory/settings.json"]
-    assert system.rewrites(results, URL, inspected=True) == ["/h/.factory/settings.local.json"]
+    assert _judges.rewrites(results, URL) == ["/h/.factory/settings.json"]
+    assert _judges.rewrites(results, URL, inspected=True) == ["/h/.factory/settings.local.json"]
 
 
 def test_offboard_takes_the_parsed_document_as_json_merge_reads_it():
     text = json.dumps({"customModels": [dict(ENTRIES[0])], "sessionDefaultSettings": {"model": ENTRIES[0]["id"]}})
-    assert system.offboard(json.loads(text), URL, entries=ENTRIES, parsed=True) == system.offboard(text, URL, entries=ENTRIES)
+    assert _droid.offboard(json.loads(text), URL, entries=ENTRIES, parsed=True) == _droid.offboard(text, URL, entries=ENTRIES)

@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, LLMCloud Factory Droid collection maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Unit tests of the byok role's input object (plugins/plugin_utils/byok/inputs.py, ``Inputs``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+try:
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import client as _client
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import inputs as _inputs
+except ImportError:  # plain pytest from the checkout: `make collection` links it under build/
+    sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "build" / "collections"))
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import client as _client
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import inputs as _inputs
+
+ROOT = Path(_inputs.__file__).resolve().parents[3]
+SPEC = yaml.safe_load((ROOT / "roles" / "byok" / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+DEFAULTS = yaml.safe_load((ROOT / "roles" / "byok" / "defaults" / "main.yml").read_text())
+KEY = "llmc-inputs-test-5a4b3c2d1e"
+URL = "https://llmcloud.studio"
+
+
+def inputs(**play):
+    """The input object as the role's lookup builds it: the play's variables, else the spec's defaults."""
+    play.setdefault("byok_api_key", KEY)
+
+    def get(name):
+        return play[name]
+
+    return _inputs.Inputs.from_vars(get)
+
+
+def test_the_variables_are_the_options_of_the_argument_spec():
+    built = inputs()
+    assert set(built.values) == set(SPEC) == set(DEFAULTS)
+    assert all(name.startswith("byok_") for name in built.values)
+    # a variable the play does not set has the spec's default, which defaults/main.yml repeats
+    assert {k: v for k, v in built.values.items() if k != "byok_api_key"} == {k: v for k, v in DEFAULTS.items() if k != "byok_api_key"}
+
+
+def test_the_defaults_have_no_problems_and_make_the_daily_run():
+    built = inputs()
+    assert built.problems() == []
+    assert built.daily()
+    files = built.files()
+    assert [f["path"] for f in files] == ["~/.factory/settings.json", "~/.factory/settings.local.json"]
+    assert len(files[0]["value"]["customModels"]) == 8 and files[0]["value"]["customModels"][0]["apiKey"] == KEY
+
+
+@pytest.mark.parametrize(
+    "play",
+    [
+        {"byok_preflight": True},
+        {"byok_key_mode": "env"},
+        {"byok_key_mode": "keychain"},
+        {"byok_scope": "both", "byok_key_mode": "env"},
+        {"byok_state": "absent"},
+        {"byok_verify": "auto"},
+        {"byok_local_settings": "warn"},
+    ],
+)
+def test_every_optional_step_leaves_the_daily_run(play):
+    assert not inputs(**play).daily()
+
+
+def test_every_problem_at_once_each_naming_its_variable_never_the_key():
+    built = inputs(
+        byok_models=["nope/model"],
+        byok_llmcloud_url="ftp://x",
+        byok_default_model=KEY,
+        byok_keychain_entry="bad entry; rm -rf /",
+        byok_scope="system",
+        byok_system_min_version="new",
+    )
+    found = built.problems()
+    for name in ("byok_models", "byok_llmcloud_url", "byok_default_model", "byok_keychain_entry", "byok_scope", "byok_system_min_version"):
+        assert any(name in sentence for sentence in found), name
+    assert not any(KEY in sentence for sentence in found)
+    with pytest.raises(_inputs.ByokError) as info:
+        built.files()
+    assert info.value.problems == found
+
+
+@pytest.mark.parametrize("entry, good", [("llmcloud/factory-droid-api-key", True), ("a.b_c@d+e", True), ("/lead", False), ("x y", False), ("$(id)", False)])
+def test_the_keychain_entry_rule_is_an_input_check(entry, good):
+    found = [s for s in inputs(byok_keychain_entry=entry).problems() if "byok_keychain_entry" in s]
+    assert (found == []) is good
+
+
+def test_choices_are_read_from_the_argument_spec_and_the_client_facts_agree():
+    for name, option in SPEC.items():
+        assert _inputs.choices(name) == tuple(option.get("choices") or ()), name
+    assert set(_client.OPENAI_FAMILY_PROVIDERS) == set(SPEC["byok_openai_family_provider"]["choices"])
+    assert SPEC["byok_system_min_version"]["default"] == _client.MIN_SYSTEM_VERSION
+
+
+def test_user_keys_and_targets():
+    built = inputs(byok_users=[{"name": "alice", "api_key": "llmc-alice-123456"}, {"name": "bob", "home": "/srv/bob"}])
+    assert [t["home_ref"] for t in built.targets()] == ["~alice", "/srv/bob"]
+    assert built.user_key(0) == "llmc-alice-123456" and built.user_key(1) == KEY and built.user_key(None) == KEY
+    assert {f["user"] for f in built.files()} == {"alice", "bob"}
+
+
+def test_the_system_file_views():
+    built = inputs(byok_scope="both", byok_key_mode="env", byok_default_model="anthropic/claude-opus-4.6", byok_org_allow_factory_models=False)
+    doc = built.system_document()
+    assert [e["id"] for e in doc["customModels"]] == [e["id"] for e in built.entries()]
+    assert doc["sessionDefaultSettings"]["model"] == "custom:llmcloud-anthropic-claude-opus-4.6"
+    assert doc["modelPolicy"] == {"allowAllFactoryModels": False}
+    plan = built.system_plan("os=Darwin\ndroid=/opt/homebrew/bin/droid version=0.225.2")
+    assert plan["path"] == "/Library/Application Support/Factory/settings.json"
+    assert all(set(e) == {"model", "id", "baseUrl"} for e in built.offboard_entries())
+    with pytest.raises(_inputs.ByokError, match="not one of the configured models"):
+        inputs(byok_default_model="nope/model").system_document()
