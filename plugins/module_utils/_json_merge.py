@@ -25,9 +25,6 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc impo
     json_equal,
 )
 
-# Defined in _redact; the byok role's checks (controller code) still import it from here.
-# The lead drops this line when their import says _redact.
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact import looks_like_credential  # noqa: F401 pylint: disable=unused-import
 
 __all__ = [
     "MergeError",

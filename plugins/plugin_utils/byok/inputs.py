@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact import MASK
 from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok.client import (
     BOTH_FORMAT_DOUBLED_BY,
     ENV_KEY_VARIABLE,
@@ -315,7 +316,7 @@ def _without_keys(sentences, api_key, users):
     masked = []
     for sentence in sentences:
         for key in keys:
-            sentence = sentence.replace(key, "********")
+            sentence = sentence.replace(key, MASK)
         masked.append(sentence)
     return masked
 

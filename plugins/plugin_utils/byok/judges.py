@@ -302,7 +302,7 @@ def _client_user(user, check, wanted, problems, warnings, who, entries, default_
 
 def _custom_id_shape(value):
     """``custom:<name>`` (how droid names a custom model), short, and not looking like a credential."""
-    from ansible_collections.llmcloud.factory_droid.plugins.module_utils._json_merge import looks_like_credential
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact import looks_like_credential
 
     return _is_text(value) and re.match(r"^custom:[A-Za-z0-9._-]{1,100}$", value) is not None and not looks_like_credential(value)
 
