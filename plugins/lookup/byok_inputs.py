@@ -8,8 +8,10 @@
 ``byok_*`` option of the role's argument spec, each templated here, in Python, instead of a chain of
 Jinja filters per host) and returns one view of it:
 
-- ``daily``: whether this configuration needs nothing but the merge (the daily run); fails with
-  every input problem, naming the variables;
+- ``daily``: whether this configuration needs nothing but the merge (the daily run); it reads only
+  the six variables that decide it (no key, no check: ``files`` checks on the daily run);
+- ``check``: true, or fails with every input problem, naming the variables (the first step of
+  every run but the daily one);
 - ``files``: json_merge's ``files`` for every file of every user (with each user's key);
 - ``targets``, ``plan``, ``offboard_plan``, ``entries`` (no key), ``offboard_entries``: what the
   optional steps loop over; ``item_key``: the key of the user in ``item``;
@@ -37,7 +39,7 @@ description:
 options:
   _terms:
     description:
-      - The view, one of V(daily), V(files), V(targets), V(plan), V(offboard_plan), V(entries), V(offboard_entries),
+      - The view, one of V(check), V(daily), V(files), V(targets), V(plan), V(offboard_plan), V(entries), V(offboard_entries),
         V(system_plan), V(system_document), V(system_url_pattern), V(item_key), V(preflight), V(client), V(rewrites),
         V(inspected).
     type: list
@@ -96,7 +98,10 @@ class LookupModule(LookupBase):
         try:
             for what in terms:
                 if what == "daily":
-                    found.append(inputs.check().daily())
+                    found.append(inputs.daily())
+                elif what == "check":
+                    inputs.check()
+                    found.append(True)
                 elif what == "files":
                     found.append(inputs.files())
                 elif what == "targets":

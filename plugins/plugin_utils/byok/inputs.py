@@ -478,6 +478,24 @@ def system_problems(
     return found
 
 
+class _Values(dict):
+    """The role's variables by option name, each read from the play on first use (else the spec's default)."""
+
+    def __init__(self, options, get):
+        super(_Values, self).__init__()
+        self._options = options
+        self._get = get
+
+    def __missing__(self, name):
+        option = self._options[name]  # a KeyError names an option the argument spec does not have
+        try:
+            value = self._get(name)
+        except KeyError:
+            value = option.get("default")
+        self[name] = value
+        return value
+
+
 class Inputs(object):
     """The role's variables, read once per host: ``values`` maps every option of the argument spec's
     ``main`` entry point to the value the play gave it (else the spec's default).
@@ -486,21 +504,21 @@ class Inputs(object):
     values (imported lazily: ``entries`` and ``plan`` import this module for its checks)."""
 
     def __init__(self, values):
-        self.values = dict(values)
+        self.values = values if isinstance(values, _Values) else dict(values)
 
     @classmethod
     def from_vars(cls, get):
-        """``get(name)`` returns a variable's value or raises KeyError when the play does not set it."""
-        values = {}
-        for name, option in spec().items():
-            try:
-                values[name] = get(name)
-            except KeyError:
-                values[name] = option.get("default")
-        return cls(values)
+        """``get(name)`` returns a variable's value or raises KeyError when the play does not set it.
+        Each value is read when first used, then kept: the daily-run decision reads six variables
+        and no key; the checks and the files read every option once."""
+        return cls(_Values(spec(), get))
 
     def __getitem__(self, name):
         return self.values[name]
+
+    def all_values(self):
+        """Every option of the argument spec with its value (reads those not read yet)."""
+        return {name: self.values[name] for name in spec()}
 
     def problems(self):
         """Every problem with the variables, one sentence each naming the variable, no key quoted."""

@@ -45,8 +45,13 @@ def test_the_daily_file_is_the_merge_alone():
     assert len(daily) == 1 and "llmcloud.factory_droid.json_merge" in daily[0]
 
 
+def test_every_run_but_the_daily_one_checks_the_variables_first():
+    first = tasks("steps.yml")[0]
+    assert "byok_inputs', 'check')" in first["ansible.builtin.assert"]["that"] and first["tags"] == ["always"]
+
+
 def test_every_step_carries_byok_and_its_concern_tag():
-    for task in tasks("steps.yml"):
+    for task in tasks("steps.yml")[1:]:
         assert "byok" in task.get("tags", []) or "import_tasks" in str(task), task["name"]
         include = task.get("ansible.builtin.include_tasks")
         if include:
@@ -56,6 +61,6 @@ def test_every_step_carries_byok_and_its_concern_tag():
 
 def test_the_repeated_pieces_are_defined_once():
     text = "".join((ROLE / "tasks" / name).read_text() for name in CONCERNS)
-    assert "cmd: id -un" not in text and tasks("steps.yml")[0]["ansible.builtin.command"]["cmd"] == "id -un"
+    assert "cmd: id -un" not in text and tasks("steps.yml")[1]["ansible.builtin.command"]["cmd"] == "id -un"
     assert "item.name is not none and" not in text  # the become expression: __byok_become (vars/main.yml)
     assert ".bash_profile" not in text.replace("'.bash_profile'", "")  # the profile list: __byok_shell_profiles

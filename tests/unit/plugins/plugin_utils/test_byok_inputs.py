@@ -38,11 +38,11 @@ def inputs(**play):
 
 
 def test_the_variables_are_the_options_of_the_argument_spec():
-    built = inputs()
-    assert set(built.values) == set(SPEC) == set(DEFAULTS)
-    assert all(name.startswith("byok_") for name in built.values)
+    values = inputs().all_values()
+    assert set(values) == set(SPEC) == set(DEFAULTS)
+    assert all(name.startswith("byok_") for name in values)
     # a variable the play does not set has the spec's default, which defaults/main.yml repeats
-    assert {k: v for k, v in built.values.items() if k != "byok_api_key"} == {k: v for k, v in DEFAULTS.items() if k != "byok_api_key"}
+    assert {k: v for k, v in values.items() if k != "byok_api_key"} == {k: v for k, v in DEFAULTS.items() if k != "byok_api_key"}
 
 
 def test_the_defaults_have_no_problems_and_make_the_daily_run():
@@ -68,6 +68,34 @@ def test_the_defaults_have_no_problems_and_make_the_daily_run():
 )
 def test_every_optional_step_leaves_the_daily_run(play):
     assert not inputs(**play).daily()
+
+
+def test_the_daily_decision_reads_six_variables_and_never_the_key():
+    read = []
+
+    def get(name):
+        read.append(name)
+        raise KeyError(name)
+
+    assert _inputs.Inputs.from_vars(get).daily()
+    assert sorted(read) == sorted(
+        ["byok_state", "byok_key_mode", "byok_scope", "byok_preflight", "byok_verify", "byok_local_settings"]
+    )
+
+
+def test_each_variable_is_read_once_however_often_it_is_used():
+    read = []
+
+    def get(name):
+        read.append(name)
+        if name == "byok_api_key":
+            return KEY
+        raise KeyError(name)
+
+    built = _inputs.Inputs.from_vars(get)
+    built.problems()
+    built.files()
+    assert sorted(read) == sorted(set(read)) and set(read) <= set(SPEC)
 
 
 def test_every_problem_at_once_each_naming_its_variable_never_the_key():
