@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 name: byok_report
 type: aggregate
 short_description: Write one report of a byok run for the whole fleet (Markdown and JSON), never a key
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - After the playbook, writes what the P(llmcloud.factory_droid.byok#role) role did on each host, per user, into
     C(<path>.json) (for tools) and C(<path>.md) (for people), both C(0600), each replaced atomically.

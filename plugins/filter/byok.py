@@ -6,8 +6,8 @@
 
 Each filter is documented in the YAML file of its own name beside this one. The logic lives in
 ``plugins/plugin_utils/byok/entries.py``; these wrappers only turn its errors into
-``AnsibleFilterError``. The byok role's own plumbing is private to the role
-(``roles/byok/lookup_plugins/``). No error message carries an API key.
+``AnsibleFilterError``. The byok role's own plumbing is not a filter: the role
+reaches it through ``plugins/lookup/byok_inputs.py``, which runs only in the role's tasks. No error message carries an API key.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: byok_inputs
 short_description: The byok role's input object (internal to the role)
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Internal to the P(llmcloud.factory_droid.byok#role) role, which calls it from its tasks; not meant for
     playbooks, and its views may change in any release.
@@ -65,10 +65,10 @@ author:
 """
 
 EXAMPLES = r"""
-# Internal: the byok role's tasks call it, e.g. roles/byok/vars/main.yml
-- name: The files of every user
-  ansible.builtin.debug:
-    msg: "{{ lookup('llmcloud.factory_droid.byok_inputs', 'plan') }}"
+# Internal: only the byok role's tasks call it (anywhere else it fails), e.g. roles/byok/vars/main.yml
+- name: Merge the LLMCloud models into each user's droid settings files
+  llmcloud.factory_droid.json_merge:
+    files: "{{ lookup('llmcloud.factory_droid.byok_inputs', 'files') }}"
 """
 
 RETURN = r"""
@@ -89,6 +89,14 @@ from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok.inputs
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         variables = variables or {}
+        # Internal to the role: outside it the variables are not the role's (its defaults would
+        # stand in for what the play never set), and a view such as `files` holds the key.
+        role = str(variables.get("ansible_role_name") or variables.get("role_name") or "")
+        if role.rsplit(".", 1)[-1] != "byok":
+            raise AnsibleLookupError(
+                "llmcloud.factory_droid.byok_inputs is internal to the llmcloud.factory_droid.byok role and runs only in "
+                "its tasks; to build customModels entries in a playbook, use the llmcloud.factory_droid.byok_custom_models filter."
+            )
 
         def get(name):
             return self._templar.template(variables[name])

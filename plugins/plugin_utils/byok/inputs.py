@@ -44,7 +44,8 @@ CATALOG_FIELDS = ("id", "display_name", "family")
 EXTRA_MODEL_FIELDS = ("model", "provider", "display_name", "base_url")
 USER_FIELDS = ("name", "home", "api_key")
 # byok_keychain_entry names the key in the OS credential store and is written into shell profiles.
-KEYCHAIN_ENTRY = re.compile(r"^[A-Za-z0-9._@+-][A-Za-z0-9._/@+-]*$")
+# It reaches `security -s` and `pass show` as an argument: never a leading "-" (an option) or "." ("..").
+KEYCHAIN_ENTRY = re.compile(r"^[A-Za-z0-9_@+][A-Za-z0-9._/@+-]*$")
 
 _URL = re.compile(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", re.IGNORECASE)
 _TRUE = ("true", "yes", "on", "1", "y", "t")
@@ -207,6 +208,7 @@ def problems(
     local_settings="merge",
     verify="never",
     verify_command="droid",
+    state="present",
 ):
     """Every problem with the role's variables, one sentence each naming the variable.
 
@@ -297,7 +299,8 @@ def problems(
 
     _check_key("byok_api_key", api_key, found, required=False)
     user_keys = _check_users(users, found)
-    needs_key = key_mode in ("inline", "keychain") or preflight is True
+    # Offboarding (state absent) removes the role's entries: it needs no key.
+    needs_key = state == "present" and (key_mode in ("inline", "keychain") or preflight is True)
     if needs_key and _blank(api_key) and (not user_keys or not all(user_keys)):
         reason = ("byok_key_mode is %s" % key_mode) if key_mode in ("inline", "keychain") else "byok_preflight is true"
         found.append(
@@ -540,12 +543,14 @@ class Inputs(object):
             local_settings=v["byok_local_settings"],
             verify=v["byok_verify"],
             verify_command=v["byok_verify_command"],
+            state=v["byok_state"],
         )
         entry = v["byok_keychain_entry"]
         if not _is_text(entry) or not KEYCHAIN_ENTRY.match(entry):
             found.append(
-                "byok_keychain_entry must be a name made of letters, digits and . _ / @ + - (it names the key in the OS "
-                "credential store and appears in the shell profiles), e.g. llmcloud/factory-droid-api-key."
+                "byok_keychain_entry must be a name made of letters, digits and . _ / @ + -, not starting with - or . (it "
+                "names the key in the OS credential store and appears in the shell profiles), e.g. "
+                "llmcloud/factory-droid-api-key."
             )
         found += system_problems(
             v["byok_scope"],

@@ -1,8 +1,8 @@
 # shellcheck shell=sh
 # byok_verify: run as the user whose settings these are. Prints what the real droid client loads
 # (its list of custom models: ids and names, no keys) and the settings files it reads, between
-# markers, for the role's byok_client_problems filter to judge on the controller. The task that
-# runs this is no_log: a file may hold a key (the filter never reports values).
+# markers, for the role's judge (the `client` view of its input object) on the controller. The task
+# that runs this is no_log: a file may hold a key (the judge never reports values).
 #   sh -c "$(cat droid-trust.sh droid-check.sh)" byok-check <droid command> <home or empty>
 # Run as root (the connecting user is the target), it runs droid only when its whole path is root's
 # (droid-trust.sh), else it prints droid=untrusted <path> and runs nothing.

@@ -69,6 +69,6 @@ def test_legacy_filter():
 
 
 def test_only_the_filters_a_user_calls_are_public():
-    # the role's plumbing is private to the role (roles/byok/lookup_plugins/), not a public filter
+    # the role's plumbing goes through its internal lookup (plugins/lookup/byok_inputs.py), not a public filter
     assert sorted(FILTERS) == ["byok_custom_models", "byok_legacy_models", "byok_model_id"]
     assert sorted(p.stem for p in (ROOT / "plugins" / "filter").glob("*.yml")) == sorted(FILTERS)

@@ -147,3 +147,18 @@ def test_the_system_file_views():
     assert all(set(e) == {"model", "id", "baseUrl"} for e in built.offboard_entries())
     with pytest.raises(_inputs.ByokError, match="not one of the configured models"):
         inputs(byok_default_model="nope/model").system_document()
+
+
+def test_offboarding_needs_no_key():
+    assert inputs(byok_state="absent", byok_api_key="").problems() == []
+    assert any("byok_api_key" in sentence for sentence in inputs(byok_api_key="").problems())
+
+
+@pytest.mark.parametrize("entry", ["-c", "--help", "..", ".hidden", "a b", "x;y"])
+def test_a_keychain_entry_never_reaches_a_store_as_an_option_or_a_relative_path(entry):
+    assert any("byok_keychain_entry" in sentence for sentence in inputs(byok_keychain_entry=entry).problems())
+
+
+def test_the_keychain_entries_the_docs_show_are_accepted():
+    for entry in ("llmcloud/factory-droid-api-key", "team_a/llmcloud.key", "@org+llmcloud"):
+        assert inputs(byok_keychain_entry=entry).problems() == []
