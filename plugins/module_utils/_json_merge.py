@@ -25,7 +25,6 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc impo
     json_equal,
 )
 
-
 __all__ = [
     "MergeError",
     "merge",

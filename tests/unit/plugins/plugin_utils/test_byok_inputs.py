@@ -78,9 +78,7 @@ def test_the_daily_decision_reads_six_variables_and_never_the_key():
         raise KeyError(name)
 
     assert _inputs.Inputs.from_vars(get).daily()
-    assert sorted(read) == sorted(
-        ["byok_state", "byok_key_mode", "byok_scope", "byok_preflight", "byok_verify", "byok_local_settings"]
-    )
+    assert sorted(read) == sorted(["byok_state", "byok_key_mode", "byok_scope", "byok_preflight", "byok_verify", "byok_local_settings"])
 
 
 def test_each_variable_is_read_once_however_often_it_is_used():
