@@ -81,8 +81,6 @@ _raw:
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import judges
-from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok.entries import llmcloud_models
 from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok.inputs import ByokError, Inputs
 
 
@@ -133,25 +131,32 @@ class LookupModule(LookupBase):
                     item = kwargs["item"] if "item" in kwargs else self._templar.template(variables.get("item"))
                     item = item if isinstance(item, dict) else {}
                     found.append(inputs.user_key(item.get("index")))
-                elif what == "preflight":
-                    url = inputs["byok_llmcloud_url"]
-                    found.append(judges.preflight_problems(kwargs.get("answers"), llmcloud_models(inputs.entries(), url), url))
-                elif what == "client":
-                    found.append(
-                        judges.client_problems(
-                            kwargs.get("client") or {},
-                            kwargs.get("merged") or [],
-                            inputs.entries(),
-                            inputs["byok_default_model"],
-                            inputs["byok_local_settings"],
-                            inputs["byok_verify"],
-                            inputs.merge_plan(),
-                        )
-                    )
-                elif what in ("rewrites", "inspected"):
-                    found.append(judges.rewrites(kwargs.get("merged"), inputs["byok_llmcloud_url"], what == "inspected"))
+                elif what in ("preflight", "client", "rewrites", "inspected"):
+                    found.append(_judge(what, inputs, kwargs))
                 else:
                     raise AnsibleLookupError("byok_inputs: unknown view %r" % (what,))
         except ByokError as exc:
             raise AnsibleLookupError(str(exc)) from None
         return found
+
+
+def _judge(what, inputs, kwargs):
+    """What a step brought back from a host, judged (never on the daily run, which imports none of it)."""
+    from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import judges
+
+    if what == "preflight":
+        from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok.entries import llmcloud_models
+
+        url = inputs["byok_llmcloud_url"]
+        return judges.preflight_problems(kwargs.get("answers"), llmcloud_models(inputs.entries(), url), url)
+    if what == "client":
+        return judges.client_problems(
+            kwargs.get("client") or {},
+            kwargs.get("merged") or [],
+            inputs.entries(),
+            inputs["byok_default_model"],
+            inputs["byok_local_settings"],
+            inputs["byok_verify"],
+            inputs.merge_plan(),
+        )
+    return judges.rewrites(kwargs.get("merged"), inputs["byok_llmcloud_url"], what == "inspected")

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import JSONCError, parse
-
 ENV_KEY_VARIABLE = "LLMCLOUD_API_KEY"
 ENV_KEY_REFERENCE = "${%s}" % ENV_KEY_VARIABLE
 # LLMCloud's own address, as the provider guide writes it (its dead custom_models block uses it).
@@ -123,6 +121,9 @@ def offboard(text, url, extra_urls=None, system=False, entries=None, kind="setti
     if parsed:
         doc = text
     else:
+        # the parser only here: the controller imports this module for its facts, never to parse
+        from ansible_collections.llmcloud.factory_droid.plugins.module_utils._jsonc import JSONCError, parse
+
         try:
             doc = parse(text, allow_empty=True).value if text is not None else None
         except JSONCError:

@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact import MASK
 from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok.client import (
     BOTH_FORMAT_DOUBLED_BY,
     ENV_KEY_VARIABLE,
@@ -316,6 +315,10 @@ def _without_keys(sentences, api_key, users):
     (a default model, a display name), and a key pasted into the wrong variable must not be echoed."""
     keys = [api_key] + [u.get("api_key") for u in users or [] if isinstance(u, dict)]
     keys = sorted(set(k for k in keys if isinstance(k, str) and len(k.strip()) >= 6), key=len, reverse=True)
+    if not any(key in sentence for key in keys for sentence in sentences):
+        return list(sentences)
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact import MASK
+
     masked = []
     for sentence in sentences:
         for key in keys:

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar
+
+try:  # ansible-core 2.19: a template must be marked as trusted
+    from ansible.template import trust_as_template
+except ImportError:  # older: every string is one
+
+    def trust_as_template(text):
+        return text
+
 
 ROLE = Path(__file__).resolve().parents[3] / "roles" / "byok"
 CONCERNS = {
@@ -27,17 +38,36 @@ def tasks(name):
 
 
 def test_the_task_files_are_the_concerns_and_nothing_named_by_when_it_runs():
-    assert sorted(p.name for p in (ROLE / "tasks").glob("*.yml")) == sorted(list(CONCERNS) + ["main.yml", "steps.yml"])
+    gates = ["main.yml", "gate.yml", "gate-2.16.yml"]
+    assert sorted(p.name for p in (ROLE / "tasks").glob("*.yml")) == sorted(list(CONCERNS) + gates + ["steps.yml"])
 
 
-def test_main_is_the_steps_or_the_merge_as_the_input_object_decides():
+@pytest.mark.parametrize(
+    "version, gate", [("2.16.19", "gate-2.16.yml"), ("2.17.14", "gate-2.16.yml"), ("2.18.0", "gate.yml"), ("2.19.14", "gate.yml"), ("2.20.1", "gate.yml")]
+)
+def test_main_imports_the_gate_the_running_ansible_core_can_run(version, gate):
     main = tasks("main.yml")
-    assert len(main) == 2
-    assert main[0]["ansible.builtin.include_tasks"]["file"] == "steps.yml" and main[0]["when"] == "not __byok_daily"
-    assert main[0]["tags"] == ["always"]
-    assert main[1]["ansible.builtin.import_tasks"] == "settings.yml" and main[1]["when"] == "__byok_daily"
+    assert len(main) == 1 and "when" not in main[0]
+    expression = main[0]["ansible.builtin.import_tasks"]["file"]
+    templar = Templar(loader=DataLoader(), variables={"ansible_version": {"full": version}})
+    assert templar.template(trust_as_template(expression)) == gate
+
+
+def test_the_daily_run_ends_the_role_after_the_merge_on_ansible_core_2_18():
+    merge, end, steps = tasks("gate.yml")
+    assert merge["ansible.builtin.import_tasks"] == "settings.yml" and merge["when"] == "__byok_daily"
+    # a meta task: the controller evaluates it, no worker per host; `always`, so --tags cannot run past it
+    assert end["ansible.builtin.meta"] == "end_role" and end["when"] == "__byok_daily" and end["tags"] == ["always"]
+    assert steps["ansible.builtin.import_tasks"] == "steps.yml" and "when" not in steps
     daily = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["__byok_daily"]
     assert "byok_inputs', 'daily'" in daily
+
+
+def test_the_steps_or_the_merge_on_ansible_core_2_16_and_2_17():
+    steps, merge = tasks("gate-2.16.yml")
+    assert steps["ansible.builtin.include_tasks"]["file"] == "steps.yml" and steps["when"] == "not __byok_daily"
+    assert steps["tags"] == ["always"]
+    assert merge["ansible.builtin.import_tasks"] == "settings.yml" and merge["when"] == "__byok_daily"
 
 
 def test_the_daily_file_is_the_merge_alone():

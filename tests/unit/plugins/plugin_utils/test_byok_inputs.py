@@ -160,3 +160,42 @@ def test_a_keychain_entry_never_reaches_a_store_as_an_option_or_a_relative_path(
 def test_the_keychain_entries_the_docs_show_are_accepted():
     for entry in ("llmcloud/factory-droid-api-key", "team_a/llmcloud.key", "@org+llmcloud"):
         assert inputs(byok_keychain_entry=entry).problems() == []
+
+
+# Every worker process that templates a byok variable imports the lookup anew, and Ansible's
+# collection loader compiles collection code from source on every import (no .pyc): the daily run's
+# views import only what they use. (Measured in docs/performance.md.)
+_IMPORTS = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.llmcloud.factory_droid.plugins.lookup import byok_inputs
+from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok.inputs import Inputs
+view = sys.argv[2]
+if view != "import":
+    values = json.loads(sys.argv[3])
+    getattr(Inputs.from_vars(values.__getitem__), view)()
+prefix = "ansible_collections.llmcloud.factory_droid.plugins."
+print(json.dumps(sorted(m[len(prefix):] for m in sys.modules if m.startswith(prefix))))
+"""
+
+
+@pytest.mark.parametrize(
+    "view, unwanted",
+    [
+        ("import", ["plugin_utils.byok.judges", "plugin_utils.byok.entries", "plugin_utils.byok.plan", "module_utils._jsonc", "module_utils._redact"]),
+        ("daily", ["plugin_utils.byok.judges", "plugin_utils.byok.entries", "plugin_utils.byok.plan", "module_utils._jsonc", "module_utils._redact"]),
+        ("files", ["plugin_utils.byok.judges", "plugin_utils.byok.system", "module_utils._jsonc", "module_utils._redact"]),
+    ],
+)
+def test_the_daily_run_imports_only_what_it_uses(view, unwanted):
+    import json
+    import os
+    import subprocess
+
+    here = os.path.abspath(_inputs.__file__)  # unresolved: .../ansible_collections/llmcloud/factory_droid/...
+    collections = here[: here.rindex(os.sep + "ansible_collections" + os.sep)]
+    values = dict(DEFAULTS, byok_api_key=KEY)
+    out = subprocess.run([sys.executable, "-c", _IMPORTS, collections, view, json.dumps(values)], capture_output=True, text=True, timeout=60, check=True)
+    loaded = json.loads(out.stdout)
+    assert "plugin_utils.byok.inputs" in loaded and "lookup.byok_inputs" in loaded
+    assert not set(unwanted) & set(loaded), loaded
