@@ -224,7 +224,7 @@ doc_check() { # doc_check LABEL BIN_DIR COLLECTIONS_PATH KIND NAME...
 }
 
 smoke() { # smoke LABEL BIN_DIR
-  local label="$1" bin="$2" dest="$WORK/install-$1" sandbox log run recap changed
+  local label="$1" bin="$2" dest="$WORK/install-$1" sandbox log run recap changed want unwanted
   step "ansible-core $label: smoke playbook (module and role from the installed tarball), twice"
   if [[ ! -f "$MODULE_FILE" || ! -f "$ROLE/tasks/main.yml" ]]; then
     printf '\n%s\n%s\n%s\n\n' \
@@ -255,6 +255,15 @@ smoke() { # smoke LABEL BIN_DIR
     fi
     if grep -qF 'smoke-key-not-a-secret' "$log"; then
       fail "ansible-core $label: the API key appears in the smoke playbook's output (${log#"$ROOT"/})"
+    fi
+    # the daily run's gate (roles/byok/tasks/main.yml): end_role from 2.18 on, the skipped include before
+    if [[ "$(printf '%s\n2.18\n' "$label" | sort -V | head -n1)" == "2.18" ]]; then
+      want='End the role on the daily run' unwanted='Run the steps this configuration needs'
+    else
+      want='Run the steps this configuration needs' unwanted='End the role on the daily run'
+    fi
+    if ! grep -qF "$want" "$log" || grep -qF "$unwanted" "$log"; then
+      fail "ansible-core $label: the role's daily run did not take the gate for this ansible-core (expected a task '$want', and none '$unwanted')"
     fi
     if grep -E '\[(WARNING|DEPRECATION WARNING)\]' "$log" >"$WORK/smoke-$label.warnings"; then
       fail "ansible-core $label: the smoke playbook printed warnings: $(tr '\n' ' ' <"$WORK/smoke-$label.warnings")"
