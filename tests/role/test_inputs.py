@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import yaml
 from conftest import CATALOG_IDS, KEY, OTHER_KEY
+from sandbox import PYTHON, run_playbook
 
 EXISTING = '{\n  // the developer\'s file\n  "theme": "light"\n}\n'
 
@@ -122,3 +126,46 @@ def test_preflight_runs_in_check_mode_too(sandbox, standin_factory):
     run = sandbox.play({"byok_llmcloud_url": standin.url, "byok_preflight": True}, "--check", check=False)
     assert run.rc != 0 and "API key invalid or unauthorized" in run.output
     assert sandbox.snapshot() == before
+
+
+def test_a_host_whose_variables_cannot_be_read_fails_alone(tmp_path):
+    """The daily run's `meta: end_role` (ansible-core 2.18+) is evaluated by the controller itself,
+    where an error stops the play for every host, ignore_errors or not: a host whose variables do not
+    template must fail alone, in a task, and the other hosts' later tasks must still run."""
+    homes = {name: tmp_path / name for name in ("good", "bad")}
+    for home in homes.values():
+        home.mkdir()
+    inventory = {
+        "all": {
+            "hosts": {
+                "good": {"byok_test_scope": "user"},
+                "bad": {"byok_test_scope": "{{ byok_test_not_defined_anywhere }}"},
+            },
+            "vars": {"ansible_connection": "local", "ansible_python_interpreter": PYTHON, "byok_test_base": str(tmp_path)},
+        }
+    }
+    (tmp_path / "hosts.yml").write_text(json.dumps(inventory))
+    playbook = [
+        {
+            "name": "The role with ignore_errors, then a task after it",
+            "hosts": "all",
+            "gather_facts": False,
+            "environment": {"HOME": "{{ byok_test_base }}/{{ inventory_hostname }}"},
+            "roles": [
+                {
+                    "role": "llmcloud.factory_droid.byok",
+                    "ignore_errors": True,
+                    "vars": {"byok_api_key": KEY, "byok_scope": "{{ byok_test_scope }}"},
+                }
+            ],
+            "tasks": [{"name": "After the role", "ansible.builtin.debug": {"msg": "after the role on {{ inventory_hostname }}"}}],
+        }
+    ]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(playbook, sort_keys=False))
+    run = run_playbook(tmp_path / "play.yml", "-i", str(tmp_path / "hosts.yml"), cwd=tmp_path)
+    assert run.rc == 0, run.output
+    assert KEY not in run.output
+    assert "after the role on good" in run.output and "after the role on bad" in run.output, run.output
+    assert "byok_test_not_defined_anywhere" in run.output  # the reason, on the bad host's failed task
+    assert "customModels" in (homes["good"] / ".factory" / "settings.json").read_text()
+    assert not (homes["bad"] / ".factory").exists()
