@@ -77,7 +77,8 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact imp
 )
 
 SCHEMA = "llmcloud.factory_droid.byok_report/1"
-MERGE_ACTIONS = ("llmcloud.factory_droid.json_merge", "json_merge")
+# the byok role's merge task (byok_settings, whose action puts json_merge's `files` in its args), and json_merge
+MERGE_ACTIONS = ("llmcloud.factory_droid.byok_settings", "llmcloud.factory_droid.json_merge", "json_merge")
 ID_PREFIX = "custom:llmcloud-"
 REFERENCE = "${LLMCLOUD_API_KEY}"
 REPAIRED_KEY = re.compile(r"^/customModels/\d+/apiKey$")

@@ -9,10 +9,9 @@
 Jinja filters per host) and returns one view of it:
 
 - ``daily``: whether this configuration needs nothing but the merge (the daily run); it reads only
-  the six variables that decide it (no key, no check: ``files`` checks on the daily run);
+  the six variables that decide it (no key, no check: the merge checks on the daily run);
 - ``check``: true, or fails with every input problem, naming the variables (the first step of
   every run but the daily one);
-- ``files``: json_merge's ``files`` for every file of every user (with each user's key);
 - ``targets``, ``plan``, ``offboard_plan``, ``entries`` (no key), ``offboard_entries``: what the
   optional steps loop over; ``item_key``: the key of the user in ``item``;
 - ``system_plan`` (with ``probe``: the probe task's result), ``system_document``,
@@ -20,8 +19,9 @@ Jinja filters per host) and returns one view of it:
 - ``preflight`` (``answers``), ``client`` (``client``, ``merged``), ``rewrites`` and ``inspected``
   (``merged``): what came back from a host, judged in the user's words.
 The logic is in ``plugins/plugin_utils/byok/`` (see its ``__init__`` for the map). No error carries a key.
-Collection roles cannot carry their own plugins, so this one lookup is the role's whole interface to
-its Python (it replaced fifteen filters that were role plumbing).
+Collection roles cannot carry their own plugins, so this lookup and the merge task's action plugin
+(``plugins/action/byok_settings.py``, which builds the same object and holds the keys) are the role's
+whole interface to its Python (they replaced fifteen filters that were role plumbing).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ description:
 options:
   _terms:
     description:
-      - The view, one of V(check), V(daily), V(files), V(targets), V(plan), V(offboard_plan), V(entries), V(offboard_entries),
+      - The view, one of V(check), V(daily), V(targets), V(plan), V(offboard_plan), V(entries), V(offboard_entries),
         V(system_plan), V(system_document), V(system_url_pattern), V(item_key), V(preflight), V(client), V(rewrites),
         V(inspected).
     type: list
@@ -65,10 +65,11 @@ author:
 """
 
 EXAMPLES = r"""
-# Internal: only the byok role's tasks call it (anywhere else it fails), e.g. roles/byok/vars/main.yml
-- name: Merge the LLMCloud models into each user's droid settings files
-  llmcloud.factory_droid.json_merge:
-    files: "{{ lookup('llmcloud.factory_droid.byok_inputs', 'files') }}"
+# Internal: only the byok role's tasks call it (anywhere else it fails), e.g. roles/byok/tasks/steps.yml
+- name: Check the byok variables before any step runs
+  ansible.builtin.assert:
+    that: lookup('llmcloud.factory_droid.byok_inputs', 'check')
+    quiet: true
 """
 
 RETURN = r"""
@@ -88,7 +89,7 @@ class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         variables = variables or {}
         # Internal to the role: outside it the variables are not the role's (its defaults would
-        # stand in for what the play never set), and a view such as `files` holds the key.
+        # stand in for what the play never set), and a view such as `item_key` holds the key.
         role = str(variables.get("ansible_role_name") or variables.get("role_name") or "")
         if role.rsplit(".", 1)[-1] != "byok":
             raise AnsibleLookupError(
@@ -108,8 +109,6 @@ class LookupModule(LookupBase):
                 elif what == "check":
                     inputs.check()
                     found.append(True)
-                elif what == "files":
-                    found.append(inputs.files())
                 elif what == "targets":
                     found.append(inputs.targets())
                 elif what == "plan":

@@ -169,3 +169,59 @@ def test_a_host_whose_variables_cannot_be_read_fails_alone(tmp_path):
     assert "byok_test_not_defined_anywhere" in run.output  # the reason, on the bad host's failed task
     assert "customModels" in (homes["good"] / ".factory" / "settings.json").read_text()
     assert not (homes["bad"] / ".factory").exists()
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        {"llmcloud.factory_droid.byok_settings": {}},
+        {"ansible.builtin.debug": {"msg": "{{ lookup('llmcloud.factory_droid.byok_inputs', 'check') }}"}},
+    ],
+    ids=["merge action", "lookup"],
+)
+def test_the_role_s_plugins_run_only_in_the_role(tmp_path, task):
+    """The merge action and the lookup read the role's variables: outside the role its defaults would
+    stand in for what the play never set, so they refuse, saying what to use instead, and write nothing."""
+    home = tmp_path / "home"
+    home.mkdir()
+    playbook = [
+        {
+            "name": "The role's internal plugins in a playbook of one's own",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "environment": {"HOME": str(home)},
+            "vars": {"byok_api_key": KEY, "ansible_python_interpreter": PYTHON},
+            "tasks": [dict(task, name="Use it outside the role")],
+        }
+    ]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(playbook, sort_keys=False))
+    run = run_playbook(tmp_path / "play.yml", "-i", "localhost,", "-c", "local", cwd=tmp_path)
+    assert run.rc != 0 and "is internal to the llmcloud.factory_droid.byok role" in run.output, run.output
+    assert KEY not in run.output
+    assert list(home.iterdir()) == []
+
+
+def test_module_defaults_for_json_merge_reach_the_role_s_merge(tmp_path):
+    """The merge task's action runs json_merge: a play's module_defaults for json_merge apply to it
+    (here backup), except files and mode, which the role sets (the file stays 0600)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    playbook = [
+        {
+            "name": "The role under module_defaults for json_merge",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "environment": {"HOME": str(home)},
+            "module_defaults": {"llmcloud.factory_droid.json_merge": {"backup": True, "mode": "0644"}},
+            "vars": {"ansible_python_interpreter": PYTHON},
+            "roles": [{"role": "llmcloud.factory_droid.byok", "vars": {"byok_api_key": KEY, "byok_models": "{{ byok_test_models }}"}}],
+        }
+    ]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(playbook, sort_keys=False))
+    for models in (["anthropic/claude-opus-4.6"], ["anthropic/claude-haiku-4.5"]):
+        run = run_playbook(tmp_path / "play.yml", "-i", "localhost,", "-c", "local", "-e", json.dumps({"byok_test_models": models}), cwd=tmp_path)
+        assert run.rc == 0 and KEY not in run.output, run.output
+    factory = home / ".factory"
+    backups = [p.name for p in factory.iterdir() if p.name.startswith("settings.json.") and p.name.endswith("~")]
+    assert len(backups) == 1, sorted(p.name for p in factory.iterdir())
+    assert (factory / "settings.json").stat().st_mode & 0o777 == 0o600

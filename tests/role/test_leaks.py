@@ -157,3 +157,14 @@ def test_vvvv_system_scope_offboarding_and_failures_leak_nothing(machine_factory
     for run in runs:
         for form in [KEY] + _encoded(KEY):
             assert form not in run.output, form
+
+
+def test_a_banner_that_shows_the_merge_task_s_args_shows_no_key(sandbox):
+    """ansible-core prints a task's args in its banner with ANSIBLE_DISPLAY_ARGS_TO_STDOUT, and when
+    it hides ok results it prints that banner late, from the worker's task: the merge's args hold
+    `files` for the fleet report, every key masked (the templated `files` of a json_merge task showed it)."""
+    env = {"ANSIBLE_DISPLAY_ARGS_TO_STDOUT": "True", "ANSIBLE_DISPLAY_OK_HOSTS": "False"}
+    first = sandbox.play({}, env=env)  # changed: the banner is printed, with the args
+    assert first.changed == 1 and "files=[{" in first.output and "'apiKey': '********'" in first.output, first.output
+    env_mode = sandbox.play({"byok_key_mode": "env"}, env=env)  # the reference names a variable: shown
+    assert "'apiKey': '${LLMCLOUD_API_KEY}'" in env_mode.output, env_mode.output

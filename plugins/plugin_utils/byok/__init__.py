@@ -21,9 +21,11 @@ A map, in the order the role uses it (every module is pure: no I/O, no Ansible o
 ``judges``   what comes back from a host, in the user's words: the LLMCloud preflight, what droid
              resolves (byok_verify), the files where droid had written the key back.
 
-The role reaches this package through one lookup, internal to the role (collection roles cannot
-carry their own plugins): ``lookup('llmcloud.factory_droid.byok_inputs', 'files')`` and its other
-views build ``Inputs`` once from the task's variables (``plugins/lookup/byok_inputs.py``). The few
+The role reaches this package through two plugins, internal to the role (collection roles cannot
+carry their own plugins), each building ``Inputs`` once from the task's variables: the merge task's
+action (``plugins/action/byok_settings.py``: ``Inputs.files()`` straight into json_merge's ``files``)
+and a lookup for every other task (``lookup('llmcloud.factory_droid.byok_inputs', 'check')`` and its
+other views, ``plugins/lookup/byok_inputs.py``). The few
 functions a user may call in their own templates are public filters (``plugins/filter/byok.py``).
 ``ByokError`` (in ``inputs``) is the one error class: ``problems`` holds one sentence per problem.
 """

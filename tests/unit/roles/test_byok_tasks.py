@@ -55,7 +55,8 @@ def test_main_imports_the_gate_the_running_ansible_core_can_run(version, gate):
 
 def test_the_daily_run_ends_the_role_after_the_merge_on_ansible_core_2_18():
     merge, end, steps = tasks("gate.yml")
-    assert merge["ansible.builtin.import_tasks"] == "settings.yml" and merge["when"] == "__byok_daily"
+    # no Jinja condition on the merge: its action merges on the daily run and skips otherwise
+    assert merge["ansible.builtin.import_tasks"] == "settings.yml" and merge["vars"] == {"__byok_gate": True} and "when" not in merge
     # a meta task: the controller evaluates it, no worker per host; `always`, so --tags cannot run past it
     assert end["ansible.builtin.meta"] == "end_role" and end["when"] == "__byok_daily" and end["tags"] == ["always"]
     assert steps["ansible.builtin.import_tasks"] == "steps.yml" and "when" not in steps
@@ -67,12 +68,18 @@ def test_the_steps_or_the_merge_on_ansible_core_2_16_and_2_17():
     steps, merge = tasks("gate-2.16.yml")
     assert steps["ansible.builtin.include_tasks"]["file"] == "steps.yml" and steps["when"] == "not __byok_daily"
     assert steps["tags"] == ["always"]
-    assert merge["ansible.builtin.import_tasks"] == "settings.yml" and merge["when"] == "__byok_daily"
+    assert merge["ansible.builtin.import_tasks"] == "settings.yml" and merge["vars"] == {"__byok_gate": True} and "when" not in merge
 
 
-def test_the_daily_file_is_the_merge_alone():
-    daily = tasks("settings.yml")
-    assert len(daily) == 1 and "llmcloud.factory_droid.json_merge" in daily[0]
+def test_the_steps_merge_in_their_place_on_every_run_but_the_daily_one():
+    merge = [task for task in tasks("steps.yml") if task.get("ansible.builtin.import_tasks") == "settings.yml"]
+    assert len(merge) == 1 and merge[0]["vars"] == {"__byok_gate": False} and "not __byok_daily" in merge[0]["when"]
+
+
+def test_the_merge_file_is_the_merge_alone():
+    (merge,) = tasks("settings.yml")
+    assert merge["llmcloud.factory_droid.byok_settings"] == {"daily": "{{ __byok_gate | default(false) }}"}
+    assert merge["register"] == "byok_merged" and merge["tags"] == ["byok", "byok_settings"]
 
 
 def test_every_run_but_the_daily_one_checks_the_variables_first():
