@@ -171,6 +171,16 @@ def test_a_host_whose_variables_cannot_be_read_fails_alone(tmp_path):
     assert not (homes["bad"] / ".factory").exists()
 
 
+def _local_play(tmp_path, play, *args):
+    """Run one play on localhost (connection local) with HOME a fresh folder: (the run, that home)."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    play = dict({"hosts": "localhost", "gather_facts": False, "environment": {"HOME": str(home)}}, **play)
+    play.setdefault("vars", {})["ansible_python_interpreter"] = PYTHON
+    (tmp_path / "play.yml").write_text(yaml.safe_dump([play], sort_keys=False))
+    return run_playbook(tmp_path / "play.yml", "-i", "localhost,", "-c", "local", *args, cwd=tmp_path), home
+
+
 @pytest.mark.parametrize(
     "task",
     [
@@ -182,20 +192,12 @@ def test_a_host_whose_variables_cannot_be_read_fails_alone(tmp_path):
 def test_the_role_s_plugins_run_only_in_the_role(tmp_path, task):
     """The merge action and the lookup read the role's variables: outside the role its defaults would
     stand in for what the play never set, so they refuse, saying what to use instead, and write nothing."""
-    home = tmp_path / "home"
-    home.mkdir()
-    playbook = [
-        {
-            "name": "The role's internal plugins in a playbook of one's own",
-            "hosts": "localhost",
-            "gather_facts": False,
-            "environment": {"HOME": str(home)},
-            "vars": {"byok_api_key": KEY, "ansible_python_interpreter": PYTHON},
-            "tasks": [dict(task, name="Use it outside the role")],
-        }
-    ]
-    (tmp_path / "play.yml").write_text(yaml.safe_dump(playbook, sort_keys=False))
-    run = run_playbook(tmp_path / "play.yml", "-i", "localhost,", "-c", "local", cwd=tmp_path)
+    play = {
+        "name": "The role's internal plugins in a playbook of one's own",
+        "vars": {"byok_api_key": KEY},
+        "tasks": [dict(task, name="Use it outside the role")],
+    }
+    run, home = _local_play(tmp_path, play)
     assert run.rc != 0 and "is internal to the llmcloud.factory_droid.byok role" in run.output, run.output
     assert KEY not in run.output
     assert list(home.iterdir()) == []
@@ -204,22 +206,13 @@ def test_the_role_s_plugins_run_only_in_the_role(tmp_path, task):
 def test_module_defaults_for_json_merge_reach_the_role_s_merge(tmp_path):
     """The merge task's action runs json_merge: a play's module_defaults for json_merge apply to it
     (here backup), except files and mode, which the role sets (the file stays 0600)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    playbook = [
-        {
-            "name": "The role under module_defaults for json_merge",
-            "hosts": "localhost",
-            "gather_facts": False,
-            "environment": {"HOME": str(home)},
-            "module_defaults": {"llmcloud.factory_droid.json_merge": {"backup": True, "mode": "0644"}},
-            "vars": {"ansible_python_interpreter": PYTHON},
-            "roles": [{"role": "llmcloud.factory_droid.byok", "vars": {"byok_api_key": KEY, "byok_models": "{{ byok_test_models }}"}}],
-        }
-    ]
-    (tmp_path / "play.yml").write_text(yaml.safe_dump(playbook, sort_keys=False))
+    play = {
+        "name": "The role under module_defaults for json_merge",
+        "module_defaults": {"llmcloud.factory_droid.json_merge": {"backup": True, "mode": "0644"}},
+        "roles": [{"role": "llmcloud.factory_droid.byok", "vars": {"byok_api_key": KEY, "byok_models": "{{ byok_test_models }}"}}],
+    }
     for models in (["anthropic/claude-opus-4.6"], ["anthropic/claude-haiku-4.5"]):
-        run = run_playbook(tmp_path / "play.yml", "-i", "localhost,", "-c", "local", "-e", json.dumps({"byok_test_models": models}), cwd=tmp_path)
+        run, home = _local_play(tmp_path, play, "-e", json.dumps({"byok_test_models": models}))
         assert run.rc == 0 and KEY not in run.output, run.output
     factory = home / ".factory"
     backups = [p.name for p in factory.iterdir() if p.name.startswith("settings.json.") and p.name.endswith("~")]
