@@ -53,6 +53,10 @@ except ImportError:  # 2.16 to 2.18
 spec()
 
 MODULE = "llmcloud.factory_droid.json_merge"
+# The json_merge options a play's module_defaults may set for the role's merge: how it writes, not
+# what, where, for whom, with which mode or how masked (those are the role's; others are ignored, with
+# a warning naming them). The SELinux options and attributes are the file's, as for any json_merge task.
+DEFAULTS_TAKEN = ("backup", "lock_timeout", "max_size", "indent", "redact", "seuser", "serole", "setype", "selevel", "attributes")
 NOT_IN_THE_ROLE = (
     "llmcloud.factory_droid.byok_settings is internal to the llmcloud.factory_droid.byok role and runs only in its "
     "tasks; to merge JSON into a settings file in a playbook, use llmcloud.factory_droid.json_merge."
@@ -98,8 +102,8 @@ class ActionModule(ActionBase):
         # `files` of a json_merge task showed the key. ${LLMCLOUD_API_KEY} names a variable: kept.
         self._task.args["files"] = _masked(files)
         task = self._task.copy()
-        # module_defaults for json_merge apply as they would to a json_merge task; these two win
-        task.args = _apply_action_arg_defaults(MODULE, self._task, {"files": files, "mode": "0600"}, self._templar)
+        task.args = self._defaults(result)
+        task.args.update(files=files, mode="0600")
         task.action = MODULE
         merge = self._shared_loader_obj.action_loader.get(
             MODULE,
@@ -110,8 +114,22 @@ class ActionModule(ActionBase):
             templar=self._templar,
             shared_loader_obj=self._shared_loader_obj,
         )
-        result.update(merge.run(task_vars=task_vars))
+        outcome = merge.run(task_vars=task_vars)
+        if result.get("warnings"):
+            outcome["warnings"] = result["warnings"] + list(outcome.get("warnings") or [])
+        result.update(outcome)
         return result
+
+    def _defaults(self, result):
+        """The play's module_defaults for json_merge that the role's merge takes (DEFAULTS_TAKEN)."""
+        given = _apply_action_arg_defaults(MODULE, self._task, {}, self._templar)
+        ignored = sorted(name for name in given if name not in DEFAULTS_TAKEN)
+        if ignored:
+            result.setdefault("warnings", []).append(
+                "module_defaults for %s: %s ignored by the byok role's merge, which sets what it writes, where, for whom, "
+                "with which mode and how it is masked; only %s are taken" % (MODULE, ", ".join(ignored), ", ".join(DEFAULTS_TAKEN))
+            )
+        return dict((name, value) for name, value in given.items() if name in DEFAULTS_TAKEN)
 
     @staticmethod
     def _daily(inputs):

@@ -21,8 +21,11 @@ description:
     C(byok_verify) judge found.
   - It reads only what the run already returns (the merge task's results, the judge's C(set_stats) payload, failures);
     it adds no task and no round trip. Without C(byok_verify) the report says what was written, not what droid lists.
-  - No key or other secret ever - the keys the merge wrote are masked wherever they appear, and so is every value that
-    looks like a credential (the collection's masking rule, the one C(llmcloud.factory_droid.json_merge) uses).
+  - No key or other secret from the role - the byok role's merge hands the report its documents with every key already
+    masked (it never sees a key), the modules mask theirs in their messages, and every value in the report that looks
+    like a credential is masked too (the collection's masking rule, the one C(llmcloud.factory_droid.json_merge) uses).
+    A key that a task of your own puts into its message is shown there, on the screen as in the report; keep keys out
+    of your tasks' messages.
   - Off unless enabled - add C(llmcloud.factory_droid.byok_report) to C(callbacks_enabled) (C(ANSIBLE_CALLBACKS_ENABLED)).
     Not enabled, it is not even loaded.
 options:

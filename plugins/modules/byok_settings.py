@@ -22,8 +22,12 @@ description:
     M(llmcloud.factory_droid.json_merge) once on the host, with O(llmcloud.factory_droid.json_merge#module:files) for every
     file of every user the droid client reads.
   - Its result is that of M(llmcloud.factory_droid.json_merge) with O(llmcloud.factory_droid.json_merge#module:files).
-  - C(module_defaults) given for M(llmcloud.factory_droid.json_merge) apply to that call, except O(llmcloud.factory_droid.json_merge#module:files)
-    and O(llmcloud.factory_droid.json_merge#module:mode) (V(0600)), which the role sets.
+  - Of the C(module_defaults) given for M(llmcloud.factory_droid.json_merge), that call takes those that say how it writes,
+    O(llmcloud.factory_droid.json_merge#module:backup), O(llmcloud.factory_droid.json_merge#module:lock_timeout),
+    O(llmcloud.factory_droid.json_merge#module:max_size), O(llmcloud.factory_droid.json_merge#module:indent),
+    O(llmcloud.factory_droid.json_merge#module:redact) (more names to mask), the SELinux options and
+    O(llmcloud.factory_droid.json_merge#module:attributes). The others (what it writes, where, for whom, the mode V(0600),
+    what is not masked) are the role's; they are ignored, with a warning naming them.
 options:
   daily:
     description:

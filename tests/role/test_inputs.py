@@ -203,18 +203,23 @@ def test_the_role_s_plugins_run_only_in_the_role(tmp_path, task):
     assert list(home.iterdir()) == []
 
 
-def test_module_defaults_for_json_merge_reach_the_role_s_merge(tmp_path):
-    """The merge task's action runs json_merge: a play's module_defaults for json_merge apply to it
-    (here backup), except files and mode, which the role sets (the file stays 0600)."""
+def test_module_defaults_for_json_merge_reach_the_role_s_merge_as_far_as_they_may(tmp_path):
+    """The merge task's action runs json_merge: of a play's module_defaults for json_merge it takes
+    those that say how it writes (here backup); what it writes, for whom, the mode and the masking stay
+    the role's, and a warning names the options it ignored (state absent would empty the models,
+    redact_exclude would print the key in the diff, mode 0644 would make the key world-readable)."""
+    defaults = {"backup": True, "mode": "0644", "state": "absent", "redact_exclude": ["apiKey"], "user": "nobody"}
     play = {
         "name": "The role under module_defaults for json_merge",
-        "module_defaults": {"llmcloud.factory_droid.json_merge": {"backup": True, "mode": "0644"}},
+        "module_defaults": {"llmcloud.factory_droid.json_merge": defaults},
         "roles": [{"role": "llmcloud.factory_droid.byok", "vars": {"byok_api_key": KEY, "byok_models": "{{ byok_test_models }}"}}],
     }
     for models in (["anthropic/claude-opus-4.6"], ["anthropic/claude-haiku-4.5"]):
-        run, home = _local_play(tmp_path, play, "-e", json.dumps({"byok_test_models": models}))
+        run, home = _local_play(tmp_path, play, "--diff", "-e", json.dumps({"byok_test_models": models}))
         assert run.rc == 0 and KEY not in run.output, run.output
+        assert "mode, redact_exclude, state, user ignored by the byok role's merge" in " ".join(run.output.split()), run.output
     factory = home / ".factory"
     backups = [p.name for p in factory.iterdir() if p.name.startswith("settings.json.") and p.name.endswith("~")]
     assert len(backups) == 1, sorted(p.name for p in factory.iterdir())
     assert (factory / "settings.json").stat().st_mode & 0o777 == 0o600
+    assert "anthropic/claude-haiku-4.5" in (factory / "settings.json").read_text()
