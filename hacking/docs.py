@@ -9,12 +9,12 @@ One source per table, never a hand copy:
 * ``docs/reference/filters.md``: ``ansible-doc --json`` of every filter of the collection.
 * ``docs/reference/byok-role.md`` and the block between the ``BEGIN/END generated:
   argument_specs`` markers in ``roles/byok/README.md``: ``roles/byok/meta/argument_specs.yml``
-  (what ansible-core validates the role's variables with).
+  (what the role checks its variables with).
 
 ``--check`` also fails when the sources disagree with each other: a variable in
 ``roles/byok/defaults/main.yml`` that the argument spec does not document (or a different
 default), and a ``key_mode``/``byok_key_mode`` option whose choices differ from those of the
-main entry point's ``byok_key_mode`` (which the Python code reads).
+role's entry point's ``byok_key_mode`` (which the Python code reads).
 
 Usage::
 
@@ -183,12 +183,23 @@ def load_role(role_path):
     return specs, defaults
 
 
+def role_entry(specs):
+    """The entry point that documents the role as a whole (its tasks/main.yml): ``main``, or the
+    role's one entry point when it has no ``main`` (the byok role names it ``byok``, so that
+    ansible-core adds no per-host validation task: the role checks its variables itself)."""
+    entry_points = specs["argument_specs"]
+    if "main" in entry_points or len(entry_points) != 1:
+        return "main"
+    return next(iter(entry_points))
+
+
 def render_role_tables(role_path, heading="####"):
     """Return the variables tables of every entry point of a role, as lines."""
     specs, defaults = load_role(role_path)
     entry_points = specs["argument_specs"]
     lines = []
-    for entry_point in sorted(entry_points, key=lambda name: (name != "main", name)):
+    main = role_entry(specs)
+    for entry_point in sorted(entry_points, key=lambda name: (name != main, name)):
         spec = entry_points[entry_point] or {}
         title = "Entry point `%s`" % entry_point
         if spec.get("short_description"):
@@ -200,7 +211,7 @@ def render_role_tables(role_path, heading="####"):
         if not options:
             lines.append("This entry point takes no variables.")
             continue
-        rows = role_option_rows(options, defaults if entry_point == "main" else {})
+        rows = role_option_rows(options, defaults if entry_point == main else {})
         lines.extend(table(("variable", "type", "required", "default", "description"), rows))
     return lines
 
@@ -221,8 +232,8 @@ def role_reference(role_path):
         "",
         notice(os.path.relpath(spec_path(role_path), ROOT)),
         "",
-        "Every variable the role takes, typed and checked by ansible-core before the role runs",
-        "(`ansible-doc -t role %s.%s` shows the same). Defaults come from" % (COLLECTION, name),
+        "Every variable the role takes, typed and checked before the role touches anything, with",
+        "ansible-core's own validator (`ansible-doc -t role %s.%s` shows the same). Defaults come from" % (COLLECTION, name),
         "[`roles/%s/defaults/main.yml`](../../roles/%s/defaults/main.yml), where they are grouped and" % (name, name),
         "commented; [the role guide](../byok-role.md) explains them group by group.",
     ]
@@ -231,14 +242,14 @@ def role_reference(role_path):
 
 
 def spec_problems(role_path):
-    """Return the ways defaults/main.yml and the main entry point's options disagree."""
+    """Return the ways defaults/main.yml and the role's entry point's options disagree."""
     specs, defaults = load_role(role_path)
-    main = specs["argument_specs"].get("main") or {}
+    main = specs["argument_specs"].get(role_entry(specs)) or {}
     options = main.get("options") or {}
     problems = []
     for name in defaults:
         if name not in options:
-            problems.append("defaults/main.yml sets %s, which argument_specs (main) does not document" % name)
+            problems.append("defaults/main.yml sets %s, which argument_specs does not document" % name)
     for name, option in options.items():
         option = option or {}
         if "default" in option and name in defaults and option["default"] != defaults[name]:
@@ -408,10 +419,10 @@ def filters_reference(names):
 
 
 def key_modes():
-    """The key modes, as the role's argument spec (entry point main) declares them: the one list the
+    """The key modes, as the role's argument spec (its role_entry) declares them: the one list the
     Python code reads too (plugins/plugin_utils/byok/inputs.py, ``choices``)."""
     specs, _defaults = load_role(ROLE)
-    return list(specs["argument_specs"]["main"]["options"]["byok_key_mode"]["choices"])
+    return list(specs["argument_specs"][role_entry(specs)]["options"]["byok_key_mode"]["choices"])
 
 
 def key_mode_problems():
@@ -422,7 +433,9 @@ def key_mode_problems():
     for entry_point, spec in specs["argument_specs"].items():
         option = ((spec or {}).get("options") or {}).get("byok_key_mode")
         if option is not None and list(option.get("choices") or []) != wanted:
-            problems.append("roles/byok/meta/argument_specs.yml (%s): byok_key_mode choices %s, but main has %s" % (entry_point, option.get("choices"), wanted))
+            problems.append(
+                "roles/byok/meta/argument_specs.yml (%s): byok_key_mode choices %s, but the role has %s" % (entry_point, option.get("choices"), wanted)
+            )
     for name in filter_names():
         with open(os.path.join(ROOT, "plugins", "filter", name + ".yml"), encoding="utf-8") as handle:
             doc = (yaml.safe_load(handle) or {}).get("DOCUMENTATION") or {}

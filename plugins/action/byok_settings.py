@@ -5,7 +5,8 @@
 """Action plugin of llmcloud.factory_droid.byok_settings: the byok role's merge task, internal to the role.
 
 It builds the role's input object from the task's variables (the same ``Inputs`` the role's lookup
-builds), checks every variable (every problem at once, each naming the variable, never a key), and
+builds), checks every variable against the role's argument spec with ansible-core's validator and
+then by the role's own rules (every problem at once, each naming the variable, never a key), and
 runs ``llmcloud.factory_droid.json_merge`` with ``files`` for every file of every user, through
 json_merge's own action plugin (so Windows targets work as they do for json_merge). One module round
 trip per host, as before.
@@ -37,7 +38,7 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact imp
 
 # entries and plan: what Inputs.files() imports lazily, imported here once per controller run (see above)
 from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import entries, plan  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok.inputs import ByokError, Inputs, spec
+from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok.inputs import ByokError, Inputs, validator
 
 try:  # ansible-core 2.19 and later
     from ansible.executor.module_common import _apply_action_arg_defaults
@@ -48,9 +49,10 @@ except ImportError:  # 2.16 to 2.18
         return get_action_args_with_defaults(action, action_args, task.module_defaults, templar, action_groups=task._parent._play._action_groups)
 
 
-# The role's argument spec, parsed here once per run: the controller imports this module before it
-# forks the task's workers, which inherit it (else each would parse the YAML again, about 4 ms).
-spec()
+# The role's argument spec, parsed, and ansible-core's validator for it, built here once per run: the
+# controller imports this module before it forks the task's workers, which inherit both (else each
+# would parse the YAML again and copy the whole spec, about 4 ms and 10 ms).
+validator()
 
 MODULE = "llmcloud.factory_droid.json_merge"
 # The json_merge options a play's module_defaults may set for the role's merge: how it writes, not

@@ -434,6 +434,11 @@ def _trie_pattern(words):
 
 def mask_secrets(text, secrets, mask=MASK):
     """Replace every occurrence of each secret (raw and JSON-escaped) by ``mask``, longest first."""
+    return _mask_forms(text, secret_forms(secrets), mask)
+
+
+def secret_forms(secrets):
+    """Every form of each secret (raw and JSON-escaped), longest first: computed once for many texts."""
     forms = set()
     for secret in secrets:
         if not isinstance(secret, str) or not secret:
@@ -441,8 +446,12 @@ def mask_secrets(text, secrets, mask=MASK):
         forms.add(secret)
         forms.add(json.dumps(secret)[1:-1])
         forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
-    for form in sorted(forms, key=len, reverse=True):
-        if form and form in text:
+    return sorted((form for form in forms if form), key=len, reverse=True)
+
+
+def _mask_forms(text, forms, mask=MASK):
+    for form in forms:
+        if form in text:
             text = text.replace(form, mask)
     return text
 
@@ -506,10 +515,14 @@ class Redaction(object):
         """A copy of a result with every secret masked in every string (keys included)."""
         if not self.secrets:
             return value
+        return self._mask_all(value, secret_forms(self.secrets))
+
+    def _mask_all(self, value, forms):
         if isinstance(value, dict):
-            return dict((self.mask_all(key), self.mask_all(item)) for key, item in value.items())
+            return dict((self._mask_all(key, forms), self._mask_all(item, forms)) for key, item in value.items())
         if isinstance(value, (list, tuple)):
-            return [self.mask_all(item) for item in value]
+            return [self._mask_all(item, forms) for item in value]
         if isinstance(value, str):
-            return self.mask(value)
+            # a big text with many secrets: one pass of mask_text's trie (the result is the same)
+            return _mask_forms(value, forms) if len(value) < MIB_TEXT else self.mask(value)
         return value

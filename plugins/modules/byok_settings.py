@@ -18,7 +18,8 @@ description:
     (anywhere else it fails), and its options may change in any release. Use the role, or M(llmcloud.factory_droid.json_merge)
     to merge JSON into a file of your own.
   - Builds the role's input object from the task's variables (every C(byok_*) option of the role's argument spec), checks
-    every variable (every problem at once, each naming the variable, never quoting a key), and runs
+    every variable against the argument spec with ansible-core's own validator and then by the role's rules (every problem
+    at once, each naming the variable, never quoting a key), and runs
     M(llmcloud.factory_droid.json_merge) once on the host, with O(llmcloud.factory_droid.json_merge#module:files) for every
     file of every user the droid client reads.
   - Its result is that of M(llmcloud.factory_droid.json_merge) with O(llmcloud.factory_droid.json_merge#module:files).

@@ -19,7 +19,8 @@ import yaml
 from _support import CANARY, PYTHON, REPO, record, run_playbook, snapshot
 
 SPEC = yaml.safe_load((REPO / "roles" / "byok" / "meta" / "argument_specs.yml").read_text())
-OPTIONS = SPEC["argument_specs"]["main"]["options"]
+(ROLE_ENTRY,) = SPEC["argument_specs"].values()  # the role's one entry point (inputs.ENTRY_POINT)
+OPTIONS = ROLE_ENTRY["options"]
 
 WRONG = {  # a value of another type for each declared type
     "str": [["a", "list"], {"a": "dict"}],

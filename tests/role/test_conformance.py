@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "build" / "collections"))
 from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import client as _client  # noqa: E402
 from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import inputs as _inputs  # noqa: E402
 
-SPEC = yaml.safe_load((ROOT / "roles" / "byok" / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+SPEC = yaml.safe_load((ROOT / "roles" / "byok" / "meta" / "argument_specs.yml").read_text())["argument_specs"][_inputs.ENTRY_POINT]["options"]
 CLIENTS = _client.SUPPORTED_CLIENTS
 SUMMARY = ROOT / "build" / "role-tests" / "conformance.txt"
 

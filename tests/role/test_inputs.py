@@ -46,6 +46,22 @@ def test_bad_input_fails_before_any_file_is_touched(sandbox, variables, words):
     assert sandbox.snapshot() == before
 
 
+def test_the_spec_and_the_role_s_rules_fail_together_and_ansible_adds_no_validation_task(sandbox):
+    """The role checks its argument spec itself (ansible-core's validator) in the task that merges, so
+    ansible-core prepends no validation task (a worker per host) and stops at no type error before the
+    role's rules are heard: a wrongly typed variable and an unknown model fail one run, together."""
+    sandbox.factory.mkdir(mode=0o700)
+    sandbox.settings_path.write_text(EXISTING)
+    before = sandbox.snapshot()
+    run = sandbox.play({"byok_prune": ["sometimes"], "byok_models": ["nope/nope"]}, check=False)
+    assert run.rc != 0 and run.recap["failed"] == 1, run.output
+    assert "argument 'byok_prune' is of type list" in run.output and "byok_models: unknown model id 'nope/nope'" in run.output
+    assert "Validating arguments" not in run.output
+    assert sandbox.snapshot() == before
+    good = sandbox.play({}, check=False)
+    assert good.rc == 0 and good.recap["ok"] == 1 and "Validating arguments" not in good.output, good.output
+
+
 def test_bad_input_on_a_fresh_home_creates_nothing(sandbox):
     run = sandbox.play({"byok_models": ["nope/nope"]}, check=False)
     assert run.rc != 0 and "byok_models: unknown model id 'nope/nope'" in run.output

@@ -5,11 +5,17 @@
 """The role's variables as one object, and every problem with them at once (controller side).
 
 ``Inputs`` is built once from a task's variables (``Inputs.from_vars``): the names come from the
-role's argument spec (``roles/byok/meta/argument_specs.yml``, entry point ``main``), each ``byok_*``
-value as the play set it, else the spec's default. Ansible's argument-spec validation runs first
-(types, choices); ``problems`` then checks what the spec cannot say (models in the catalog, URLs,
-keys, the combinations droid cannot load), one sentence per problem naming the variable, and never
-quotes a key (``_without_keys``). Choice lists are read from the spec (``choices``), never typed here.
+role's argument spec (``roles/byok/meta/argument_specs.yml``, entry point ``ENTRY_POINT``), each
+``byok_*`` value as the play set it, else the spec's default. ``problems`` checks them against the
+spec with ansible-core's own validator (types, choices, required sub-options: what Ansible's role
+argument validation checks), then what the spec cannot say (models in the catalog, URLs, keys, the
+combinations droid cannot load): every problem at once, one sentence each naming the variable, never
+quoting a key (``_without_keys``). Choice lists are read from the spec (``choices``), never typed here.
+
+Why the role checks the spec itself: ansible-core prepends a validation task to a role whose entry
+point ``main`` has an argument spec, and that task costs every host a worker of its own (about a
+quarter of the daily run, docs/performance.md). The spec's entry point is named ``byok`` so that
+ansible-core adds no such task; ``ansible-doc -t role`` shows it as it showed ``main``.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok.client
     base_url,
 )
 
+# The argument spec's one entry point: the role as a whole (tasks/main.yml), not named main (see above).
+ENTRY_POINT = "byok"
 SPEC_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "roles", "byok", "meta", "argument_specs.yml")
 CATALOG_FIELDS = ("id", "display_name", "family")
 EXTRA_MODEL_FIELDS = ("model", "provider", "display_name", "base_url")
@@ -53,12 +61,48 @@ _FALSE = ("false", "no", "off", "0", "n", "f")
 
 @functools.lru_cache(maxsize=None)
 def spec():
-    """The options of the role's argument spec, entry point ``main`` (read once per process)."""
-    # libyaml when present: every task that asks the input object runs in a fresh worker process,
-    # so this is parsed once per host and task (about 2 ms with libyaml, 30 ms without).
+    """The options of the role's argument spec, entry point ``ENTRY_POINT`` (read once per process)."""
+    # libyaml when present: a lookup's worker parses it once per host and task (about 2 ms with
+    # libyaml, 30 ms without); the action plugin parses it once per run (plugins/action/byok_settings.py).
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(SPEC_PATH) as handle:
-        return yaml.load(handle, Loader=loader)["argument_specs"]["main"]["options"]
+        return yaml.load(handle, Loader=loader)["argument_specs"][ENTRY_POINT]["options"]
+
+
+@functools.lru_cache(maxsize=None)
+def validator():
+    """ansible-core's validator for the spec, as its role argument validation builds it (built once:
+    it copies the whole spec)."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    return ArgumentSpecValidator(spec())
+
+
+def spec_problems(values):
+    """What ansible-core's role argument validation says of ``values`` (option name to value), one
+    message per problem, each naming the option: the same validator, spec and messages."""
+    result = validator().validate(dict((name, _plain(value)) for name, value in values.items()))
+    return [message if message.endswith((".", "!", "?")) else message + "." for message in result.error_messages]
+
+
+def _plain(value):
+    """``value`` with ansible-core's tagged and lazy containers made plain (dict, list, str, ...): the
+    validator deep-copies what it validates, and copying tagged values cost about 30 ms a host."""
+    if isinstance(value, dict):
+        return dict((_plain(key), _plain(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(item) for item in value)
+    for kind in (str, int, float):  # bool is final: a tagged bool does not exist
+        if isinstance(value, kind) and type(value) is not bool:
+            return kind(value)
+    return value
+
+
+def _named(sentence):
+    """The option a sentence of ``problems`` is about: its first word, up to ``[`` or ``.``."""
+    return re.split(r"[\s\[.]", sentence, maxsplit=1)[0]
 
 
 def choices(name):
@@ -503,8 +547,8 @@ class _Values(dict):
 
 
 class Inputs(object):
-    """The role's variables, read once per host: ``values`` maps every option of the argument spec's
-    ``main`` entry point to the value the play gave it (else the spec's default).
+    """The role's variables, read once per host: ``values`` maps every option of the argument spec
+    (entry point ``ENTRY_POINT``) to the value the play gave it (else the spec's default).
 
     ``problems()`` is every problem at once; the other methods build what the tasks need from the
     values (imported lazily: ``entries`` and ``plan`` import this module for its checks)."""
@@ -527,7 +571,22 @@ class Inputs(object):
         return {name: self.values[name] for name in spec()}
 
     def problems(self):
-        """Every problem with the variables, one sentence each naming the variable, no key quoted."""
+        """Every problem with the variables, one sentence each naming the variable, no key quoted:
+        first what the argument spec says (ansible-core's messages), then the role's own checks of
+        every variable the spec found no fault with."""
+        v = self.values
+        typed = spec_problems(self.all_values())
+        faulty = set(name for name in spec() for message in typed if re.search(r"\b%s\b" % re.escape(name), message))
+        if not typed:
+            found = self._problems()
+        else:  # wrongly typed values: the role's checks assume the spec's types; they say what they can
+            try:
+                found = self._problems()
+            except (TypeError, ValueError, AttributeError, KeyError):
+                found = []
+        return _without_keys(typed + [sentence for sentence in found if _named(sentence) not in faulty], v["byok_api_key"], v["byok_users"])
+
+    def _problems(self):
         v = self.values
         found = problems(
             v["byok_catalog"],
@@ -566,7 +625,7 @@ class Inputs(object):
             allow_other_custom_models=v["byok_org_allow_other_custom_models"],
             allow_factory_models=v["byok_org_allow_factory_models"],
         )
-        return _without_keys(found, v["byok_api_key"], v["byok_users"])
+        return found
 
     def check(self):
         """Raise ByokError with every problem, if there is any."""

@@ -78,7 +78,7 @@ def test_the_steps_merge_in_their_place_on_every_run_but_the_daily_one():
 
 def test_the_merge_file_is_the_merge_alone():
     (merge,) = tasks("settings.yml")
-    assert merge["llmcloud.factory_droid.byok_settings"] == {"daily": "{{ __byok_gate | default(false) }}"}
+    assert merge["llmcloud.factory_droid.byok_settings"] == {"daily": "{{ __byok_gate }}"}
     assert merge["register"] == "byok_merged" and merge["tags"] == ["byok", "byok_settings"]
 
 

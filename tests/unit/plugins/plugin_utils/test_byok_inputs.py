@@ -21,7 +21,7 @@ except ImportError:  # plain pytest from the checkout: `make collection` links i
     from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import inputs as _inputs
 
 ROOT = Path(_inputs.__file__).resolve().parents[3]
-SPEC = yaml.safe_load((ROOT / "roles" / "byok" / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+SPEC = yaml.safe_load((ROOT / "roles" / "byok" / "meta" / "argument_specs.yml").read_text())["argument_specs"][_inputs.ENTRY_POINT]["options"]
 DEFAULTS = yaml.safe_load((ROOT / "roles" / "byok" / "defaults" / "main.yml").read_text())
 KEY = "llmc-inputs-test-5a4b3c2d1e"
 URL = "https://llmcloud.studio"
@@ -112,6 +112,53 @@ def test_every_problem_at_once_each_naming_its_variable_never_the_key():
     with pytest.raises(_inputs.ByokError) as info:
         built.files()
     assert info.value.problems == found
+
+
+# A value of another type for each declared type that ansible-core's validator refuses (it turns
+# anything into text for a str option: the role's own rules judge those).
+WRONG_TYPE = {"bool": ["yes", "no"], "int": "many", "list": {"a": "dict"}, "dict": ["a", "list"]}
+
+
+def _wrong_values():
+    for name, option in SPEC.items():
+        kind = option.get("type", "str")
+        if kind in WRONG_TYPE:
+            yield name, WRONG_TYPE[kind]
+        if option.get("choices"):
+            yield name, "not-a-choice"
+        if option.get("elements") == "dict":
+            yield name, [5]
+
+
+@pytest.mark.parametrize("name, value", list(_wrong_values()), ids=["%s=%r" % case for case in _wrong_values()])
+def test_the_argument_spec_is_checked_with_ansible_core_s_validator(name, value):
+    """Generated from the argument spec: what ansible-core's role argument validation refuses, the
+    input object refuses, naming the variable (the role runs no validation task of Ansible's)."""
+    typed = _inputs.spec_problems(dict(inputs().all_values(), **{name: value}))
+    assert typed and all(name in message for message in typed), typed
+    assert all(message in inputs(**{name: value}).problems() for message in typed)
+
+
+def test_a_spec_problem_and_a_rule_problem_are_reported_together_each_once():
+    found = inputs(byok_prune=["x"], byok_scope="nowhere", byok_models=["nope/model"]).problems()
+    assert [s for s in found if "byok_prune" in s] == [s for s in found if s.startswith("argument 'byok_prune'")] != []
+    # byok_scope's choices: the validator's sentence only, not the role's own sentence too
+    assert len([s for s in found if "byok_scope" in s]) == 1
+    assert any(s.startswith("byok_models: unknown model id 'nope/model'") for s in found)
+    assert all(s.endswith(".") for s in found)
+
+
+def test_the_validator_sees_plain_values_never_ansible_s_tagged_ones():
+    datatag = pytest.importorskip("ansible.module_utils._internal._datatag", reason="ansible-core 2.19 tags values")
+    origin = pytest.importorskip("ansible._internal._datatag._tags").Origin(path="/play.yml")
+
+    def tag(value):
+        return datatag.AnsibleTagHelper.tag(value, [origin])
+
+    assert type(tag("s")) is not str and type(tag(["x"])) is not list
+    plain = _inputs._plain({"a": [tag("s"), 1, True, 1.5, None, ("t",)], "b": tag(["x"])})
+    assert plain == {"a": ["s", 1, True, 1.5, None, ("t",)], "b": ["x"]}
+    assert type(plain["a"][0]) is str and type(plain["a"][2]) is bool and type(plain["b"]) is list
 
 
 @pytest.mark.parametrize("entry, good", [("llmcloud/factory-droid-api-key", True), ("a.b_c@d+e", True), ("/lead", False), ("x y", False), ("$(id)", False)])
