@@ -38,7 +38,7 @@ from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact imp
 
 # entries and plan: what Inputs.files() imports lazily, imported here once per controller run (see above)
 from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok import entries, plan  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok.inputs import ByokError, Inputs, validator
+from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok.inputs import ByokError, Inputs, reader, validator
 
 try:  # ansible-core 2.19 and later
     from ansible.executor.module_common import _apply_action_arg_defaults
@@ -87,10 +87,7 @@ class ActionModule(ActionBase):
         except TypeError:
             raise AnsibleActionFail("daily must be a boolean, got %r" % (self._task.args.get("daily"),)) from None
 
-        def get(name):
-            return self._templar.template(task_vars[name])
-
-        inputs = Inputs.from_vars(get)
+        inputs = Inputs.from_vars(reader(self._templar.template, task_vars))
         if daily_only and not self._daily(inputs):
             result.update(changed=False, skipped=True, skip_reason="Not the daily run: the steps merge in their place")
             return result

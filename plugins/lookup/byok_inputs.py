@@ -82,7 +82,7 @@ _raw:
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok.inputs import ByokError, Inputs
+from ansible_collections.llmcloud.factory_droid.plugins.plugin_utils.byok.inputs import ByokError, Inputs, reader
 
 
 class LookupModule(LookupBase):
@@ -97,10 +97,7 @@ class LookupModule(LookupBase):
                 "its tasks; to build customModels entries in a playbook, use the llmcloud.factory_droid.byok_custom_models filter."
             )
 
-        def get(name):
-            return self._templar.template(variables[name])
-
-        inputs = Inputs.from_vars(get)
+        inputs = Inputs.from_vars(reader(self._templar.template, variables))
         found = []
         try:
             for what in terms:

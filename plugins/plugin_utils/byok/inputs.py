@@ -546,6 +546,43 @@ class _Values(dict):
         return value
 
 
+def reader(template, variables):
+    """``get`` for ``Inputs.from_vars``: a role variable as ``template`` (the task's templar) renders it;
+    KeyError when the play does not set it. A variable whose expression fails (a vault lookup that
+    cannot log in, an undefined name) raises ByokError naming the variable and the expressions in it
+    that fail, never a literal value (a key may be one; an expression is the play's source)."""
+
+    def get(name):
+        raw = variables[name]
+        try:
+            return template(raw)
+        except Exception as exc:  # pylint: disable=broad-except  # any templating error: say which variable
+            failing = []
+            for where, expression in _expressions(raw, name):
+                try:
+                    template(expression)
+                except Exception:  # pylint: disable=broad-except
+                    failing.append("%s: %s" % (where, " ".join(str(expression).split())))
+            raise ByokError(
+                ["%s could not be read: %s%s" % (name, " ".join(str(exc).split()), (" (in %s)" % "; ".join(failing)) if failing else "")]
+            ) from exc
+
+    return get
+
+
+def _expressions(raw, where):
+    """(where, string) of every string in ``raw`` that is a Jinja expression (never a literal value),
+    as the play gave it (ansible-core renders only strings it trusts as templates: kept, not copied)."""
+    if isinstance(raw, dict):
+        for key, item in raw.items():
+            yield from _expressions(item, "%s.%s" % (where, key))
+    elif isinstance(raw, (list, tuple)):
+        for index, item in enumerate(raw):
+            yield from _expressions(item, "%s[%d]" % (where, index))
+    elif isinstance(raw, str) and ("{{" in raw or "{%" in raw):
+        yield where, raw
+
+
 class Inputs(object):
     """The role's variables, read once per host: ``values`` maps every option of the argument spec
     (entry point ``ENTRY_POINT``) to the value the play gave it (else the spec's default).

@@ -161,6 +161,29 @@ def test_the_validator_sees_plain_values_never_ansible_s_tagged_ones():
     assert type(plain["a"][0]) is str and type(plain["a"][2]) is bool and type(plain["b"]) is list
 
 
+def test_a_variable_that_cannot_be_read_is_named_with_the_expression_that_fails_never_a_literal():
+    """reader (the action's and the lookup's ``get``): a failing expression (a vault that cannot log
+    in) is reported by variable, element and expression; a literal key beside it is never quoted."""
+    literal = "llmc-literal-key-4f3e2d1c"
+    failing = "{{ lookup('vault', 'llmcloud/developers/alice') }}"
+
+    def template(value):  # as ansible-core's templar: a container renders every string in it
+        if "vault" in repr(value):
+            raise RuntimeError("Vault is sealed")
+        return value
+
+    play = {"byok_users": [{"name": "bob", "api_key": literal}, {"name": "alice", "api_key": failing}], "byok_api_key": literal}
+    get = _inputs.reader(template, play)
+    assert get("byok_api_key") == literal
+    with pytest.raises(KeyError):
+        get("byok_models")  # not set by the play: the spec's default stands in
+    with pytest.raises(_inputs.ByokError) as info:
+        get("byok_users")
+    (sentence,) = info.value.problems
+    assert sentence.startswith("byok_users could not be read: Vault is sealed")
+    assert "byok_users[1].api_key: " + failing in sentence and literal not in sentence
+
+
 @pytest.mark.parametrize("entry, good", [("llmcloud/factory-droid-api-key", True), ("a.b_c@d+e", True), ("/lead", False), ("x y", False), ("$(id)", False)])
 def test_the_keychain_entry_rule_is_an_input_check(entry, good):
     found = [s for s in inputs(byok_keychain_entry=entry).problems() if "byok_keychain_entry" in s]
