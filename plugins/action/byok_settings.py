@@ -20,6 +20,10 @@ The controller loads this plugin's class before it forks a worker for the task (
 not once per host.
 ``docs/performance.md`` has the measurements.
 
+``check_only: true`` (the first of the steps of every run but the daily one) checks and merges nothing.
+The role's parameters (names given beside ``role:`` in ``roles:``) are checked with the variables: a
+misspelt one fails, as it did when ansible-core validated the role.
+
 ``daily: true`` (the role's gate) merges only when the configuration is the daily run (nothing but
 the merge) and otherwise skips, without a Jinja condition: every other run merges later, among its
 steps. A host whose variables cannot be read is not the daily run: it takes the steps, whose first
@@ -74,7 +78,7 @@ def in_the_role(task_vars):
 class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
-    _VALID_ARGS = frozenset(("daily",))
+    _VALID_ARGS = frozenset(("daily", "check_only"))
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars if task_vars is not None else {}
@@ -83,11 +87,20 @@ class ActionModule(ActionBase):
         if not in_the_role(task_vars):
             raise AnsibleActionFail(NOT_IN_THE_ROLE)
         try:
-            daily_only = boolean(self._task.args.get("daily", False), strict=True)
+            daily_only, check_only = (boolean(self._task.args.get(name, False), strict=True) for name in ("daily", "check_only"))
         except TypeError:
-            raise AnsibleActionFail("daily must be a boolean, got %r" % (self._task.args.get("daily"),)) from None
+            raise AnsibleActionFail("daily and check_only must be booleans, got %r" % (self._task.args,)) from None
 
-        inputs = Inputs.from_vars(reader(self._templar.template, task_vars))
+        role = getattr(self._task, "_role", None)
+        params = role.get_role_params() if role is not None else {}
+        inputs = Inputs.from_vars(reader(self._templar.template, task_vars), params)
+        if check_only:
+            try:
+                inputs.check()
+            except ByokError as exc:
+                raise AnsibleActionFail(to_text(exc)) from None
+            result.update(changed=False, msg="The byok variables are good")
+            return result
         if daily_only and not self._daily(inputs):
             result.update(changed=False, skipped=True, skip_reason="Not the daily run: the steps merge in their place")
             return result

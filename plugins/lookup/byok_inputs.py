@@ -9,9 +9,8 @@
 Jinja filters per host) and returns one view of it:
 
 - ``daily``: whether this configuration needs nothing but the merge (the daily run); it reads only
-  the six variables that decide it (no key, no check: the merge checks on the daily run);
-- ``check``: true, or fails with every input problem, naming the variables (the first step of
-  every run but the daily one);
+  the six variables that decide it (no key, no check: the merge checks on the daily run, and the
+  first of the steps on every other run, both with the action, which sees the role's parameters);
 - ``targets``, ``plan``, ``offboard_plan``, ``entries`` (no key), ``offboard_entries``: what the
   optional steps loop over; ``item_key``: the key of the user in ``item``;
 - ``system_plan`` (with ``probe``: the probe task's result), ``system_document``,
@@ -35,11 +34,13 @@ description:
     playbooks, and its views may change in any release.
   - Builds the role's input object once from the task's variables (every C(byok_*) option of the role's
     argument spec) and returns one view of it, or judges what a step of the role brought back.
-  - Fails with every problem of the variables at once, each naming the variable, never quoting a key.
+  - The role checks its variables before it asks for a view (its action M(llmcloud.factory_droid.byok_settings) does,
+    in the daily run's merge and in the first of the other runs' steps); a view that cannot be built fails, naming the
+    variable, never quoting a key.
 options:
   _terms:
     description:
-      - The view, one of V(check), V(daily), V(targets), V(plan), V(offboard_plan), V(entries), V(offboard_entries),
+      - The view, one of V(daily), V(targets), V(plan), V(offboard_plan), V(entries), V(offboard_entries),
         V(system_plan), V(system_document), V(system_url_pattern), V(item_key), V(preflight), V(client), V(rewrites),
         V(inspected).
     type: list
@@ -66,10 +67,9 @@ author:
 
 EXAMPLES = r"""
 # Internal: only the byok role's tasks call it (anywhere else it fails), e.g. roles/byok/tasks/steps.yml
-- name: Check the byok variables before any step runs
-  ansible.builtin.assert:
-    that: lookup('llmcloud.factory_droid.byok_inputs', 'check')
-    quiet: true
+- name: The role's entries, without any key
+  ansible.builtin.set_fact:
+    byok_planned_entries: "{{ lookup('llmcloud.factory_droid.byok_inputs', 'entries') }}"
 """
 
 RETURN = r"""
@@ -103,9 +103,6 @@ class LookupModule(LookupBase):
             for what in terms:
                 if what == "daily":
                     found.append(inputs.daily())
-                elif what == "check":
-                    inputs.check()
-                    found.append(True)
                 elif what == "targets":
                     found.append(inputs.targets())
                 elif what == "plan":

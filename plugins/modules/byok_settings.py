@@ -37,6 +37,12 @@ options:
       - A host whose variables cannot be read is not the daily run (the role's steps then fail it, giving the reason).
     type: bool
     default: false
+  check_only:
+    description:
+      - Only check the role's variables and parameters (every problem at once), merging nothing (the first of the role's
+        steps, before any of them touches a host).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow

@@ -201,7 +201,7 @@ def _local_play(tmp_path, play, *args):
     "task",
     [
         {"llmcloud.factory_droid.byok_settings": {}},
-        {"ansible.builtin.debug": {"msg": "{{ lookup('llmcloud.factory_droid.byok_inputs', 'check') }}"}},
+        {"ansible.builtin.debug": {"msg": "{{ lookup('llmcloud.factory_droid.byok_inputs', 'entries') }}"}},
     ],
     ids=["merge action", "lookup"],
 )
@@ -217,6 +217,20 @@ def test_the_role_s_plugins_run_only_in_the_role(tmp_path, task):
     assert run.rc != 0 and "is internal to the llmcloud.factory_droid.byok role" in run.output, run.output
     assert KEY not in run.output
     assert list(home.iterdir()) == []
+
+
+@pytest.mark.parametrize("extra", [{}, {"byok_key_mode": "env"}], ids=["daily run", "steps"])
+def test_a_misspelt_role_parameter_fails_before_anything_is_touched(tmp_path, extra):
+    """Beside ``role:`` in ``roles:``, a name the argument spec does not declare is refused, on the
+    daily run (the merge checks) and on every other (the steps' first task checks), as ansible-core's
+    validation of the role refused it before the role checked its spec itself."""
+    play = {
+        "name": "A typo in the role's parameters",
+        "roles": [dict({"role": "llmcloud.factory_droid.byok", "byok_api_key": KEY, "byok_modles": ["anthropic/claude-haiku-4.5"]}, **extra)],
+    }
+    run, home = _local_play(tmp_path, play)
+    assert run.rc != 0 and "byok_modles. Supported parameters include:" in run.output, run.output
+    assert KEY not in run.output and list(home.iterdir()) == []
 
 
 def test_module_defaults_for_json_merge_reach_the_role_s_merge_as_far_as_they_may(tmp_path):

@@ -24,7 +24,7 @@ A map, in the order the role uses it (every module is pure: no I/O, no Ansible o
 The role reaches this package through two plugins, internal to the role (collection roles cannot
 carry their own plugins), each building ``Inputs`` once from the task's variables: the merge task's
 action (``plugins/action/byok_settings.py``: ``Inputs.files()`` straight into json_merge's ``files``)
-and a lookup for every other task (``lookup('llmcloud.factory_droid.byok_inputs', 'check')`` and its
+and a lookup for every other task (``lookup('llmcloud.factory_droid.byok_inputs', 'entries')`` and its
 other views, ``plugins/lookup/byok_inputs.py``). The few
 functions a user may call in their own templates are public filters (``plugins/filter/byok.py``).
 ``ByokError`` (in ``inputs``) is the one error class: ``problems`` holds one sentence per problem.

@@ -78,10 +78,14 @@ def validator():
     return ArgumentSpecValidator(spec())
 
 
-def spec_problems(values):
-    """What ansible-core's role argument validation says of ``values`` (option name to value), one
-    message per problem, each naming the option: the same validator, spec and messages."""
-    result = validator().validate(dict((name, _plain(value)) for name, value in values.items()))
+def spec_problems(values, params=()):
+    """What ansible-core's role argument validation says of ``values`` (option name to value) and of
+    the role's parameters ``params`` (the names given beside ``role:`` in ``roles:``; one the spec does
+    not declare, a misspelt variable, is refused as ansible-core refused it), one message per
+    problem, each naming the option: the same validator, spec and messages."""
+    given = dict((name, _plain(value)) for name, value in values.items())
+    given.update((str(name), None) for name in params if name not in given)
+    result = validator().validate(given)
     return [message if message.endswith((".", "!", "?")) else message + "." for message in result.error_messages]
 
 
@@ -98,6 +102,11 @@ def _plain(value):
         if isinstance(value, kind) and type(value) is not bool:
             return kind(value)
     return value
+
+
+# The variables the role's rules judge by another one: with that one wrongly typed, their sentences
+# would blame them for it (every byok_models id "unknown" when byok_catalog is not a catalog).
+_JUDGED_BY = {"byok_models": {"byok_catalog"}, "byok_default_model": {"byok_catalog", "byok_models", "byok_extra_models"}}
 
 
 def _named(sentence):
@@ -562,12 +571,30 @@ def reader(template, variables):
                 try:
                     template(expression)
                 except Exception:  # pylint: disable=broad-except
-                    failing.append("%s: %s" % (where, " ".join(str(expression).split())))
-            raise ByokError(
-                ["%s could not be read: %s%s" % (name, " ".join(str(exc).split()), (" (in %s)" % "; ".join(failing)) if failing else "")]
-            ) from exc
+                    failing.append("%s: %s" % (where, _quoted(expression)))
+            raise ByokError(["%s could not be read: %s%s" % (name, " ".join(str(exc).split()), (" (in %s)" % "; ".join(failing)) if failing else "")]) from exc
 
     return get
+
+
+_LITERAL = re.compile(r"'[^'\\]*'|\"[^\"\\]*\"")
+
+
+def _quoted(expression):
+    """An expression as the play wrote it, on one line, each string literal that could be a key
+    masked (a path or a name stays: it says which secret failed)."""
+    from ansible_collections.llmcloud.factory_droid.plugins.module_utils._redact import MASK
+
+    def literal(match):
+        text = match.group(0)[1:-1]
+        plain = (
+            re.fullmatch(r"[A-Za-z0-9_./:@-]*", text)
+            and (len(text) < 16 or "/" in text or re.fullmatch(r"[a-z_]+(\.[a-z0-9_]+)+", text))
+            and not re.search(r"\d{4}", text)
+        )
+        return match.group(0) if plain else match.group(0)[0] + MASK + match.group(0)[0]
+
+    return _LITERAL.sub(literal, " ".join(str(expression).split()))
 
 
 def _expressions(raw, where):
@@ -592,13 +619,17 @@ class Inputs(object):
 
     def __init__(self, values):
         self.values = values if isinstance(values, _Values) else dict(values)
+        self.params = ()
 
     @classmethod
-    def from_vars(cls, get):
+    def from_vars(cls, get, params=()):
         """``get(name)`` returns a variable's value or raises KeyError when the play does not set it.
         Each value is read when first used, then kept: the daily-run decision reads six variables
-        and no key; the checks and the files read every option once."""
-        return cls(_Values(spec(), get))
+        and no key; the checks and the files read every option once. ``params``: the names of the
+        role's parameters (``spec_problems``)."""
+        inputs = cls(_Values(spec(), get))
+        inputs.params = tuple(params)
+        return inputs
 
     def __getitem__(self, name):
         return self.values[name]
@@ -612,8 +643,9 @@ class Inputs(object):
         first what the argument spec says (ansible-core's messages), then the role's own checks of
         every variable the spec found no fault with."""
         v = self.values
-        typed = spec_problems(self.all_values())
+        typed = spec_problems(self.all_values(), self.params)
         faulty = set(name for name in spec() for message in typed if re.search(r"\b%s\b" % re.escape(name), message))
+        faulty.update(name for name, depends in _JUDGED_BY.items() if depends & faulty)
         if not typed:
             found = self._problems()
         else:  # wrongly typed values: the role's checks assume the spec's types; they say what they can

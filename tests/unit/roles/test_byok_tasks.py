@@ -84,7 +84,7 @@ def test_the_merge_file_is_the_merge_alone():
 
 def test_every_run_but_the_daily_one_checks_the_variables_first():
     first = tasks("steps.yml")[0]
-    assert "byok_inputs', 'check')" in first["ansible.builtin.assert"]["that"] and first["tags"] == ["always"]
+    assert first["llmcloud.factory_droid.byok_settings"] == {"check_only": True} and first["tags"] == ["always"]
 
 
 def test_every_step_carries_byok_and_its_concern_tag():

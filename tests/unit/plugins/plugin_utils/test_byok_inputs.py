@@ -148,6 +148,34 @@ def test_a_spec_problem_and_a_rule_problem_are_reported_together_each_once():
     assert all(s.endswith(".") for s in found)
 
 
+def test_a_role_parameter_the_spec_does_not_declare_is_refused():
+    """A misspelt variable beside ``role:`` in ``roles:`` (a role parameter) is refused, as ansible-core's
+    validation of the role refused it; one the spec declares is judged by its value."""
+    built = _inputs.Inputs.from_vars(inputs().values._get, params={"byok_modles": ["x"], "byok_prune": True})
+    found = built.problems()
+    assert len(found) == 1 and found[0].startswith("byok_modles. Supported parameters include:"), found
+
+
+def test_a_wrongly_typed_catalog_does_not_blame_the_models_it_lists():
+    found = inputs(byok_catalog={"not": "a list"}).problems()
+    assert found and all("byok_catalog" in s for s in found), found
+
+
+@pytest.mark.parametrize(
+    "expression, shown",
+    [
+        ("{{ keys['alice'] | default('sk-live-abcdef123456789xyz') }}", "{{ keys['alice'] | default('********') }}"),
+        (
+            "{{ lookup('community.hashi_vault.vault_kv2_get', 'llmcloud/developers/alice',\n engine_mount_point='secret').secret.api_key }}",
+            "{{ lookup('community.hashi_vault.vault_kv2_get', 'llmcloud/developers/alice', engine_mount_point='secret').secret.api_key }}",
+        ),
+        ('{{ "llmc20251203abcdefgh" }}', '{{ "********" }}'),
+    ],
+)
+def test_a_failing_expression_is_quoted_with_every_literal_that_could_be_a_key_masked(expression, shown):
+    assert _inputs._quoted(expression) == shown
+
+
 def test_the_validator_sees_plain_values_never_ansible_s_tagged_ones():
     datatag = pytest.importorskip("ansible.module_utils._internal._datatag", reason="ansible-core 2.19 tags values")
     origin = pytest.importorskip("ansible._internal._datatag._tags").Origin(path="/play.yml")
