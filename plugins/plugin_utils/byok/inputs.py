@@ -366,7 +366,7 @@ def problems(
 def _without_keys(sentences, api_key, users):
     """``sentences`` with every configured key masked: a sentence may quote a value the user gave
     (a default model, a display name), and a key pasted into the wrong variable must not be echoed."""
-    keys = [api_key] + [u.get("api_key") for u in users or [] if isinstance(u, dict)]
+    keys = [api_key] + [u.get("api_key") for u in (users if isinstance(users, list) else []) if isinstance(u, dict)]
     keys = sorted(set(k for k in keys if isinstance(k, str) and len(k.strip()) >= 6), key=len, reverse=True)
     if not any(key in sentence for key in keys for sentence in sentences):
         return list(sentences)

@@ -139,6 +139,15 @@ def test_the_argument_spec_is_checked_with_ansible_core_s_validator(name, value)
     assert all(message in inputs(**{name: value}).problems() for message in typed)
 
 
+@pytest.mark.parametrize("value", [True, 5, "text", [5], {"a": 1}, None], ids=repr)
+def test_any_value_of_any_variable_gets_sentences_never_an_exception(value):
+    """Generated from the argument spec: whatever type a variable is given, the check answers in
+    sentences naming it (the role's rules no longer run behind Ansible's validation task)."""
+    for name in SPEC:
+        found = inputs(**{name: value}).problems()
+        assert all(isinstance(sentence, str) for sentence in found), name
+
+
 def test_a_spec_problem_and_a_rule_problem_are_reported_together_each_once():
     found = inputs(byok_prune=["x"], byok_scope="nowhere", byok_models=["nope/model"]).problems()
     assert [s for s in found if "byok_prune" in s] == [s for s in found if s.startswith("argument 'byok_prune'")] != []
