@@ -99,7 +99,7 @@ def _plain(value):
     if isinstance(value, tuple):
         return tuple(_plain(item) for item in value)
     for kind in (str, int, float):  # bool is final: a tagged bool does not exist
-        if isinstance(value, kind) and type(value) is not bool:
+        if isinstance(value, kind) and not isinstance(value, bool):
             return kind(value)
     return value
 

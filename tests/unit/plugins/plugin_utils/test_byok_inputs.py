@@ -192,10 +192,10 @@ def test_the_validator_sees_plain_values_never_ansible_s_tagged_ones():
     def tag(value):
         return datatag.AnsibleTagHelper.tag(value, [origin])
 
-    assert type(tag("s")) is not str and type(tag(["x"])) is not list
+    assert tag("s").__class__ is not str and tag(["x"]).__class__ is not list
     plain = _inputs._plain({"a": [tag("s"), 1, True, 1.5, None, ("t",)], "b": tag(["x"])})
     assert plain == {"a": ["s", 1, True, 1.5, None, ("t",)], "b": ["x"]}
-    assert type(plain["a"][0]) is str and type(plain["a"][2]) is bool and type(plain["b"]) is list
+    assert plain["a"][0].__class__ is str and plain["a"][2].__class__ is bool and plain["b"].__class__ is list
 
 
 def test_a_variable_that_cannot_be_read_is_named_with_the_expression_that_fails_never_a_literal():
